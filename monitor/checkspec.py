@@ -1,0 +1,146 @@
+"""Config building blocks shared by every check type: durations, sizes, secrets, the check base.
+
+Each probe module defines its own check model on top of `CheckSpec`; `monitor.config` finds
+them through the probe registry. Models are frozen and reject unknown keys.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+)
+from yarl import URL
+
+__all__ = [
+    "CheckSpec",
+    "Duration",
+    "Model",
+    "SecretStr",
+    "Size",
+    "TLSSpec",
+    "WebURL",
+    "parse_duration",
+    "parse_size",
+]
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90s`, `5m`, `1h30m`, `14d`, `500ms` (a bare number is seconds)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        parts = _DURATION_PART.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"invalid duration {value!r} (use e.g. 500ms, 90s, 5m, 1h30m, 14d)")
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    else:
+        raise ValueError(f"invalid duration {value!r} (use e.g. 90s, 5m, 14d)")
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {value!r}")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """Bytes from `10MiB`, `512KB`, `1048576`."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if match:
+            size = int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+            if size > 0:
+                return size
+    raise ValueError(f"invalid size {value!r} (use e.g. 512KiB, 10MiB)")
+
+
+def _check_url(value: str) -> str:
+    try:
+        url = URL(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"invalid URL {value!r}: {exc}") from exc
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"URL must start with http:// or https://, got {value!r}")
+    if not url.host:
+        raise ValueError(f"URL has no host: {value!r}")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+WebURL = Annotated[str, AfterValidator(_check_url)]
+
+
+class Model(BaseModel):
+    """Base of every config model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class TLSSpec(Model):
+    """How a check verifies the server's certificate."""
+
+    # A CA bundle (PEM) to trust instead of the system store: many government sites are
+    # signed by domestic CAs that system stores lack.
+    ca_file: Path | None = None
+    # Opt-out; the result reports tls_verified=false so nobody mistakes it for a checked cert.
+    verify: bool = True
+
+
+class CheckSpec(Model):
+    """Keys every check has. `interval`..`success_threshold` fall back to `defaults`."""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    type: str
+    name: str = ""
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    failure_threshold: int | None = Field(default=None, ge=1)
+    success_threshold: int | None = Field(default=None, ge=1)
+    # Filled in by the config loader: the check's site and owner, so a check stands alone.
+    site: str = ""
+    owner: str = ""
+
+    @property
+    def key(self) -> str:
+        """The check's identity, `site/check` (also the shard and schedule hash input)."""
+        return f"{self.site}/{self.id}"
+
+    # The resolved values; the loader guarantees they are set.
+    @property
+    def interval_s(self) -> float:
+        assert self.interval is not None
+        return self.interval
+
+    @property
+    def timeout_s(self) -> float:
+        assert self.timeout is not None
+        return self.timeout
+
+    def identity(self) -> dict[str, Any]:
+        return {"site": self.site, "check": self.id, "type": self.type}

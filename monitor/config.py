@@ -1,0 +1,343 @@
+"""Load the YAML config into frozen, validated models; one clear line for anything wrong.
+
+Errors name the file, the config path (`sites[2].checks[0].timeout`) and the problem, and
+never echo a value that came from `${...}` substitution (it may be a secret).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator
+
+from monitor.checkspec import ID_PATTERN, CheckSpec, Duration, Model
+from monitor.probes import CHECK_TYPES
+
+DEFAULT_CONFIG = "monitor.yaml"
+_SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `str()` is the one line shown to the person."""
+
+
+class Defaults(Model):
+    interval: Duration = 300.0  # official rule needs >= 20 probes a day
+    timeout: Duration = 15.0  # official rule: not open after 15 s = unreachable
+    failure_threshold: int = Field(default=3, ge=1)
+    success_threshold: int = Field(default=2, ge=1)
+
+
+class Storage(Model):
+    # Empty: an embedded PostgreSQL under data_dir. A URL may carry a password: kept secret.
+    database_url: SecretStr = SecretStr("")
+    data_dir: Path = Path("./monitor-data")
+    retention: Duration = 35 * 86400.0
+
+
+class Server(Model):
+    listen: str = "127.0.0.1:9108"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen must be host:port, got {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class Scheduler(Model):
+    max_concurrency: int = Field(default=256, ge=1)
+    # On SIGTERM, how long running probes may take to finish before they are cancelled.
+    shutdown_grace: Duration = 20.0
+
+
+class WeeklyWindow(Model):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    start: time
+    duration: Duration
+
+
+class MaintenanceWindow(Model):
+    """A window during which incidents are recorded but do not page (one-off or weekly)."""
+
+    sites: list[str] = []  # empty: every site
+    start: datetime | None = None
+    end: datetime | None = None
+    weekly: WeeklyWindow | None = None
+    reason: str = ""
+
+
+class Site(Model):
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    name: str = ""
+    kind: Literal["website", "new_media"] = "website"
+    owner: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
+    checks: tuple[CheckSpec, ...] = ()
+
+
+class Config(Model):
+    defaults: Defaults = Defaults()
+    storage: Storage = Storage()
+    server: Server = Server()
+    scheduler: Scheduler = Scheduler()
+    location: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
+    timezone: str = "Asia/Shanghai"
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    sites: tuple[Site, ...] = ()
+    # Where it was loaded from, for messages; not a config key.
+    source: str = Field(default="", exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def checks(self) -> Iterator[CheckSpec]:
+        """Every check of every site, in config order, with defaults applied."""
+        for site in self.sites:
+            yield from site.checks
+
+    def site(self, site_id: str) -> Site:
+        return next(s for s in self.sites if s.id == site_id)
+
+
+class _Secret(str):
+    """A string that came from `${...}`: error messages never show it."""
+
+    __slots__ = ()
+
+
+def _substitute(text: str, where: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        expr = match.group(1)
+        if expr.startswith("file:"):
+            path = Path(expr[5:])
+            try:
+                return path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(f"{where}: cannot read secret file {path}: {exc.strerror}") from exc
+        name, sep, default = expr.partition(":-")
+        if not _VAR_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: bad substitution ${{{expr}}}")
+        value = os.environ.get(name)
+        if value is None or (sep and value == ""):
+            if sep:
+                return default
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return value
+
+    replaced = _SUBSTITUTION.sub(replace, text)
+    return _Secret(replaced) if replaced != text else text
+
+
+def _walk(node: Any, path: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _walk(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_walk(v, f"{path}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+        return _substitute(node, path)
+    return node
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(error: Mapping[str, Any], prefix: str) -> str:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    where = _path(loc)
+    where = f"{prefix}.{where}" if prefix and where else (prefix or where)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key"
+    if kind == "missing":
+        return f"{where}: required key missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, _Secret):
+        # The value came from ${...}: it may be a secret, so the message must not carry it.
+        message = message.replace(repr(value), "<substituted value>")
+        message = message.replace(value, "<substituted value>")
+    return f"{where}: {message}"
+
+
+def _first_error(exc: ValidationError, prefix: str = "") -> str:
+    return _describe(exc.errors(include_url=False)[0], prefix)
+
+
+def _validate_check(raw: Any, where: str, site: Site, defaults: Defaults) -> CheckSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a check must be a mapping")
+    kind = raw.get("type")
+    if kind is None:
+        raise ConfigError(f"{where}.type: required key missing")
+    check_type = CHECK_TYPES.get(kind) if isinstance(kind, str) else None
+    if check_type is None:
+        known = ", ".join(sorted(CHECK_TYPES))
+        raise ConfigError(f"{where}.type: unknown check type {kind!r} (known: {known})")
+    for key in ("site", "owner"):
+        if key in raw:
+            raise ConfigError(f"{where}.{key}: unknown key")
+    try:
+        spec = check_type.spec.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc, where)) from None
+    resolved = spec.model_copy(
+        update={
+            "site": site.id,
+            "owner": site.owner,
+            "interval": spec.interval or defaults.interval,
+            "timeout": spec.timeout or defaults.timeout,
+            "failure_threshold": spec.failure_threshold or defaults.failure_threshold,
+            "success_threshold": spec.success_threshold or defaults.success_threshold,
+        }
+    )
+    if resolved.timeout_s > resolved.interval_s:
+        raise ConfigError(
+            f"{where}.timeout: {resolved.timeout_s:g}s is longer than the interval "
+            f"({resolved.interval_s:g}s); probes would overlap"
+        )
+    return resolved
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validate an already-parsed YAML document; raise ConfigError naming source and path."""
+    try:
+        return _parse(data, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _parse(data: Any, source: str) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a mapping at the top level")
+    data = _walk(data, "")
+    raw_sites = data.get("sites", [])
+    if not isinstance(raw_sites, list):
+        raise ConfigError("sites: must be a list")
+    # Checks are validated per type after the rest, so each gets its own model and path.
+    shell = {**data, "sites": [_site_shell(s, i) for i, s in enumerate(raw_sites)]}
+    try:
+        config = Config.model_validate({**shell, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc)) from None
+    sites: list[Site] = []
+    site_seen: dict[str, int] = {}
+    for i, (site, raw) in enumerate(zip(config.sites, raw_sites, strict=True)):
+        if site.id in site_seen:
+            raise ConfigError(
+                f"sites[{i}].id: duplicate site id {site.id!r} (also sites[{site_seen[site.id]}])"
+            )
+        site_seen[site.id] = i
+        raw_checks = raw.get("checks", [])
+        if not isinstance(raw_checks, list):
+            raise ConfigError(f"sites[{i}].checks: must be a list")
+        checks: list[CheckSpec] = []
+        check_seen: dict[str, int] = {}
+        for j, raw_check in enumerate(raw_checks):
+            where = f"sites[{i}].checks[{j}]"
+            check = _validate_check(raw_check, where, site, config.defaults)
+            if check.id in check_seen:
+                raise ConfigError(
+                    f"{where}.id: duplicate check id {check.id!r} in site {site.id!r} "
+                    f"(also checks[{check_seen[check.id]}])"
+                )
+            check_seen[check.id] = j
+            checks.append(check)
+        sites.append(site.model_copy(update={"checks": tuple(checks)}))
+    for i, window in enumerate(config.maintenance):
+        _check_window(window, f"maintenance[{i}]", site_seen)
+    return config.model_copy(update={"sites": tuple(sites)})
+
+
+def _site_shell(raw: Any, index: int) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"sites[{index}]: a site must be a mapping")
+    return {k: v for k, v in raw.items() if k != "checks"}
+
+
+def _check_window(window: MaintenanceWindow, where: str, sites: Mapping[str, int]) -> None:
+    for j, site in enumerate(window.sites):
+        if site not in sites:
+            raise ConfigError(f"{where}.sites[{j}]: no site with id {site!r}")
+    if window.weekly is None:
+        if window.start is None or window.end is None:
+            raise ConfigError(f"{where}: give start and end, or weekly")
+        if window.end <= window.start:
+            raise ConfigError(f"{where}.end: must be after start")
+    elif window.start is not None or window.end is not None:
+        raise ConfigError(f"{where}: give start and end, or weekly, not both")
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, substitute and validate a config file."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: the config is not UTF-8 text") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ConfigError(f"{source}: {line}invalid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+    return parse_config(data, source)
+
+
+def config_path(cli_value: str | None) -> str:
+    """`-c`, then $MONITOR_CONFIG, then ./monitor.yaml."""
+    return cli_value or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG

@@ -1,0 +1,142 @@
+"""What a probe returns: one outcome of a closed set, timings, and what it saw."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Outcome(enum.StrEnum):
+    """The closed set of probe outcomes; every failure gets exactly one (ARCHITECTURE.md)."""
+
+    OK = "ok"
+    DNS_ERROR = "dns_error"
+    CONNECT_ERROR = "connect_error"
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls_error"
+    DROPOUT = "dropout"
+    HTTP_ERROR = "http_error"
+    CONTENT_MISMATCH = "content_mismatch"
+    LOGIN_FAILED = "login_failed"
+    SESSION_DROPPED = "session_dropped"
+    STALE = "stale"
+    BROKEN_LINKS = "broken_links"
+    UNANSWERED = "unanswered"
+    # The monitor itself failed to run the probe (a bug, logged with its traceback). It says
+    # nothing about the site, so it never opens an incident and is left out of availability.
+    PROBE_ERROR = "probe_error"
+
+
+# Order in which phases happen; also the label values of probe_http_duration_seconds{phase}.
+PHASE_NAMES = ("resolve", "connect", "tls", "processing", "transfer")
+
+
+@dataclass(frozen=True, slots=True)
+class Phases:
+    """Seconds spent in each phase of one HTTP exchange (blackbox_exporter's split)."""
+
+    resolve: float = 0.0
+    connect: float = 0.0
+    tls: float = 0.0
+    processing: float = 0.0
+    transfer: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in PHASE_NAMES}
+
+    def __add__(self, other: Phases) -> Phases:
+        return Phases(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple(), strict=True)))
+
+    def as_tuple(self) -> tuple[float, ...]:
+        return tuple(getattr(self, name) for name in PHASE_NAMES)
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One step of a multi-step check (a login flow)."""
+
+    name: str
+    duration_seconds: float
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The result of probing one check once.
+
+    `site`, `check` and `type` identify the check; `location` the probe point. Optional fields
+    are None where the check type does not measure them.
+    """
+
+    site: str
+    check: str
+    type: str
+    outcome: Outcome
+    started_at: datetime
+    duration_seconds: float
+    detail: str = ""
+    location: str = "default"
+    status_code: int | None = None
+    phases: Phases | None = None
+    cert_expiry_timestamp: float | None = None
+    tls_verified: bool | None = None
+    content_age_seconds: float | None = None
+    newest_item_at: datetime | None = None
+    items: int | None = None
+    broken_links: tuple[str, ...] | None = None
+    steps: tuple[StepResult, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    @property
+    def key(self) -> str:
+        """The check's identity, `site/check`."""
+        return f"{self.site}/{self.check}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The `monitor check --json` object: fixed keys first, optional ones where they apply."""
+        out: dict[str, Any] = {
+            "site": self.site,
+            "check": self.check,
+            "type": self.type,
+            "location": self.location,
+            "outcome": str(self.outcome),
+            "success": self.success,
+            "started_at": self.started_at.isoformat(),
+            "duration_seconds": round(self.duration_seconds, 6),
+            "detail": self.detail,
+        }
+        if self.status_code is not None:
+            out["status_code"] = self.status_code
+        if self.phases is not None:
+            out["phases"] = {k: round(v, 6) for k, v in self.phases.as_dict().items()}
+        if self.cert_expiry_timestamp is not None:
+            out["cert_expiry_timestamp"] = self.cert_expiry_timestamp
+        if self.tls_verified is not None:
+            out["tls_verified"] = self.tls_verified
+        if self.content_age_seconds is not None:
+            out["content_age_seconds"] = round(self.content_age_seconds, 3)
+        if self.newest_item_at is not None:
+            out["newest_item_at"] = self.newest_item_at.isoformat()
+        if self.items is not None:
+            out["items"] = self.items
+        if self.broken_links is not None:
+            out["broken_links"] = list(self.broken_links)
+        if self.steps:
+            out["steps"] = [
+                {
+                    "name": s.name,
+                    "duration_seconds": round(s.duration_seconds, 6),
+                    "outcome": str(s.outcome),
+                    "detail": s.detail,
+                }
+                for s in self.steps
+            ]
+        out.update(self.extra)
+        return out
