@@ -41,6 +41,14 @@ class Storage(Model):
     database_url: SecretStr = SecretStr("")
     data_dir: Path = Path("./monitor-data")
     retention: Duration = 35 * 86400.0
+    # Probe results held in memory while Postgres is slow or down (about 1 KiB each); past
+    # this bound the oldest are dropped and counted. Incident events are never dropped.
+    buffer_size: int = Field(default=1_000_000, ge=1)
+    # Results per write transaction, and how long a partial batch may wait before it is written.
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    flush_interval: Duration = 1.0
+    # Connections for readers (API, CLI); the writer holds one more of its own.
+    pool_size: int = Field(default=4, ge=1, le=100)
 
 
 class Server(Model):

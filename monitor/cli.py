@@ -1,0 +1,111 @@
+"""The `monitor` command: run, check, validate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any, TextIO, TypeVar
+
+from monitor import __version__
+from monitor.checkspec import CheckSpec
+from monitor.config import Config, ConfigError, config_path, load_config
+from monitor.logs import configure_logging
+from monitor.results import ProbeResult
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+T = TypeVar("T")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor", description="Round-the-clock monitoring of government sites and accounts."
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "-c", "--config", help="config file (default: $MONITOR_CONFIG, then ./monitor.yaml)"
+        )
+        return sub
+
+    with_config("run", "run the service: probe loop, /metrics and API, until SIGTERM")
+    check = with_config("check", "run every selected check once, now (exit 1 if any failed)")
+    check.add_argument("--site", action="append", help="only this site (repeatable)")
+    check.add_argument("--check", action="append", help="only this check id (repeatable)")
+    check.add_argument("--json", action="store_true", help="a JSON array on stdout")
+    with_config("validate", "load and validate the config only")
+    return parser
+
+
+def _load(path: str | None) -> Config:
+    return load_config(config_path(path))
+
+
+def _run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop when it is installed, asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def _select(config: Config, sites: list[str] | None, checks: list[str] | None) -> list[CheckSpec]:
+    selected = [
+        check
+        for check in config.checks()
+        if (not sites or check.site in sites) and (not checks or check.id in checks)
+    ]
+    if not selected:
+        raise ConfigError(f"{config.source}: no check matches --site/--check")
+    return selected
+
+
+def _print_table(results: Sequence[ProbeResult], out: TextIO) -> None:
+    header = ("SITE", "CHECK", "TYPE", "OUTCOME", "SECONDS", "DETAIL")
+    rows = [
+        (r.site, r.check, r.type, str(r.outcome), f"{r.duration_seconds:.3f}", r.detail)
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(5)]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
+        print("  ".join([*cells, row[5]]).rstrip(), file=out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        config = _load(args.config)
+        if args.command == "validate":
+            checks = sum(len(site.checks) for site in config.sites)
+            print(f"{config.source}: ok ({len(config.sites)} sites, {checks} checks)")
+            return EXIT_OK
+        if args.command == "check":
+            selected = _select(config, args.site, args.check)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    # Imported here so that `validate` stays light and free of network libraries' start-up.
+    from monitor.runtime import Runtime, check_once, serve_forever
+
+    if args.command == "check":
+        results = _run_loop(check_once(config, selected))
+        if args.json:
+            json.dump([r.to_json() for r in results], sys.stdout, ensure_ascii=False, indent=2)
+            print()
+        else:
+            _print_table(results, sys.stdout)
+        return EXIT_OK if all(r.success for r in results) else EXIT_FAILED
+    if args.command == "run":
+        _run_loop(serve_forever(Runtime(config)))
+        return EXIT_OK
+    raise AssertionError(args.command)

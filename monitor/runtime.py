@@ -1,0 +1,211 @@
+"""The one place where the pipeline is wired: config -> scheduler -> probes -> metrics, server.
+
+Everything with state lives on a Runtime object; nothing is module-global. `monitor run` makes
+one, `monitor check` uses it to run probes once, tests make as many as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from aiohttp.abc import AbstractResolver
+from prometheus_client import CollectorRegistry
+
+from monitor import __version__, server
+from monitor.checkspec import CheckSpec
+from monitor.clock import Clock, SystemClock
+from monitor.config import Config, ConfigError, load_config
+from monitor.metrics import Metrics
+from monitor.probes import CHECK_TYPES, ProbeContext, Stopwatch
+from monitor.probes.httpclient import HttpClient
+from monitor.results import Outcome, ProbeResult
+from monitor.scheduler import ScheduleChange, Scheduler
+
+log = structlog.get_logger("monitor")
+
+
+class Runtime:
+    """Config, probes, scheduler, metrics and the HTTP server of one monitor process."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | None = None,
+        clock: Clock | None = None,
+        registry: CollectorRegistry | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path or config.source
+        self.clock = clock or SystemClock()
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry, location=config.location, version=__version__)
+        self.http = HttpClient(resolver=resolver)
+        self.ctx = ProbeContext(http=self.http, location=config.location, now=self.clock.now)
+        self.scheduler = Scheduler(
+            self.run_probe,
+            self.handle_result,
+            clock=self.clock,
+            observer=self.metrics,
+            max_concurrency=config.scheduler.max_concurrency,
+        )
+        self.latest: dict[str, ProbeResult] = {}
+        self._checks: dict[str, CheckSpec] = {}
+        self._scheduler_task: asyncio.Task[None] | None = None
+        self._web: Any = None
+        self._reload_lock = asyncio.Lock()
+
+    # --- the pipeline -------------------------------------------------------------------
+
+    async def run_probe(self, check: CheckSpec) -> ProbeResult:
+        """Probe a check once; a bug in a probe becomes a probe_error result, never a crash."""
+        stopwatch = Stopwatch(self.ctx)
+        try:
+            return await CHECK_TYPES[check.type].probe(check, self.ctx)
+        except Exception as exc:
+            log.exception("probe_error", site=check.site, check=check.id, type=check.type)
+            detail = f"the monitor failed to run this probe ({type(exc).__name__}); see its log"
+            return stopwatch.result(check, self.ctx, Outcome.PROBE_ERROR, detail)
+
+    def handle_result(self, check: CheckSpec, result: ProbeResult) -> None:
+        """Send one result on: metrics, latest status, and a log line when something is wrong."""
+        previous = self.latest.get(check.key)
+        self.latest[check.key] = result
+        self.metrics.observe(result)
+        if not result.success:
+            log.warning(
+                "probe_failed", site=result.site, check=result.check, type=result.type,
+                outcome=str(result.outcome), detail=result.detail,
+                duration_seconds=round(result.duration_seconds, 3),
+            )
+        elif previous is not None and not previous.success:
+            log.info(
+                "probe_recovered", site=result.site, check=result.check, type=result.type,
+                after=str(previous.outcome),
+            )
+
+    def _adopt(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
+        wanted = {check.key: check for check in checks}
+        change = self.scheduler.set_checks(wanted.values())
+        for key in change.removed:
+            old = self._checks[key]
+            self.metrics.forget(old.site, old.id, old.type)
+            self.ctx.forget(key)
+            self.latest.pop(key, None)
+        for key in (*change.added, *change.changed):
+            self.metrics.declare(wanted[key])
+        self._checks = wanted
+        return change
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, *, serve: bool = True) -> None:
+        """Start probing (and serving /metrics and the API unless `serve` is False)."""
+        await self.http.start()
+        self._adopt(self.config.checks())
+        self.metrics.config_reloaded(True, time.time())
+        if serve:
+            app = server.make_app(
+                registry=self.registry, status=self.status, ready=self.ready, reload=self.reload
+            )
+            self._web = await server.start(app, self.config.server.host, self.config.server.port)
+        self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        log.info(
+            "monitor_started", version=__version__, checks=len(self._checks),
+            listen=self.config.server.listen if serve else None, location=self.config.location,
+        )
+
+    async def stop(self) -> None:
+        """Stop scheduling, let running probes finish (bounded), then close everything."""
+        self.scheduler.stop()
+        if self._scheduler_task is not None:
+            await self._scheduler_task
+        cancelled = await self.scheduler.drain(self.config.scheduler.shutdown_grace)
+        if self._web is not None:
+            await self._web.cleanup()
+        await self.http.close()
+        log.info("monitor_stopped", cancelled_probes=cancelled)
+
+    async def reload(self) -> tuple[bool, str]:
+        """Load the config file again; a config that fails validation is refused."""
+        async with self._reload_lock:
+            try:
+                new = load_config(self.config_path)
+            except ConfigError as exc:
+                self.metrics.config_reloaded(False, time.time())
+                log.error("config_reload_refused", error=str(exc))
+                return False, str(exc)
+            restart_needed = [
+                name
+                for name in ("server", "storage", "location", "scheduler")
+                if getattr(new, name) != getattr(self.config, name)
+            ]
+            self.config = new
+            change = self._adopt(new.checks())
+            self.metrics.config_reloaded(True, time.time())
+            message = (
+                f"config reloaded: {len(change.added)} added, {len(change.removed)} removed, "
+                f"{len(change.changed)} changed, {len(change.unchanged)} unchanged"
+            )
+            if restart_needed:
+                message += f"; changes to {', '.join(restart_needed)} take effect on restart"
+            log.info("config_reloaded", message=message)
+            return True, message
+
+    # --- read side for the HTTP API -----------------------------------------------------
+
+    def status(self) -> list[dict[str, Any]]:
+        return [result.to_json() for result in self.latest.values()]
+
+    def ready(self) -> tuple[bool, str]:
+        if self._scheduler_task is None or self._scheduler_task.done():
+            return False, "scheduler not running"
+        return True, "ok"
+
+
+async def serve_forever(runtime: Runtime) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads the config."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    reloads: set[asyncio.Task[tuple[bool, str]]] = set()
+
+    def on_hup() -> None:
+        task = asyncio.create_task(runtime.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    loop.add_signal_handler(signal.SIGINT, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    await runtime.start()
+    try:
+        await stopping.wait()
+        log.info("monitor_stopping")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        await runtime.stop()
+
+
+async def check_once(
+    config: Config, checks: list[CheckSpec], *, resolver: AbstractResolver | None = None
+) -> list[ProbeResult]:
+    """Run the given checks once, now, bounded by the configured concurrency."""
+    runtime = Runtime(config, resolver=resolver)
+    slots = asyncio.Semaphore(config.scheduler.max_concurrency)
+
+    async def one(check: CheckSpec) -> ProbeResult:
+        async with slots:
+            return await runtime.run_probe(check)
+
+    await runtime.http.start()
+    try:
+        return list(await asyncio.gather(*(one(check) for check in checks)))
+    finally:
+        await runtime.http.close()

@@ -1,0 +1,209 @@
+"""Run every check at its interval, spread over the interval, bounded, never drifting.
+
+Each check's due times lie on a fixed grid: `offset + n * interval` on the monotonic clock,
+where `offset` comes from a stable hash of the check key. The next due time is taken from the
+grid, never from when the last probe finished, so a schedule cannot drift; and checks with the
+same interval start spread across it instead of all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import itertools
+import math
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from monitor.checkspec import CheckSpec
+from monitor.clock import Clock
+from monitor.results import ProbeResult
+
+log = structlog.get_logger("monitor.scheduler")
+
+RunProbe = Callable[[CheckSpec], Awaitable[ProbeResult]]
+HandleResult = Callable[[CheckSpec, ProbeResult], None]
+
+
+class SchedulerObserver(Protocol):
+    """Where the scheduler reports on itself (the metrics)."""
+
+    def scheduler_lag(self, seconds: float) -> None: ...
+
+    def probe_skipped(self, site: str, check: str) -> None: ...
+
+
+def phase_offset(key: str, interval: float) -> float:
+    """Where in its interval a check runs: a stable hash of its key, the same every start."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * interval
+
+
+def next_due(key: str, interval: float, after: float) -> float:
+    """The first grid point of this check at or after `after`."""
+    offset = phase_offset(key, interval)
+    return offset + math.ceil((after - offset) / interval) * interval
+
+
+@dataclass(slots=True)
+class _Entry:
+    check: CheckSpec
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleChange:
+    """What a new set of checks did to the schedule."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = field(default=(), repr=False)
+
+
+class Scheduler:
+    """Runs probes on schedule; every dependency comes in through the constructor."""
+
+    def __init__(
+        self,
+        run_probe: RunProbe,
+        handle_result: HandleResult,
+        *,
+        clock: Clock,
+        observer: SchedulerObserver,
+        max_concurrency: int = 256,
+    ) -> None:
+        self._run_probe = run_probe
+        self._handle_result = handle_result
+        self._clock = clock
+        self._observer = observer
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._generations = itertools.count(1)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.skipped = 0
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def set_checks(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
+        """Adopt a new set of checks: start added ones, stop removed ones, keep the rest's times."""
+        wanted = {check.key: check for check in checks}
+        now = self._clock.monotonic()
+        added, changed, unchanged = [], [], []
+        removed = [key for key in self._entries if key not in wanted]
+        for key in removed:
+            del self._entries[key]
+            task = self._running.pop(key, None)
+            if task is not None:
+                task.cancel()
+        for key, check in wanted.items():
+            entry = self._entries.get(key)
+            if entry is None:
+                added.append(key)
+                self._push(check, next_due(key, check.interval_s, now))
+            elif entry.check != check:
+                changed.append(key)
+                if entry.check.interval_s != check.interval_s:
+                    self._push(check, next_due(key, check.interval_s, now))
+                else:
+                    entry.check = check  # same slot in the schedule, new settings
+            else:
+                unchanged.append(key)
+        self._wake.set()
+        return ScheduleChange(tuple(added), tuple(removed), tuple(changed), tuple(unchanged))
+
+    def _push(self, check: CheckSpec, due: float) -> None:
+        generation = next(self._generations)
+        self._entries[check.key] = _Entry(check, generation)
+        heapq.heappush(self._heap, (due, generation, check.key))
+
+    async def run(self) -> None:
+        """Fire due probes until stop(); returns without waiting for running probes."""
+        while not self._stopping:
+            if not self._heap:
+                await self._wait(None)
+                continue
+            due, generation, key = self._heap[0]
+            now = self._clock.monotonic()
+            if due > now:
+                await self._wait(due - now)
+                continue
+            heapq.heappop(self._heap)
+            entry = self._entries.get(key)
+            if entry is None or entry.generation != generation:
+                continue  # removed, or rescheduled under a new interval
+            interval = entry.check.interval_s
+            following = due + interval
+            if following <= now:  # the loop fell more than an interval behind: rejoin the grid
+                following = next_due(key, interval, now + 1e-9)
+            heapq.heappush(self._heap, (following, generation, key))
+            if key in self._running:
+                self.skipped += 1
+                self._observer.probe_skipped(entry.check.site, entry.check.id)
+                log.warning(
+                    "probe_skipped", site=entry.check.site, check=entry.check.id,
+                    reason="previous probe still running",
+                )
+                continue
+            task = asyncio.create_task(self._fire(entry.check, due), name=f"probe {key}")
+            self._running[key] = task
+            task.add_done_callback(lambda t, k=key: self._done(k, t))
+
+    async def _wait(self, seconds: float | None) -> None:
+        """Sleep until `seconds` pass or the schedule changes."""
+        waker = asyncio.ensure_future(self._wake.wait())
+        waiters: set[asyncio.Future[object]] = {waker}
+        if seconds is not None:
+            waiters.add(asyncio.ensure_future(self._clock.sleep(seconds)))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self._wake.clear()
+
+    def _done(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+
+    async def _fire(self, check: CheckSpec, due: float) -> None:
+        async with self._slots:
+            self._observer.scheduler_lag(max(0.0, self._clock.monotonic() - due))
+            try:
+                result = await self._run_probe(check)
+            except Exception:
+                # run_probe turns a probe's own bug into a probe_error result; this is the
+                # last guard, so that nothing a probe does can stop the loop.
+                log.exception("probe_crashed", site=check.site, check=check.id)
+                return
+        if check.key in self._entries:  # not removed while it ran
+            try:
+                self._handle_result(check, result)
+            except Exception:
+                log.exception("result_handling_failed", site=check.site, check=check.id)
+
+    def stop(self) -> None:
+        """Stop scheduling new probes; run() returns."""
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self, grace: float) -> int:
+        """Let running probes finish for up to `grace` seconds, then cancel the rest."""
+        tasks = list(self._running.values())
+        if not tasks:
+            return 0
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        return len(pending)
