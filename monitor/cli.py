@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="monitor", description="Round-the-clock monitoring of government sites and accounts."
     )
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(name: str, help_text: str) -> argparse.ArgumentParser:

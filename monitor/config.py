@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -86,7 +86,7 @@ class WeeklyWindow(Model):
 class MaintenanceWindow(Model):
     """A window during which incidents are recorded but do not page (one-off or weekly)."""
 
-    sites: list[str] = []  # empty: every site
+    sites: tuple[str, ...] = ()  # empty: every site
     start: datetime | None = None
     end: datetime | None = None
     weekly: WeeklyWindow | None = None
@@ -145,7 +145,9 @@ def _substitute(text: str, where: str) -> str:
             try:
                 return path.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
-                raise ConfigError(f"{where}: cannot read secret file {path}: {exc.strerror}") from exc
+                raise ConfigError(
+                    f"{where}: cannot read secret file {path}: {exc.strerror}"
+                ) from exc
         name, sep, default = expr.partition(":-")
         if not _VAR_NAME.fullmatch(name):
             raise ConfigError(f"{where}: bad substitution ${{{expr}}}")
@@ -177,7 +179,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -186,9 +188,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     return loader.construct_mapping(node)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -252,7 +252,7 @@ def _validate_check(raw: Any, where: str, site: Site, defaults: Defaults) -> Che
             f"{where}.timeout: {resolved.timeout_s:g}s is longer than the interval "
             f"({resolved.interval_s:g}s); probes would overlap"
         )
-    return resolved
+    return cast(CheckSpec, resolved)
 
 
 def parse_config(data: Any, source: str = "<config>") -> Config:

@@ -80,13 +80,20 @@ class Runtime:
         self.metrics.observe(result)
         if not result.success:
             log.warning(
-                "probe_failed", site=result.site, check=result.check, type=result.type,
-                outcome=str(result.outcome), detail=result.detail,
+                "probe_failed",
+                site=result.site,
+                check=result.check,
+                type=result.type,
+                outcome=str(result.outcome),
+                detail=result.detail,
                 duration_seconds=round(result.duration_seconds, 3),
             )
         elif previous is not None and not previous.success:
             log.info(
-                "probe_recovered", site=result.site, check=result.check, type=result.type,
+                "probe_recovered",
+                site=result.site,
+                check=result.check,
+                type=result.type,
                 after=str(previous.outcome),
             )
 
@@ -112,13 +119,20 @@ class Runtime:
         self.metrics.config_reloaded(True, time.time())
         if serve:
             app = server.make_app(
-                registry=self.registry, status=self.status, ready=self.ready, reload=self.reload
+                registry=self.registry,
+                status=self.status,
+                ready=self.ready,
+                reload=self.reload,
+                exposition=self.metrics.exposition_chunks,
             )
             self._web = await server.start(app, self.config.server.host, self.config.server.port)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         log.info(
-            "monitor_started", version=__version__, checks=len(self._checks),
-            listen=self.config.server.listen if serve else None, location=self.config.location,
+            "monitor_started",
+            version=__version__,
+            checks=len(self._checks),
+            listen=self.config.server.listen if serve else None,
+            location=self.config.location,
         )
 
     async def stop(self) -> None:

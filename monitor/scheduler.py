@@ -9,13 +9,14 @@ same interval start spread across it instead of all at once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import heapq
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -150,18 +151,20 @@ class Scheduler:
                 self.skipped += 1
                 self._observer.probe_skipped(entry.check.site, entry.check.id)
                 log.warning(
-                    "probe_skipped", site=entry.check.site, check=entry.check.id,
+                    "probe_skipped",
+                    site=entry.check.site,
+                    check=entry.check.id,
                     reason="previous probe still running",
                 )
                 continue
             task = asyncio.create_task(self._fire(entry.check, due), name=f"probe {key}")
             self._running[key] = task
-            task.add_done_callback(lambda t, k=key: self._done(k, t))
+            task.add_done_callback(functools.partial(self._done, key))
 
     async def _wait(self, seconds: float | None) -> None:
         """Sleep until `seconds` pass or the schedule changes."""
         waker = asyncio.ensure_future(self._wake.wait())
-        waiters: set[asyncio.Future[object]] = {waker}
+        waiters: set[asyncio.Future[Any]] = {waker}
         if seconds is not None:
             waiters.add(asyncio.ensure_future(self._clock.sleep(seconds)))
         try:

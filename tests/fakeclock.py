@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 class FakeClock:
     """Implements monitor.clock.Clock; `advance()` moves time and runs what became due."""
 
-    def __init__(self, start: datetime = datetime(2026, 7, 1, tzinfo=UTC), monotonic: float = 1000.0):
+    def __init__(
+        self, start: datetime = datetime(2026, 7, 1, tzinfo=UTC), monotonic: float = 1000.0
+    ):
         self._wall0 = start
         self._mono0 = monotonic
         self._t = monotonic

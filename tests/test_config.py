@@ -56,14 +56,19 @@ def test_defaults_apply_to_checks(tmp_path: Path) -> None:
 
 def test_check_settings_override_defaults(tmp_path: Path) -> None:
     """Check-level interval and timeout win over `defaults`, which win over built-ins."""
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
         defaults: {interval: 2m, failure_threshold: 5}
         sites:
           - id: a
             checks:
               - {id: home, type: http, url: "http://example.gov.cn/", interval: 90s, timeout: 10s}
               - {id: other, type: http, url: "http://example.gov.cn/x"}
-        """))
+        """,
+        )
+    )
     home, other = config.checks()
     assert (home.interval, home.timeout, home.failure_threshold) == (90.0, 10.0, 5)
     assert (other.interval, other.timeout) == (120.0, 15.0)
@@ -91,15 +96,16 @@ def test_examples_validate() -> None:
         load_config(path)
 
 
-def test_environment_and_file_substitution(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_and_file_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """${VAR}, ${VAR:-default} and ${file:/path} are substituted."""
     monkeypatch.setenv("SITE_URL", "https://example.gov.cn/")
     monkeypatch.delenv("MONITOR_LOCATION", raising=False)
     token = tmp_path / "token"
     token.write_text("s3cret-token\n")
-    config = load_config(write(tmp_path, f"""
+    config = load_config(
+        write(
+            tmp_path,
+            f"""
         location: ${{MONITOR_LOCATION:-shanghai}}
         sites:
           - id: a
@@ -108,7 +114,9 @@ def test_environment_and_file_substitution(
                 type: http
                 url: ${{SITE_URL}}
                 headers: {{Authorization: "Bearer ${{file:{token}}}"}}
-        """))
+        """,
+        )
+    )
     (check,) = config.checks()
     assert config.location == "shanghai"
     assert check.url == "https://example.gov.cn/"  # type: ignore[attr-defined]
@@ -117,7 +125,10 @@ def test_environment_and_file_substitution(
 
 def test_secrets_never_show_in_repr_or_logs(tmp_path: Path) -> None:
     """Printing or logging a config shows no header token or database password."""
-    config = load_config(write(tmp_path, """
+    config = load_config(
+        write(
+            tmp_path,
+            """
         storage: {database_url: "postgresql://monitor:hunter2@db/monitor"}
         sites:
           - id: a
@@ -126,7 +137,9 @@ def test_secrets_never_show_in_repr_or_logs(tmp_path: Path) -> None:
                 type: http
                 url: http://example.gov.cn/
                 headers: {Authorization: "Bearer hunter2"}
-        """))
+        """,
+        )
+    )
     with structlog.testing.capture_logs() as logs:
         structlog.get_logger().info("config", config=config)
     for text in (repr(config), str(config), str(logs), config.model_dump_json()):
@@ -258,16 +271,17 @@ def test_substituted_value_is_not_echoed_in_errors(
 ) -> None:
     """A bad value that came from ${VAR} is named by path, never shown (it may be a secret)."""
     monkeypatch.setenv("CHECK_TIMEOUT", "hunter2")
-    message = error_of(tmp_path, """
+    message = error_of(
+        tmp_path,
+        """
         sites: [{id: a, checks: [{id: h, type: http, url: 'http://x.gov.cn', timeout: "${CHECK_TIMEOUT}"}]}]
-        """)
+        """,
+    )
     assert "hunter2" not in message
     assert message.startswith("sites[0].checks[0].timeout: invalid duration")
 
 
-def test_validate_command_exit_codes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_validate_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`monitor validate` exits 0 on a good config and 2 with the one-line error on a bad one."""
     good = write(tmp_path, GOOD)
     assert main(["validate", "-c", str(good)]) == 0
@@ -276,7 +290,10 @@ def test_validate_command_exit_codes(
     bad.write_text("defaults: {interval: soon}\n")
     assert main(["validate", "-c", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: {bad}: defaults.interval: invalid duration 'soon' (use e.g. 500ms, 90s, 5m, 1h30m, 14d)"
+    assert (
+        err
+        == f"error: {bad}: defaults.interval: invalid duration 'soon' (use e.g. 500ms, 90s, 5m, 1h30m, 14d)"
+    )
 
 
 def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -34,7 +35,9 @@ class Harness:
     """A scheduler whose probes record when they started and take `duration` fake seconds."""
 
     def __init__(
-        self, clock: FakeClock, duration: Callable[[CheckSpec], float] = lambda c: 0.0,
+        self,
+        clock: FakeClock,
+        duration: Callable[[CheckSpec], float] = lambda c: 0.0,
         max_concurrency: int = 256,
     ) -> None:
         self.clock = clock
@@ -43,7 +46,10 @@ class Harness:
         self.results: list[ProbeResult] = []
         self.observer = Observer()
         self.scheduler = Scheduler(
-            self.probe, self.handle, clock=clock, observer=self.observer,
+            self.probe,
+            self.handle,
+            clock=clock,
+            observer=self.observer,
             max_concurrency=max_concurrency,
         )
 
@@ -51,8 +57,12 @@ class Harness:
         self.starts[check.key].append(self.clock.monotonic())
         await self.clock.sleep(self.duration(check))
         return ProbeResult(
-            site=check.site, check=check.id, type=check.type, outcome=Outcome.OK,
-            started_at=self.clock.now(), duration_seconds=self.duration(check),
+            site=check.site,
+            check=check.id,
+            type=check.type,
+            outcome=Outcome.OK,
+            started_at=self.clock.now(),
+            duration_seconds=self.duration(check),
         )
 
     def handle(self, check: CheckSpec, result: ProbeResult) -> None:
@@ -113,7 +123,7 @@ async def test_probe_still_running_is_skipped_not_stacked() -> None:
     async with harness:
         await clock.advance(60)
     starts = harness.starts[check.key]
-    assert all(b - a >= 25.0 for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a >= 25.0 for a, b in itertools.pairwise(starts))
     assert len(harness.observer.skipped) >= 3
     assert harness.scheduler.skipped == len(harness.observer.skipped)
 
@@ -142,8 +152,12 @@ async def test_exception_in_probe_does_not_stop_the_loop() -> None:
         if check.id == "bad":
             raise RuntimeError("boom")
         return ProbeResult(
-            site=check.site, check=check.id, type="http", outcome=Outcome.OK,
-            started_at=clock.now(), duration_seconds=0.0,
+            site=check.site,
+            check=check.id,
+            type="http",
+            outcome=Outcome.OK,
+            started_at=clock.now(),
+            duration_seconds=0.0,
         )
 
     def handle(check: CheckSpec, result: ProbeResult) -> None:
@@ -191,7 +205,7 @@ async def test_changed_interval_moves_to_the_new_grid() -> None:
     starts = harness.starts["s/c"]
     later = [t for t in starts if t > 1030.0]
     assert len(later) == 3
-    assert all(b - a == pytest.approx(20) for a, b in zip(later, later[1:], strict=False))
+    assert all(b - a == pytest.approx(20) for a, b in itertools.pairwise(later))
 
 
 async def test_drain_waits_for_running_probes_then_cancels() -> None:

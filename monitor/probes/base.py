@@ -61,7 +61,7 @@ class CheckType(Generic[C]):
 class Stopwatch:
     """When a probe started (wall clock, for the record) and how long it ran (monotonic)."""
 
-    __slots__ = ("started_at", "_t0")
+    __slots__ = ("_t0", "started_at")
 
     def __init__(self, ctx: ProbeContext) -> None:
         self.started_at = ctx.now()

@@ -7,11 +7,14 @@ import re
 from pydantic import Field, field_validator
 
 from monitor.checkspec import CheckSpec, Model, SecretStr, Size, TLSSpec, WebURL
-from monitor.probes.base import ProbeContext
-from monitor.results import ProbeResult
+from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.httpclient import FetchError, Response
+from monitor.results import Outcome, ProbeResult
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 _STATUS_CLASS = re.compile(r"[1-5]xx")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_SPACES = re.compile(r"\s+")
 
 
 class Expect(Model):
@@ -54,7 +57,7 @@ class HttpCheck(CheckSpec):
     url: WebURL
     method: str = Field(default="GET", pattern=r"^(GET|HEAD|POST|PUT|OPTIONS)$")
     # Header values may carry tokens: held as secrets.
-    headers: dict[str, SecretStr] = {}
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
     body: SecretStr | None = None
     follow_redirects: bool = True
     max_redirects: int = Field(default=10, ge=0, le=50)
@@ -65,4 +68,85 @@ class HttpCheck(CheckSpec):
 
 async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch `check.url` once and judge the answer against `check.expect`."""
-    raise NotImplementedError  # written in the HTTP client work
+    watch = Stopwatch(ctx)
+    try:
+        response = await ctx.http.fetch(
+            check.url,
+            timeout=check.timeout_s,
+            method=check.method,
+            headers={name: value.get_secret_value() for name, value in check.headers.items()},
+            data=check.body.get_secret_value() if check.body is not None else None,
+            tls=check.tls,
+            max_body=check.max_body_size,
+            follow_redirects=check.follow_redirects,
+            max_redirects=check.max_redirects,
+        )
+    except FetchError as failure:
+        return watch.result(
+            check,
+            ctx,
+            failure.outcome,
+            failure.detail,
+            status_code=failure.status_code,
+            phases=failure.phases,
+            cert_expiry_timestamp=failure.cert_expiry_timestamp,
+            tls_verified=failure.tls_verified,
+        )
+    outcome, detail = judge(check.expect, response)
+    return watch.result(
+        check,
+        ctx,
+        outcome,
+        detail,
+        status_code=response.status,
+        phases=response.phases,
+        cert_expiry_timestamp=response.cert_expiry_timestamp,
+        tls_verified=response.tls_verified,
+    )
+
+
+def judge(expect: Expect, response: Response) -> tuple[Outcome, str]:
+    """Hold a complete answer against the expectations; say what was expected and what was seen."""
+    if not expect.status_ok(response.status):
+        wanted = ", ".join(str(entry) for entry in expect.status)
+        return Outcome.HTTP_ERROR, f"status {response.status}, expected {wanted}"
+    if not (expect.body_contains or expect.body_not_contains or expect.body_regex):
+        return Outcome.OK, f"status {response.status}"
+    text = response.text()  # decoded only when some expectation reads the body
+    missing = [f"body does not contain {_quote(m)}" for m in expect.body_contains if m not in text]
+    missing += [
+        f"body does not match /{pattern}/"
+        for pattern in expect.body_regex
+        if re.search(pattern, text) is None
+    ]
+    if missing:
+        missing.append(_glimpse(text))  # what was there instead: a WAF page, a login wall, a 404
+    forbidden = [
+        f"body contains forbidden {_quote(m)}: {_quote(_around(text, m))}"
+        for m in expect.body_not_contains
+        if m in text
+    ]
+    if missing or forbidden:
+        return Outcome.CONTENT_MISMATCH, "; ".join(missing + forbidden)
+    return Outcome.OK, f"status {response.status}"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def _around(text: str, marker: str, context: int = 30) -> str:
+    """The marker with a little of what surrounds it, on one line."""
+    at = text.find(marker)
+    snippet = text[max(0, at - context) : at + len(marker) + context]
+    return _SPACES.sub(" ", snippet).strip()
+
+
+def _glimpse(text: str, limit: int = 80) -> str:
+    """What the page was, by its title or else its first words."""
+    if match := _TITLE.search(text, 0, 65536):
+        label, seen = "page title", match.group(1)
+    else:
+        label, seen = "page begins", re.sub(r"<[^>]*>", " ", text[:4096])
+    seen = _SPACES.sub(" ", seen).strip()
+    return f"{label} {_quote(seen if len(seen) <= limit else seen[: limit - 1] + '…')}"

@@ -1,0 +1,666 @@
+"""The HTTP plumbing every HTTP-based check uses: one fetch, timed by phase, failures as outcomes.
+
+One `HttpClient` holds one aiohttp session over one connector that never reuses a connection
+(`force_close`) and never caches DNS, so every fetch pays for a name lookup, a TCP connect and a
+TLS handshake, as a first-time visitor does. Phases are timed by one recorder per fetch, held in
+a ContextVar: aiohttp's trace hooks mark DNS and connection events, and an `ssl.SSLContext`
+subclass marks the start of the TLS handshake (its `wrap_bio` is called once TCP is connected, on
+asyncio and on uvloop alike) and keeps the TLS object to read the peer's certificate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ipaddress
+import os
+import re
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.cookies import SimpleCookie
+from types import SimpleNamespace, TracebackType
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractCookieJar, AbstractResolver
+from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError, TransferEncodingError
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from monitor import __version__
+from monitor.checkspec import TLSSpec
+from monitor.results import Outcome, Phases
+
+__all__ = ["DEFAULT_MAX_BODY", "FetchError", "HttpClient", "Response", "classify", "decode_body"]
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+# Phase indices into _PhaseRecorder.spent, in PHASE_NAMES order.
+_RESOLVE, _CONNECT, _TLS, _PROCESSING, _TRANSFER = range(5)
+_DONE = -1
+_PHASE_DOING = (
+    "while resolving the name (resolve)",
+    "while connecting (connect)",
+    "during the TLS handshake (tls)",
+    "while waiting for response headers (processing)",
+    "while reading the body (transfer)",
+)
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+# Headers that carry credentials: not forwarded when a redirect leaves the origin.
+_CREDENTIAL_HEADERS = frozenset(("authorization", "cookie", "proxy-authorization"))
+# Government sites send long cookies and CSP headers; aiohttp's 8 KiB default is too tight.
+_MAX_HEADER_LINE = 32 * 1024
+
+# OpenSSL verify codes (X509_V_ERR_*) people recognise, in their words.
+_CERT_PROBLEMS = {
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    23: "certificate has been revoked",
+    62: "certificate is for another host",
+    64: "certificate is for another IP address",
+}
+_UNTRUSTED_CODES = frozenset((2, 18, 19, 20, 21, 27))
+_VERIFY_TLS = TLSSpec()  # frozen: verify against the system trust store
+
+
+class FetchError(Exception):
+    """A transport/protocol failure already mapped to one outcome of the closed set.
+
+    `phases`, `status_code`, `cert_expiry_timestamp` and `tls_verified` hold what was measured
+    before the failure (None where the fetch never got that far).
+    """
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        detail: str,
+        *,
+        phases: Phases | None = None,
+        status_code: int | None = None,
+        cert_expiry_timestamp: float | None = None,
+        tls_verified: bool | None = None,
+    ) -> None:
+        super().__init__(f"{outcome}: {detail}")
+        self.outcome = outcome
+        self.detail = detail
+        self.phases = phases
+        self.status_code = status_code
+        self.cert_expiry_timestamp = cert_expiry_timestamp
+        self.tls_verified = tls_verified
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete answer: final URL, status, headers, the whole (bounded) body and its timings."""
+
+    url: str
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    phases: Phases
+    cert_expiry_timestamp: float | None
+    tls_verified: bool | None
+    redirects: tuple[str, ...]
+
+    def text(self) -> str:
+        """The body as text: charset from Content-Type, then <meta>, then UTF-8, then GB18030."""
+        return decode_body(self.body, self.headers.get("Content-Type"))
+
+
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
+# Pages labelled GB2312 or GBK routinely contain characters only GBK/GB18030 have; GB18030 is
+# a superset of both, so decoding with it never loses what the label promised.
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "cp936": "gb18030",
+    "csgb2312": "gb18030",
+    "gb_2312-80": "gb18030",
+}
+
+
+def decode_body(body: bytes, content_type: str | None) -> str:
+    """Decode an HTML/text body the way a browser would; never raises."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace")
+    declared = []
+    if content_type and (match := _HEADER_CHARSET.search(content_type)):
+        declared.append(match.group(1))
+    if match_meta := _META_CHARSET.search(body, 0, 4096):
+        declared.append(match_meta.group(1).decode("ascii", errors="replace"))
+    for name in declared:
+        charset = name.strip().lower()
+        try:
+            return body.decode(_CHARSET_ALIASES.get(charset, charset), errors="replace")
+        except LookupError:
+            continue  # an unknown charset name: try the next source
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("gb18030", errors="replace")
+
+
+class _PhaseRecorder:
+    """Timeline of one fetch: each moment belongs to exactly one phase, so phases sum to total."""
+
+    __slots__ = ("literal_host", "mark", "phase", "spent", "status", "tls_object", "tls_verified")
+
+    def __init__(self) -> None:
+        self.phase = _RESOLVE
+        self.mark = time.perf_counter()
+        self.spent = [0.0, 0.0, 0.0, 0.0, 0.0]
+        self.literal_host = False
+        self.tls_object: ssl.SSLObject | None = None
+        self.tls_verified: bool | None = None
+        self.status: int | None = None
+
+    def enter(self, phase: int) -> None:
+        now = time.perf_counter()
+        if self.phase != _DONE:
+            self.spent[self.phase] += now - self.mark
+        self.phase = phase
+        self.mark = now
+
+    def phases(self) -> Phases:
+        if self.phase != _DONE:
+            self.enter(self.phase)  # account the phase running now, up to now
+        return Phases(*self.spent)
+
+    def cert_expiry(self) -> float | None:
+        return None if self.tls_object is None else earliest_cert_expiry(self.tls_object)
+
+
+_RECORDER: contextvars.ContextVar[_PhaseRecorder | None] = contextvars.ContextVar(
+    "monitor_http_phase_recorder", default=None
+)
+
+
+class _TimedSSLContext(ssl.SSLContext):
+    """An SSLContext that tells the current fetch when its TLS handshake starts."""
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        tls_object = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+        recorder = _RECORDER.get()
+        if recorder is not None:
+            recorder.enter(_TLS)
+            recorder.tls_object = tls_object
+            recorder.tls_verified = self.verify_mode != ssl.CERT_NONE
+        return tls_object
+
+
+def earliest_cert_expiry(tls_object: ssl.SSLObject) -> float | None:
+    """Earliest notAfter (unix seconds) of the chain the peer sent, verified or not."""
+    # The chain is what blackbox_exporter's probe_ssl_earliest_cert_expiry looks at. CPython
+    # 3.10+ exposes it (as _ssl.Certificate objects, readable without verification) on the
+    # private _sslobj; fall back to the leaf from getpeercert(), which is only filled in when
+    # the certificate was verified.
+    chain_of = getattr(getattr(tls_object, "_sslobj", None), "get_unverified_chain", None)
+    expiries: list[float] = []
+    try:
+        if chain_of is not None:
+            for cert in chain_of() or ():
+                not_after = cert.get_info().get("notAfter")
+                if not_after:
+                    expiries.append(ssl.cert_time_to_seconds(not_after))
+        if not expiries:
+            leaf = tls_object.getpeercert()
+            if leaf and isinstance(not_after := leaf.get("notAfter"), str):
+                expiries.append(ssl.cert_time_to_seconds(not_after))
+    except (ValueError, ssl.SSLError):
+        return None
+    return min(expiries, default=None)
+
+
+async def _on_connection_create_start(
+    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
+) -> None:
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        # An IP address in the URL skips DNS (and its hooks): the connect starts right away.
+        recorder.enter(_CONNECT if recorder.literal_host else _RESOLVE)
+
+
+async def _on_dns_resolvehost_end(
+    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
+) -> None:
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        recorder.enter(_CONNECT)
+
+
+async def _on_connection_create_end(
+    session: aiohttp.ClientSession, ctx: SimpleNamespace, params: object
+) -> None:
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        recorder.enter(_PROCESSING)
+
+
+def _trace_config() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_start.append(_on_connection_create_start)
+    trace.on_dns_resolvehost_end.append(_on_dns_resolvehost_end)
+    trace.on_connection_create_end.append(_on_connection_create_end)
+    trace.freeze()
+    return trace
+
+
+def _is_ip_literal(host: str | None) -> bool:
+    if not host or not (host[0].isdigit() or ":" in host):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _human_size(size: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            amount = size / factor
+            return f"{amount:g} {unit}" if amount == int(amount) else f"{amount:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def _reason(error: BaseException) -> str:
+    """An OS/SSL error in plain words, without errno noise."""
+    if isinstance(error, ssl.SSLError) and error.reason:
+        return str(error.reason).replace("_", " ").lower()
+    text = ""
+    if isinstance(error, socket.gaierror):
+        text = error.strerror or ""
+    elif isinstance(error, OSError) and error.errno and error.errno > 0:
+        text = os.strerror(error.errno)  # asyncio's own wording ("Connect call failed") hides it
+        text = text[0].lower() + text[1:]
+    return text or str(error) or type(error).__name__
+
+
+def _cert_problem(error: ssl.SSLCertVerificationError, cert_expiry: float | None) -> str:
+    message = error.verify_message or _reason(error)
+    code = error.verify_code
+    if code == 10 and cert_expiry is not None:
+        lapsed = datetime.fromtimestamp(cert_expiry, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"certificate has expired (on {lapsed})"
+    if code in _CERT_PROBLEMS:
+        problem = _CERT_PROBLEMS[code]
+        return problem if message.lower() == problem else f"{problem} ({message})"
+    if code in _UNTRUSTED_CODES:
+        return f"certificate not trusted ({message})"
+    return f"certificate rejected ({message})"
+
+
+def classify(
+    error: BaseException, phase: int, timeout: float, cert_expiry: float | None = None
+) -> tuple[Outcome, str]:
+    """Map any failure of a fetch to exactly one outcome and a detail a person understands.
+
+    `phase` is where the fetch was when it failed; it decides between connect-time and
+    mid-exchange failures for errors that look alike (a reset, an SSL alert). `cert_expiry`
+    dates an expired certificate.
+    """
+    mid_exchange = phase in (_PROCESSING, _TRANSFER, _DONE)
+    where = "before the response headers were complete" if phase == _PROCESSING else "mid-body"
+    if isinstance(error, TimeoutError) and not isinstance(error, aiohttp.ClientError):
+        doing = _PHASE_DOING[phase] if phase != _DONE else "after the body was read"
+        return Outcome.TIMEOUT, f"timeout after {timeout:g}s {doing}"
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return Outcome.DNS_ERROR, f"cannot resolve {error.host}: {_reason(error.os_error)}"
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        cert_error = error.certificate_error
+        if isinstance(cert_error, ssl.SSLCertVerificationError):
+            return Outcome.TLS_ERROR, _cert_problem(cert_error, cert_expiry)
+        return Outcome.TLS_ERROR, f"certificate rejected ({_reason(cert_error)})"
+    if isinstance(error, aiohttp.ClientConnectorSSLError):
+        return Outcome.TLS_ERROR, f"TLS handshake failed: {_reason(error.os_error)}"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        if phase == _TLS:  # the peer hung up on our ClientHello: still the handshake failing
+            return Outcome.TLS_ERROR, f"TLS handshake failed: {_reason(error.os_error)}"
+        return (
+            Outcome.CONNECT_ERROR,
+            f"cannot connect to {error.host}:{error.port}: {_reason(error.os_error)}",
+        )
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return Outcome.DROPOUT, f"server closed the connection {where}"
+    if isinstance(error, aiohttp.ClientPayloadError):
+        return _payload_failure(error)
+    if isinstance(error, aiohttp.ClientResponseError):
+        return Outcome.HTTP_ERROR, f"invalid HTTP response: {_one_line(error.message)}"
+    if isinstance(error, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
+        return Outcome.HTTP_ERROR, f"invalid URL: {error}"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return Outcome.TLS_ERROR, _cert_problem(error, cert_expiry)
+    if isinstance(error, ssl.SSLError) and not mid_exchange:
+        return Outcome.TLS_ERROR, f"TLS handshake failed: {_reason(error)}"
+    if isinstance(error, (aiohttp.ClientConnectionError, OSError)):
+        if mid_exchange:
+            return Outcome.DROPOUT, f"connection lost {where}: {_reason(error)}"
+        if phase == _TLS:
+            return Outcome.TLS_ERROR, f"TLS handshake failed: {_reason(error)}"
+        if phase == _RESOLVE:
+            return Outcome.DNS_ERROR, f"cannot resolve the name: {_reason(error)}"
+        return Outcome.CONNECT_ERROR, f"cannot connect: {_reason(error)}"
+    if isinstance(error, aiohttp.ClientError):
+        return Outcome.HTTP_ERROR, f"HTTP client error: {_one_line(str(error))}"
+    if isinstance(error, UnicodeError):  # a host name that is not valid IDNA, e.g. from Location
+        return Outcome.HTTP_ERROR, f"invalid host name in URL: {_one_line(str(error))}"
+    return Outcome.PROBE_ERROR, f"internal error: {type(error).__name__}: {error}"
+
+
+_RECEIVED = re.compile(r"received (\d+) of (\d+) bytes")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _payload_failure(error: aiohttp.ClientPayloadError) -> tuple[Outcome, str]:
+    """A body that could not be read to its end: cut short (dropout) or undecodable."""
+    cause = error.__cause__ or error.__context__
+    message = getattr(cause, "message", None) or str(cause or error)
+    if isinstance(cause, ContentLengthError) and (got := _RECEIVED.search(message)):
+        return (
+            Outcome.DROPOUT,
+            f"connection ended mid-body after {got[1]} of {got[2]} bytes (Content-Length)",
+        )
+    if isinstance(cause, TransferEncodingError) and "not enough data" in message.lower():
+        return Outcome.DROPOUT, "connection ended mid-body before the last chunk (chunked body)"
+    if isinstance(cause, ContentEncodingError) or "decode" in message.lower():
+        return Outcome.HTTP_ERROR, f"body cannot be decoded: {_one_line(message)}"
+    if isinstance(cause, TransferEncodingError):
+        return Outcome.HTTP_ERROR, f"invalid chunked body: {_one_line(message)}"
+    return Outcome.DROPOUT, f"connection ended mid-body: {_one_line(message)}"
+
+
+# What classify() maps (TimeoutError is an OSError); anything else is a bug in the monitor and
+# propagates with its traceback. ValueError is here because yarl and aiohttp raise it for URLs a
+# target sends in Location.
+_MAPPED_ERRORS = (aiohttp.ClientError, OSError, ssl.SSLError, ValueError)
+
+
+class HttpClient:
+    """Fetch URLs over fresh connections with phase timings; one per process, shared by probes."""
+
+    def __init__(
+        self,
+        *,
+        resolver: AbstractResolver | None = None,
+        user_agent: str = f"monitor/{__version__}",
+    ) -> None:
+        self._resolver = resolver
+        self._user_agent = user_agent
+        self._connector: aiohttp.TCPConnector | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._trace = _trace_config()
+        # Building an SSLContext (loading a trust store) costs milliseconds: build each once.
+        self._ssl_contexts: dict[tuple[str | None, int, bool], ssl.SSLContext] = {}
+
+    async def start(self) -> None:
+        """Create the shared connector and session (needs a running loop)."""
+        if self._session is not None:
+            return
+        self._connector = aiohttp.TCPConnector(
+            force_close=True, limit=0, use_dns_cache=False, resolver=self._resolver
+        )
+        # No cookies kept between fetches: every probe is a first-time visitor.
+        self._session = self._new_session(aiohttp.DummyCookieJar(), owns_connector=True)
+        self.ssl_context(_VERIFY_TLS)  # the system trust store, loaded before the first probe
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._session = None
+        self._connector = None
+
+    async def __aenter__(self) -> HttpClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _new_session(
+        self, cookie_jar: AbstractCookieJar, *, owns_connector: bool = False
+    ) -> aiohttp.ClientSession:
+        if self._connector is None:
+            raise RuntimeError("HttpClient.start() was not awaited")
+        return aiohttp.ClientSession(
+            connector=self._connector,
+            connector_owner=owns_connector,
+            cookie_jar=cookie_jar,
+            # fetch() enforces one total timeout itself, naming the phase it expired in.
+            timeout=aiohttp.ClientTimeout(total=None),
+            headers={"User-Agent": self._user_agent},
+            trace_configs=[self._trace],
+            max_line_size=_MAX_HEADER_LINE,
+            max_field_size=_MAX_HEADER_LINE,
+        )
+
+    def cookie_session(self) -> aiohttp.ClientSession:
+        """A session with its own cookie jar over the shared connector, for multi-step flows.
+
+        Pass it to `fetch(..., session=...)` so each step is timed and mapped like any fetch.
+        The caller closes it; closing it leaves the shared connector open.
+        """
+        return self._new_session(aiohttp.CookieJar(unsafe=True))
+
+    def ssl_context(self, tls: TLSSpec) -> ssl.SSLContext:
+        """The (cached) context for a check's TLS settings; raises FetchError if the CA is bad."""
+        ca_file = str(tls.ca_file) if tls.ca_file is not None else None
+        try:
+            # The file's mtime is in the key so an updated CA bundle is picked up.
+            mtime = os.stat(ca_file).st_mtime_ns if ca_file else 0
+            key = (ca_file, mtime, tls.verify)
+            context = self._ssl_contexts.get(key)
+            if context is None:
+                context = self._ssl_contexts[key] = self._build_ssl_context(ca_file, tls.verify)
+        except (OSError, ssl.SSLError) as exc:
+            # The monitor's own setup, not the site: probe_error opens no incident.
+            raise FetchError(
+                Outcome.PROBE_ERROR, f"cannot load CA file {ca_file}: {_reason(exc)}"
+            ) from exc
+        return context
+
+    @staticmethod
+    def _build_ssl_context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
+        # As ssl.create_default_context() does, so SSL_CERT_FILE/SSL_CERT_DIR are honoured.
+        context = _TimedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif ca_file is not None:
+            context.load_verify_locations(cafile=ca_file)
+        else:
+            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        return context
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        timeout: float,  # noqa: ASYNC109 - one total deadline, enforced (and named) inside
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: Any = None,
+        json: Any = None,
+        tls: TLSSpec = _VERIFY_TLS,
+        max_body: int = DEFAULT_MAX_BODY,
+        follow_redirects: bool = True,
+        max_redirects: int = 10,
+        session: aiohttp.ClientSession | None = None,
+    ) -> Response:
+        """Fetch `url` on a fresh connection within `timeout` s, redirects and body included.
+
+        Raises FetchError for anything the target (or the network) does; nothing else.
+        """
+        if session is None:
+            if self._session is None:
+                raise RuntimeError("HttpClient.start() was not awaited")
+            session = self._session
+        if url[:6].lower() == "https:":
+            # Built (once) before the clock starts: loading a trust store is not the site's time.
+            self.ssl_context(tls)
+        recorder = _PhaseRecorder()
+        token = _RECORDER.set(recorder)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._exchange(
+                    session,
+                    recorder,
+                    URL(url),
+                    method=method.upper(),
+                    headers=headers,
+                    data=data,
+                    json=json,
+                    tls=tls,
+                    max_body=max_body,
+                    follow_redirects=follow_redirects,
+                    max_redirects=max_redirects,
+                )
+        except FetchError as failure:
+            raise self._measured(failure, recorder) from failure.__cause__
+        except _MAPPED_ERRORS as exc:  # the deadline's TimeoutError included
+            outcome, detail = classify(exc, recorder.phase, timeout, recorder.cert_expiry())
+            raise self._measured(FetchError(outcome, detail), recorder) from exc
+        finally:
+            _RECORDER.reset(token)
+
+    @staticmethod
+    def _measured(failure: FetchError, recorder: _PhaseRecorder) -> FetchError:
+        failure.phases = recorder.phases()
+        recorder.enter(_DONE)
+        if failure.status_code is None:
+            failure.status_code = recorder.status
+        failure.cert_expiry_timestamp = recorder.cert_expiry()
+        failure.tls_verified = recorder.tls_verified
+        return failure
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        recorder: _PhaseRecorder,
+        url: URL,
+        *,
+        method: str,
+        headers: Mapping[str, str] | None,
+        data: Any,
+        json: Any,
+        tls: TLSSpec,
+        max_body: int,
+        follow_redirects: bool,
+        max_redirects: int,
+    ) -> Response:
+        redirects: list[str] = []
+        hop_cookies: SimpleCookie | None = None  # cookies set along the way, for this fetch only
+        # A URL seen again with the same cookies is a loop; with new cookies it is the common
+        # "set a cookie and redirect to yourself" gate, which a browser passes.
+        seen = {(method, url, _cookie_state(session, hop_cookies, url))}
+        while True:
+            if url.scheme not in ("http", "https") or not url.host:
+                raise FetchError(Outcome.HTTP_ERROR, f"not an http(s) URL: {url}")
+            recorder.enter(_RESOLVE)
+            recorder.literal_host = _is_ip_literal(url.host)
+            response = await session.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                json=json,
+                allow_redirects=False,
+                ssl=self.ssl_context(tls) if url.scheme == "https" else True,
+                cookies=hop_cookies,
+            )
+            try:
+                recorder.enter(_TRANSFER)
+                recorder.status = response.status
+                location = response.headers.get("Location")
+                if not (follow_redirects and response.status in _REDIRECT_STATUSES and location):
+                    body = await _read_body(response, max_body)
+                    phases = recorder.phases()
+                    recorder.enter(_DONE)
+                    return Response(
+                        url=str(response.url),
+                        status=response.status,
+                        headers=response.headers,
+                        body=body,
+                        phases=phases,
+                        cert_expiry_timestamp=recorder.cert_expiry(),
+                        tls_verified=recorder.tls_verified,
+                        redirects=tuple(redirects),
+                    )
+                if "Set-Cookie" in response.headers and not _has_own_jar(session):
+                    hop_cookies = hop_cookies or SimpleCookie()
+                    hop_cookies.update(response.cookies)
+            finally:
+                response.release()
+
+            try:
+                target = url.join(URL(location))
+            except ValueError as exc:
+                raise FetchError(
+                    Outcome.HTTP_ERROR, f"redirect to an invalid URL {location!r}"
+                ) from exc
+            redirects.append(str(url))
+            if len(redirects) > max_redirects:
+                raise FetchError(
+                    Outcome.HTTP_ERROR,
+                    f"too many redirects (more than {max_redirects}), the last to {target}",
+                )
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                method, data, json = ("HEAD" if method == "HEAD" else "GET"), None, None
+            if headers and target.origin() != url.origin():
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+            key = (method, target, _cookie_state(session, hop_cookies, target))
+            if key in seen:
+                chain = " → ".join([*redirects, str(target)])
+                raise FetchError(Outcome.HTTP_ERROR, f"redirect loop: {chain}")
+            seen.add(key)
+            url = target
+
+
+def _has_own_jar(session: aiohttp.ClientSession) -> bool:
+    return not isinstance(session.cookie_jar, aiohttp.DummyCookieJar)
+
+
+def _cookie_state(
+    session: aiohttp.ClientSession, hop_cookies: SimpleCookie | None, url: URL
+) -> str:
+    """The cookies a request to `url` would carry, as text (part of a redirect loop's key)."""
+    if _has_own_jar(session):
+        return session.cookie_jar.filter_cookies(url).output(header="", sep=";")
+    return hop_cookies.output(header="", sep=";") if hop_cookies else ""
+
+
+async def _read_body(response: aiohttp.ClientResponse, max_body: int) -> bytes:
+    """Read the whole body, but never more than max_body bytes (after decompression)."""
+    too_large = f"body larger than {_human_size(max_body)}"
+    if response.content_length is not None and response.content_length > max_body:
+        raise FetchError(Outcome.CONTENT_MISMATCH, too_large)
+    chunks: list[bytes] = []
+    size = 0
+    stream = response.content
+    while chunk := await stream.readany():
+        size += len(chunk)
+        if size > max_body:
+            raise FetchError(Outcome.CONTENT_MISMATCH, too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,432 @@
+"""Metrics: series from real ProbeResults, asserted on the gathered registry."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor import metrics as m
+from monitor.checkspec import CheckSpec, TLSSpec
+from monitor.metrics import Metrics
+from monitor.probes.http import HttpCheck
+from monitor.results import PHASE_NAMES, Outcome, Phases, ProbeResult, StepResult
+
+LOC = "beijing"
+T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+
+
+def http_check(site: str = "sasac", check: str = "home", *, verify: bool = True) -> HttpCheck:
+    return HttpCheck(
+        id=check,
+        url="https://www.example.gov.cn/",
+        site=site,
+        owner="sasac-it",
+        interval=60,
+        timeout=15,
+        tls=TLSSpec(verify=verify),
+    )
+
+
+def login_check(site: str = "portal", check: str = "login") -> CheckSpec:
+    return CheckSpec(id=check, type="login", site=site, owner="portal-it", interval=60)
+
+
+def result(**fields: Any) -> ProbeResult:
+    base: dict[str, Any] = {
+        "site": "sasac",
+        "check": "home",
+        "type": "http",
+        "outcome": Outcome.OK,
+        "started_at": T0,
+        "duration_seconds": 0.3,
+        "location": LOC,
+    }
+    base.update(fields)
+    return ProbeResult(**base)
+
+
+def ids(site: str = "sasac", check: str = "home", type_: str = "http") -> dict[str, str]:
+    return {"site": site, "check": check, "type": type_, "location": LOC}
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def metrics(registry: CollectorRegistry) -> Metrics:
+    return Metrics(registry, location=LOC, version="1.2.3")
+
+
+def promtool_check(text: bytes) -> str:
+    """What `promtool check metrics` says about `text` (empty when clean)."""
+    promtool = shutil.which("promtool") or "/usr/bin/promtool"
+    done = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, timeout=120, check=False
+    )
+    return f"rc={done.returncode} {done.stdout.decode()}{done.stderr.decode()}".strip()
+
+
+def samples(text: bytes) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
+    return {
+        (s.name, tuple(sorted(s.labels.items())), s.value)
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+
+def populate(metrics: Metrics) -> None:
+    """Give every family at least one series."""
+    metrics.declare(http_check())
+    metrics.declare(http_check("petrochem", "plain", verify=False))
+    metrics.declare(login_check("petrochem", "login"))
+    metrics.observe(
+        result(
+            status_code=200,
+            phases=Phases(0.001, 0.002, 0.01, 0.2, 0.05),
+            cert_expiry_timestamp=1.9e9,
+            tls_verified=True,
+            content_age_seconds=3600.0,
+            items=12,
+            broken_links=("https://www.example.gov.cn/a",),
+        )
+    )
+    metrics.observe(
+        result(
+            site="petrochem",
+            check="login",
+            type="login",
+            outcome=Outcome.SESSION_DROPPED,
+            steps=(StepResult("form", 0.1, Outcome.OK), StepResult("submit", 0.4, Outcome.OK)),
+        )
+    )
+    metrics.probe_skipped("sasac", "home")
+    metrics.scheduler_lag(0.002)
+    metrics.incident_opened("petrochem", "login", "petrochem-it", "session_dropped")
+    metrics.maintenance("sasac", True)
+    metrics.store_queue_depth(5)
+    metrics.store_write_error()
+    metrics.store_dropped(2)
+    metrics.config_reloaded(True, 1.7e9)
+
+
+def test_declared_series_exist_before_the_first_probe(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """declare() sets up gauges, every phase, every outcome and the histogram at zero."""
+    metrics.declare(http_check())
+    get = registry.get_sample_value
+    assert get("probe_success", ids()) == 0
+    assert get("probe_duration_seconds", ids()) == 0
+    assert get("probe_http_status_code", ids()) == 0
+    for phase in PHASE_NAMES:
+        assert get("probe_http_duration_seconds", {**ids(), "phase": phase}) == 0
+    for outcome in Outcome:
+        assert get("monitor_probe_results_total", {**ids(), "outcome": str(outcome)}) == 0
+    assert get("monitor_probe_duration_seconds_count", ids()) == 0
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "+Inf"}) == 0
+    assert (
+        get("monitor_probes_skipped_total", {"site": "sasac", "check": "home", "location": LOC})
+        == 0
+    )
+    # A zero expiry would read as "expired": the series waits for a real certificate.
+    assert get("probe_ssl_earliest_cert_expiry", ids()) is None
+    assert get("monitor_tls_verified", ids()) is None
+
+
+def test_successful_probe_sets_latest_gauges_histogram_and_counter(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """One ok result sets the blackbox gauges, one histogram observation and the ok count."""
+    metrics.declare(http_check())
+    metrics.observe(
+        result(
+            status_code=200,
+            phases=Phases(resolve=0.001, connect=0.002, tls=0.01, processing=0.2, transfer=0.05),
+            cert_expiry_timestamp=1_900_000_000.0,
+            tls_verified=True,
+        )
+    )
+    get = registry.get_sample_value
+    assert get("probe_success", ids()) == 1
+    assert get("probe_duration_seconds", ids()) == 0.3
+    assert get("probe_http_status_code", ids()) == 200
+    assert get("probe_http_duration_seconds", {**ids(), "phase": "tls"}) == 0.01
+    assert get("probe_http_duration_seconds", {**ids(), "phase": "processing"}) == 0.2
+    assert get("probe_ssl_earliest_cert_expiry", ids()) == 1_900_000_000.0
+    assert get("monitor_tls_verified", ids()) == 1
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "0.25"}) == 0
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "0.5"}) == 1
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "+Inf"}) == 1
+    assert get("monitor_probe_duration_seconds_sum", ids()) == 0.3
+    assert get("monitor_probe_duration_seconds_count", ids()) == 1
+    assert get("monitor_probe_results_total", {**ids(), "outcome": "ok"}) == 1
+    assert get("monitor_probe_results_total", {**ids(), "outcome": "timeout"}) == 0
+
+
+def test_failed_probe_zeroes_latest_gauges_but_keeps_last_certificate(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A failure without status or phases shows 0 for them; the known cert expiry stays."""
+    metrics.declare(http_check())
+    metrics.observe(result(status_code=200, phases=Phases(0.1, 0.1, 0.1, 0.1, 0.1)))
+    metrics.observe(result(cert_expiry_timestamp=1.8e9))
+    metrics.observe(result(outcome=Outcome.TIMEOUT, duration_seconds=15.0))
+    get = registry.get_sample_value
+    assert get("probe_success", ids()) == 0
+    assert get("probe_duration_seconds", ids()) == 15.0
+    assert get("probe_http_status_code", ids()) == 0
+    assert get("probe_http_duration_seconds", {**ids(), "phase": "resolve"}) == 0
+    assert get("probe_ssl_earliest_cert_expiry", ids()) == 1.8e9
+    assert get("monitor_probe_results_total", {**ids(), "outcome": "timeout"}) == 1
+    assert get("monitor_probe_results_total", {**ids(), "outcome": "ok"}) == 2
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "10.0"}) == 2
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "15.0"}) == 3
+
+
+def test_histogram_bucket_bounds_are_inclusive(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A duration equal to a bucket bound counts in that bucket (Prometheus `le`)."""
+    metrics.declare(http_check())
+    metrics.observe(result(duration_seconds=0.5))
+    get = registry.get_sample_value
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "0.25"}) == 0
+    assert get("monitor_probe_duration_seconds_bucket", {**ids(), "le": "0.5"}) == 1
+
+
+def test_content_gauges_appear_once_measured(metrics: Metrics, registry: CollectorRegistry) -> None:
+    """Content age, items and broken links are set from results that carry them, kept otherwise."""
+    metrics.declare(http_check())
+    get = registry.get_sample_value
+    assert get("monitor_content_age_seconds", ids()) is None
+    metrics.observe(
+        result(content_age_seconds=7200.0, items=15, broken_links=("https://a/", "https://b/"))
+    )
+    metrics.observe(result())
+    assert get("monitor_content_age_seconds", ids()) == 7200.0
+    assert get("monitor_content_items", ids()) == 15
+    assert get("monitor_broken_links", ids()) == 2
+
+
+def test_login_steps_and_session_dropouts(metrics: Metrics, registry: CollectorRegistry) -> None:
+    """Step durations feed a per-step histogram; a session_dropped outcome counts a dropout."""
+    who = ids("portal", "login", "login")
+    metrics.declare(login_check())
+    metrics.declare(http_check())
+    steps = (StepResult("form", 0.1, Outcome.OK), StepResult("submit", 0.7, Outcome.OK))
+    metrics.observe(result(site="portal", check="login", type="login", steps=steps))
+    get = registry.get_sample_value
+    assert get("monitor_session_dropouts_total", who) == 0
+    metrics.observe(
+        result(site="portal", check="login", type="login", outcome=Outcome.SESSION_DROPPED)
+    )
+    assert get("monitor_session_dropouts_total", who) == 1
+    submit = {**who, "step": "submit"}
+    assert get("monitor_login_step_duration_seconds_count", submit) == 1
+    assert get("monitor_login_step_duration_seconds_bucket", {**submit, "le": "0.5"}) == 0
+    assert get("monitor_login_step_duration_seconds_bucket", {**submit, "le": "1.0"}) == 1
+    assert get("monitor_login_step_duration_seconds_sum", {**who, "step": "form"}) == 0.1
+    # A plain http check never logs in: no dropout series for it.
+    metrics.observe(result())
+    assert get("monitor_session_dropouts_total", ids()) is None
+
+
+def test_tls_opt_out_is_visible_before_any_probe(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """An opted-out check shows monitor_tls_verified 0 from the start, until it opts back in."""
+    metrics.declare(http_check(verify=False))
+    assert registry.get_sample_value("monitor_tls_verified", ids()) == 0
+    metrics.observe(result(tls_verified=False))
+    assert registry.get_sample_value("monitor_tls_verified", ids()) == 0
+    metrics.declare(http_check(verify=True))
+    assert registry.get_sample_value("monitor_tls_verified", ids()) is None
+
+
+def test_forget_removes_every_series_of_the_check(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """forget() drops a removed check's series (incidents too) and leaves other checks alone."""
+    metrics.declare(http_check())
+    metrics.declare(http_check(check="news"))
+    metrics.observe(result(cert_expiry_timestamp=1.8e9, steps=(StepResult("a", 0.1, Outcome.OK),)))
+    metrics.incident_opened("sasac", "home", "sasac-it", "timeout")
+    metrics.forget("sasac", "home", "http")
+    text = metrics.exposition()
+    assert b'check="home"' not in text
+    assert b'check="news"' in text
+    assert registry.get_sample_value("probe_success", ids(check="news")) == 0
+    assert registry.get_sample_value("probe_success", ids()) is None
+
+
+def test_results_of_undeclared_or_forgotten_checks_are_ignored(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A probe finishing after its check left the config does not bring its series back."""
+    metrics.declare(http_check())
+    metrics.forget("sasac", "home", "http")
+    metrics.observe(result())
+    metrics.observe(result(check="never-declared"))
+    metrics.probe_skipped("sasac", "home")
+    assert registry.get_sample_value("probe_success", ids()) is None
+    assert b'check="' not in metrics.exposition()
+
+
+def test_redeclare_keeps_totals_and_a_changed_type_starts_afresh(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A reload that keeps a check keeps its counts; a changed type replaces its series."""
+    metrics.declare(http_check())
+    metrics.observe(result())
+    metrics.declare(http_check())
+    get = registry.get_sample_value
+    assert get("monitor_probe_results_total", {**ids(), "outcome": "ok"}) == 1
+    changed = http_check().model_copy(update={"type": "freshness"})
+    metrics.declare(changed)
+    assert get("probe_success", ids()) is None
+    assert get("monitor_probe_results_total", {**ids(type_="freshness"), "outcome": "ok"}) == 0
+    # Forgetting the check under its old type leaves the new series alone.
+    metrics.forget("sasac", "home", "http")
+    assert get("probe_success", ids(type_="freshness")) == 0
+
+
+def test_skipped_probes_are_counted(metrics: Metrics, registry: CollectorRegistry) -> None:
+    """probe_skipped() increments monitor_probes_skipped_total of that check."""
+    metrics.declare(http_check())
+    metrics.probe_skipped("sasac", "home")
+    metrics.probe_skipped("sasac", "home")
+    labels = {"site": "sasac", "check": "home", "location": LOC}
+    assert registry.get_sample_value("monitor_probes_skipped_total", labels) == 2
+
+
+def test_scheduler_lag_histogram_resolves_milliseconds(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """Lag of 0.5 ms and 3 ms land in different buckets (1 ms granularity at the bottom)."""
+    metrics.scheduler_lag(0.0005)
+    metrics.scheduler_lag(0.003)
+    get = registry.get_sample_value
+    assert get("monitor_scheduler_lag_seconds_bucket", {"le": "0.001"}) == 1
+    assert get("monitor_scheduler_lag_seconds_bucket", {"le": "0.005"}) == 2
+    assert get("monitor_scheduler_lag_seconds_count") == 2
+
+
+def test_config_reload_outcome(metrics: Metrics, registry: CollectorRegistry) -> None:
+    """A refused reload sets the success gauge to 0 and keeps the last success time."""
+    metrics.config_reloaded(True, 1000.0)
+    get = registry.get_sample_value
+    assert get("monitor_config_last_reload_successful") == 1
+    assert get("monitor_config_last_reload_success_timestamp_seconds") == 1000.0
+    metrics.config_reloaded(False, 2000.0)
+    assert get("monitor_config_last_reload_successful") == 0
+    assert get("monitor_config_last_reload_success_timestamp_seconds") == 1000.0
+
+
+def test_incident_open_gauge_and_count(metrics: Metrics, registry: CollectorRegistry) -> None:
+    """Opening shows the gauge and counts; resolving removes it; a reloaded one isn't counted."""
+    open_labels = {
+        "site": "sasac",
+        "check": "home",
+        "owner": "sasac-it",
+        "reason": "timeout",
+        "location": LOC,
+    }
+    count_labels = {"site": "sasac", "check": "home", "reason": "timeout", "location": LOC}
+    get = registry.get_sample_value
+    metrics.incident_opened("sasac", "home", "sasac-it", "timeout")
+    assert get("monitor_incident_open", open_labels) == 1
+    assert get("monitor_incidents_total", count_labels) == 1
+    metrics.incident_resolved("sasac", "home", "sasac-it", "timeout")
+    assert get("monitor_incident_open", open_labels) is None
+    assert get("monitor_incidents_total", count_labels) == 1
+    metrics.incident_opened("sasac", "home", "sasac-it", "timeout", new=False)
+    assert get("monitor_incident_open", open_labels) == 1
+    assert get("monitor_incidents_total", count_labels) == 1
+
+
+def test_process_wide_metrics(metrics: Metrics, registry: CollectorRegistry) -> None:
+    """Maintenance, store and build info metrics carry what they were given."""
+    metrics.maintenance("sasac", True)
+    metrics.store_queue_depth(42)
+    metrics.store_write_error()
+    metrics.store_dropped(3)
+    get = registry.get_sample_value
+    assert get("monitor_maintenance", {"site": "sasac", "location": LOC}) == 1
+    metrics.maintenance("sasac", False)
+    assert get("monitor_maintenance", {"site": "sasac", "location": LOC}) == 0
+    assert get("monitor_store_queue_depth") == 42
+    assert get("monitor_store_write_errors_total") == 1
+    assert get("monitor_store_dropped_total") == 3
+    assert get("monitor_build_info", {"version": "1.2.3"}) == 1
+
+
+def test_registry_is_injected_not_global(metrics: Metrics) -> None:
+    """Nothing lands in prometheus-client's global default registry."""
+    metrics.declare(http_check())
+    metrics.observe(result())
+    assert REGISTRY.get_sample_value("monitor_build_info", {"version": "1.2.3"}) is None
+    assert REGISTRY.get_sample_value("probe_success", ids()) is None
+
+
+def test_registering_a_clashing_name_is_refused(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """The per-check families are named to the registry, so a duplicate is refused."""
+    with pytest.raises(ValueError, match="Duplicated"):
+        Gauge("probe_success", "dup", registry=registry)
+
+
+def test_label_values_are_escaped(registry: CollectorRegistry) -> None:
+    """Quotes, backslashes, newlines and Chinese in label values survive the exposition."""
+    odd = 'a"b\\c\n登录'
+    metrics = Metrics(registry, location=odd, version="1")
+    metrics.declare(http_check())
+    metrics.observe(result(steps=(StepResult(odd, 0.1, Outcome.OK),)))
+    labels = {"site": "sasac", "check": "home", "type": "http", "location": odd}
+    assert registry.get_sample_value("probe_success", labels) == 1
+    assert (
+        registry.get_sample_value(
+            "monitor_login_step_duration_seconds_count", {**labels, "step": odd}
+        )
+        == 1
+    )
+    assert metrics.exposition() == generate_latest(registry)
+    assert promtool_check(metrics.exposition()) == "rc=0"
+
+
+def test_fast_exposition_equals_prometheus_client_rendering(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """exposition() is byte for byte what generate_latest(registry) writes, others' included."""
+    populate(metrics)
+    extra = Gauge("someone_elses_gauge", "Registered by another part.", registry=registry)
+    extra.set(7)
+    fast = metrics.exposition()
+    assert fast == generate_latest(registry)
+    assert b"".join(metrics.exposition_chunks()) == fast
+    assert ("someone_elses_gauge", (), 7.0) in samples(fast)
+
+
+def test_every_family_passes_promtool(metrics: Metrics, registry: CollectorRegistry) -> None:
+    """With every family populated, promtool finds no problem in either rendering."""
+    populate(metrics)
+    families = {
+        f.name for f in text_string_to_metric_families(metrics.exposition().decode()) if f.samples
+    }
+    names = {
+        value
+        for key, value in vars(m).items()
+        if key.isupper() and isinstance(value, str) and value.startswith(("probe_", "monitor_"))
+    }
+    # Every name defined in monitor.metrics has samples (counters parse without _total).
+    assert {n.removesuffix("_total") for n in names} <= families
+    assert promtool_check(metrics.exposition()) == "rc=0"
+    assert promtool_check(generate_latest(registry)) == "rc=0"

@@ -1,0 +1,233 @@
+"""The service end to end: `monitor check`, `monitor run`, reload, signals, logs (real processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[TestServer]:
+    """A site with a good page, a failing page and a switch to take the good page down."""
+    state = {"up": True}
+
+    async def home(request: web.Request) -> web.Response:
+        if not state["up"]:
+            return web.Response(status=503, text="维护中")
+        return web.Response(text="<html>石化离退休干部局</html>", content_type="text/html")
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="error")
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/broken", broken)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    server.state = state  # type: ignore[attr-defined]
+    yield server
+    await server.close()
+
+
+def config_text(base: str, port: int, extra_sites: str = "") -> str:
+    return (
+        textwrap.dedent(f"""
+        server: {{listen: "127.0.0.1:{port}"}}
+        defaults: {{interval: 1s, timeout: 900ms}}
+        scheduler: {{shutdown_grace: 2s}}
+        sites:
+          - id: petrochem
+            owner: petrochem-it
+            checks:
+              - {{id: home, type: http, url: "{base}/", expect: {{body_contains: ["石化"]}}}}
+              - {{id: broken, type: http, url: "{base}/broken"}}
+        """)
+        + extra_sites
+    )
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_check_json_reports_every_check_and_exits_1_on_failure(
+    target: TestServer, tmp_path: Path
+) -> None:
+    """`monitor check --json` prints one object per check and exits 1 when any failed."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text(config_text(str(target.make_url("")).rstrip("/"), free_port()))
+    code, out, _ = await run_cli("check", "-c", str(config), "--json")
+    assert code == 1
+    results = {r["check"]: r for r in json.loads(out)}
+    home, broken = results["home"], results["broken"]
+    assert home["outcome"] == "ok" and home["success"] is True and home["status_code"] == 200
+    assert set(home["phases"]) == {"resolve", "connect", "tls", "processing", "transfer"}
+    assert broken["outcome"] == "http_error" and broken["status_code"] == 500
+    for key in ("site", "check", "type", "outcome", "success", "duration_seconds", "detail"):
+        assert key in home
+
+
+async def test_check_exits_0_when_all_pass_and_filters(target: TestServer, tmp_path: Path) -> None:
+    """`monitor check --check home` runs only that check, prints a table, and exits 0."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text(config_text(str(target.make_url("")).rstrip("/"), free_port()))
+    code, out, _ = await run_cli("check", "-c", str(config), "--check", "home")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:4] == ["SITE", "CHECK", "TYPE", "OUTCOME"]
+    assert len(lines) == 2 and lines[1].split()[:4] == ["petrochem", "home", "http", "ok"]
+
+
+async def test_check_bad_config_exits_2(tmp_path: Path) -> None:
+    """`monitor check` on a bad config exits 2 with the one-line error."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text("defaults: {timeout: never}\n")
+    code, _, err = await run_cli("check", "-c", str(config))
+    assert code == 2
+    assert "defaults.timeout: invalid duration 'never'" in err
+
+
+class Service:
+    """A `monitor run` subprocess and a client for its HTTP server."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        self.config, self.port = config, port
+        self.base = f"http://127.0.0.1:{port}"
+
+    async def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "-c",
+            str(self.config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+        )
+        self.session = aiohttp.ClientSession()
+        for _ in range(100):
+            try:
+                async with self.session.get(f"{self.base}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        raise AssertionError("monitor run did not come up")
+
+    async def metrics(self) -> str:
+        async with self.session.get(f"{self.base}/metrics") as resp:
+            return await resp.text()
+
+    async def status(self) -> list[dict[str, object]]:
+        async with self.session.get(f"{self.base}/api/v1/status") as resp:
+            data: list[dict[str, object]] = await resp.json()
+            return data
+
+    async def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        for _ in range(int(timeout * 10)):
+            metrics = await self.metrics()
+            if text in metrics:
+                return metrics
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared in /metrics")
+
+    async def stop(self) -> tuple[int, str]:
+        await self.session.close()
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(self.proc.communicate(), 30)
+        assert self.proc.returncode is not None
+        return self.proc.returncode, err.decode()
+
+
+async def test_run_probes_serves_reloads_and_stops_cleanly(
+    target: TestServer, tmp_path: Path
+) -> None:
+    """`monitor run` probes, serves metrics and status, reloads on SIGHUP, refuses a bad config,
+    logs failures (not successes) as JSON lines, and exits 0 on SIGTERM."""
+    base = str(target.make_url("")).rstrip("/")
+    port = free_port()
+    config = tmp_path / "monitor.yaml"
+    config.write_text(config_text(base, port))
+    service = Service(config, port)
+    await service.start()
+    try:
+        await service.wait_for(
+            'probe_success{check="home",location="default",site="petrochem",type="http"} 1.0'
+        )
+        for _ in range(50):
+            if {r["check"] for r in await service.status()} == {"home", "broken"}:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("/api/v1/status never listed both checks")
+
+        added = textwrap.indent(
+            textwrap.dedent(f"""\
+            - id: news
+              owner: news-office
+              checks:
+                - {{id: home, type: http, url: "{base}/"}}
+            """),
+            "  ",
+        )
+        config.write_text(config_text(base, port, added))
+        service.proc.send_signal(signal.SIGHUP)
+        await service.wait_for(
+            'probe_success{check="home",location="default",site="news",type="http"} 1.0'
+        )
+        assert "monitor_config_last_reload_successful 1.0" in await service.metrics()
+
+        config.write_text("defaults: {interval: often}\n")
+        async with service.session.post(f"{service.base}/-/reload") as resp:
+            assert resp.status == 400
+            assert "defaults.interval: invalid duration" in await resp.text()
+        metrics = await service.metrics()
+        assert "monitor_config_last_reload_successful 0.0" in metrics
+        # The running config stays: the news site is still probed.
+        assert 'site="news"' in metrics
+    finally:
+        code, err = await service.stop()
+    assert code == 0
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert "monitor_started" in names and "monitor_stopped" in names
+    failed = [e for e in events if e["event"] == "probe_failed"]
+    assert failed and all(e["check"] == "broken" for e in failed)
+    assert all(e["outcome"] == "http_error" for e in failed)
+    assert "config_reload_refused" in names
