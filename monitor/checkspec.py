@@ -122,9 +122,10 @@ class CheckSpec(Model):
     timeout: Duration | None = None
     failure_threshold: int | None = Field(default=None, ge=1)
     success_threshold: int | None = Field(default=None, ge=1)
-    # Filled in by the config loader: the check's site and owner, so a check stands alone.
+    # Filled in by the config loader from the check's site, so a check stands alone.
     site: str = ""
     owner: str = ""
+    kind: str = ""
 
     @property
     def key(self) -> str:

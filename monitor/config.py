@@ -41,7 +41,7 @@ class Storage(Model):
     database_url: SecretStr = SecretStr("")
     data_dir: Path = Path("./monitor-data")
     retention: Duration = 35 * 86400.0
-    # Probe results held in memory while Postgres is slow or down (about 1 KiB each); past
+    # Probe results held in memory while Postgres is slow or down (about 600 bytes each); past
     # this bound the oldest are dropped and counted. Incident events are never dropped.
     buffer_size: int = Field(default=1_000_000, ge=1)
     # Results per write transaction, and how long a partial batch may wait before it is written.
@@ -230,7 +230,7 @@ def _validate_check(raw: Any, where: str, site: Site, defaults: Defaults) -> Che
     if check_type is None:
         known = ", ".join(sorted(CHECK_TYPES))
         raise ConfigError(f"{where}.type: unknown check type {kind!r} (known: {known})")
-    for key in ("site", "owner"):
+    for key in ("site", "owner", "kind"):
         if key in raw:
             raise ConfigError(f"{where}.{key}: unknown key")
     try:
@@ -241,6 +241,7 @@ def _validate_check(raw: Any, where: str, site: Site, defaults: Defaults) -> Che
         update={
             "site": site.id,
             "owner": site.owner,
+            "kind": site.kind,
             "interval": spec.interval or defaults.interval,
             "timeout": spec.timeout or defaults.timeout,
             "failure_threshold": spec.failure_threshold or defaults.failure_threshold,

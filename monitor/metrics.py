@@ -44,6 +44,10 @@ CONTENT_ITEMS = "monitor_content_items"
 BROKEN_LINKS = "monitor_broken_links"
 LOGIN_STEP_DURATION = "monitor_login_step_duration_seconds"
 SESSION_DROPOUTS = "monitor_session_dropouts_total"
+SESSION_LIFETIME = "monitor_session_lifetime_seconds"
+INTERACTION_RESPONSE = "monitor_interaction_response_seconds"
+UNANSWERED_QUESTIONS = "monitor_unanswered_questions"
+CHECK_INFO = "monitor_check_info"
 INCIDENT_OPEN = "monitor_incident_open"
 INCIDENTS = "monitor_incidents_total"
 # Process-wide.
@@ -73,6 +77,7 @@ _PROBE_LE = (*(repr(bound) for bound in PROBE_DURATION_BUCKETS), "+Inf")
 
 # (name, type, help) of every per-check family, in exposition order.
 _CHECK_FAMILIES = (
+    (CHECK_INFO, "gauge", "Always 1; the owner and kind of each check, to join onto its series."),
     (PROBE_SUCCESS, "gauge", "Whether the latest probe of the check succeeded (1) or not (0)."),
     (PROBE_DURATION, "gauge", "How long the latest probe of the check took, in seconds."),
     (PROBE_HTTP_STATUS_CODE, "gauge", "HTTP status code of the latest probe (0 if none)."),
@@ -87,6 +92,9 @@ _CHECK_FAMILIES = (
     (BROKEN_LINKS, "gauge", "Number of broken links the latest probe found."),
     (LOGIN_STEP_DURATION, "histogram", "Duration of each step of a login flow, in seconds."),
     (SESSION_DROPOUTS, "counter", "Logged-in sessions that were logged out before they should."),
+    (SESSION_LIFETIME, "gauge", "How long the latest dropped session had lived, in seconds."),
+    (INTERACTION_RESPONSE, "gauge", "Median time to answer a public question, in seconds."),
+    (UNANSWERED_QUESTIONS, "gauge", "Public questions unanswered for longer than allowed."),
     (INCIDENT_OPEN, "gauge", "1 while an incident of the check is open."),
     (INCIDENTS, "counter", "Incidents opened, by reason."),
 )
@@ -100,6 +108,9 @@ _OPTIONAL = MappingProxyType(
         CONTENT_ITEMS: "items",
         BROKEN_LINKS: "broken_links",
         SESSION_DROPOUTS: "session_dropouts",
+        SESSION_LIFETIME: "session_lifetime",
+        INTERACTION_RESPONSE: "response_median",
+        UNANSWERED_QUESTIONS: "unanswered",
     }
 )
 
@@ -164,12 +175,15 @@ class _CheckSeries:
         "content_age",
         "duration",
         "histogram",
+        "info_labels",
         "items",
         "labels",
         "location_label",
         "outcomes",
         "phases",
+        "response_median",
         "session_dropouts",
+        "session_lifetime",
         "site_label",
         "site_type_labels",
         "skipped",
@@ -179,6 +193,7 @@ class _CheckSeries:
         "tls_verified",
         "type",
         "type_label",
+        "unanswered",
     )
 
     def __init__(self, site: str, check: str, type_: str, location: str) -> None:
@@ -206,6 +221,10 @@ class _CheckSeries:
         self.skipped = 0
         self.steps: dict[str, _Histogram] = {}
         self.session_dropouts: int | None = None
+        self.session_lifetime: float | None = None
+        self.response_median: float | None = None
+        self.unanswered: int | None = None
+        self.info_labels = ""  # set by Metrics.declare, which knows owner and kind
 
 
 class _Incidents:
@@ -292,7 +311,10 @@ class _CheckCollector:
 def _check_lines(name: str, checks: list[_CheckSeries], out: list[str]) -> None:
     """Append the samples of family `name` for `checks` to `out` (labels in sorted order)."""
     add = out.append
-    if name == PROBE_SUCCESS:
+    if name == CHECK_INFO:
+        for s in checks:
+            add(f"{name}{{{s.info_labels}}} 1.0\n")
+    elif name == PROBE_SUCCESS:
         for s in checks:
             add(f"{name}{{{s.labels}}} {_count(s.success)}\n")
     elif name == PROBE_DURATION:
@@ -393,6 +415,10 @@ class Metrics:
         if series is None or series.type != check.type:
             series = _CheckSeries(check.site, check.id, check.type, self.location)
             self._checks.series[key] = series
+        series.info_labels = (
+            f'{series.check_label},kind="{_escape(check.kind)}",{series.location_label},'
+            f'owner="{_escape(check.owner)}",{series.site_type_labels}'
+        )
         tls = getattr(check, "tls", None)
         if isinstance(tls, TLSSpec):
             if not tls.verify:
@@ -442,6 +468,17 @@ class Metrics:
                 series.session_dropouts = 0
         if outcome is Outcome.SESSION_DROPPED:
             series.session_dropouts = (series.session_dropouts or 0) + 1
+        extra = result.extra
+        if extra:  # values only some check types report (login sessions, message boards)
+            lifetime = extra.get("session_lifetime_seconds")
+            if lifetime is not None:
+                series.session_lifetime = float(lifetime)
+            median = extra.get("median_response_seconds")
+            if median is not None:
+                series.response_median = float(median)
+            unanswered = extra.get("unanswered")
+            if unanswered is not None:
+                series.unanswered = int(unanswered)
 
     def forget(self, site: str, check: str, type: str) -> None:
         """Remove every series of a check that left the config (`type` is part of its identity)."""

@@ -97,13 +97,13 @@ class Runtime:
                 after=str(previous.outcome),
             )
 
-    def _adopt(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
+    async def _adopt(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
         wanted = {check.key: check for check in checks}
         change = self.scheduler.set_checks(wanted.values())
         for key in change.removed:
             old = self._checks[key]
             self.metrics.forget(old.site, old.id, old.type)
-            self.ctx.forget(key)
+            await self.ctx.forget(key)
             self.latest.pop(key, None)
         for key in (*change.added, *change.changed):
             self.metrics.declare(wanted[key])
@@ -115,7 +115,7 @@ class Runtime:
     async def start(self, *, serve: bool = True) -> None:
         """Start probing (and serving /metrics and the API unless `serve` is False)."""
         await self.http.start()
-        self._adopt(self.config.checks())
+        await self._adopt(self.config.checks())
         self.metrics.config_reloaded(True, time.time())
         if serve:
             app = server.make_app(
@@ -143,6 +143,7 @@ class Runtime:
         cancelled = await self.scheduler.drain(self.config.scheduler.shutdown_grace)
         if self._web is not None:
             await self._web.cleanup()
+        await self.ctx.close()
         await self.http.close()
         log.info("monitor_stopped", cancelled_probes=cancelled)
 
@@ -161,7 +162,7 @@ class Runtime:
                 if getattr(new, name) != getattr(self.config, name)
             ]
             self.config = new
-            change = self._adopt(new.checks())
+            change = await self._adopt(new.checks())
             self.metrics.config_reloaded(True, time.time())
             message = (
                 f"config reloaded: {len(change.added)} added, {len(change.removed)} removed, "
@@ -222,4 +223,5 @@ async def check_once(
     try:
         return list(await asyncio.gather(*(one(check) for check in checks)))
     finally:
+        await runtime.ctx.close()
         await runtime.http.close()

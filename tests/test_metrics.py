@@ -105,6 +105,16 @@ def populate(metrics: Metrics) -> None:
             type="login",
             outcome=Outcome.SESSION_DROPPED,
             steps=(StepResult("form", 0.1, Outcome.OK), StepResult("submit", 0.4, Outcome.OK)),
+            extra={"session_lifetime_seconds": 1800.0},
+        )
+    )
+    metrics.declare(http_check("sasac", "board"))
+    metrics.observe(
+        result(
+            site="sasac",
+            check="board",
+            outcome=Outcome.UNANSWERED,
+            extra={"median_response_seconds": 86400.0 * 3, "unanswered": 2},
         )
     )
     metrics.probe_skipped("sasac", "home")
@@ -418,6 +428,11 @@ def test_fast_exposition_equals_prometheus_client_rendering(
 def test_every_family_passes_promtool(metrics: Metrics, registry: CollectorRegistry) -> None:
     """With every family populated, promtool finds no problem in either rendering."""
     populate(metrics)
+    labels = ids("sasac", "board")
+    assert registry.get_sample_value("monitor_unanswered_questions", labels) == 2
+    assert registry.get_sample_value("monitor_interaction_response_seconds", labels) == 259200
+    info = {**labels, "owner": "sasac-it", "kind": ""}
+    assert registry.get_sample_value("monitor_check_info", info) == 1
     families = {
         f.name for f in text_string_to_metric_families(metrics.exposition().decode()) if f.samples
     }

@@ -7,12 +7,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from monitor.probes import http
+from monitor.probes import feed, freshness, http, interaction, links, login
 from monitor.probes.base import CheckType, Probe, ProbeContext, Stopwatch
 
 CHECK_TYPES: Mapping[str, CheckType[Any]] = MappingProxyType(
     {
         "http": CheckType(http.HttpCheck, http.probe),
+        "freshness": CheckType(freshness.FreshnessCheck, freshness.probe),
+        "feed": CheckType(feed.FeedCheck, feed.probe),
+        "login": CheckType(login.LoginCheck, login.probe),
+        "links": CheckType(links.LinksCheck, links.probe),
+        "interaction": CheckType(interaction.InteractionCheck, interaction.probe),
     }
 )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from monitor.checkspec import CheckSpec
 from monitor.results import Outcome, ProbeResult
@@ -35,13 +36,33 @@ class ProbeContext:
     now: Callable[[], datetime] = utc_now
     # State a check keeps between probes (a logged-in session), keyed by check key.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Large pages are parsed here, off the event loop, one at a time: several parser threads
+    # starve the loop of the GIL (tests/bench/bench_parsing.py), one leaves it responsive.
+    parser: Executor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="monitor-parse")
+    )
 
     def state(self, check: CheckSpec) -> dict[str, Any]:
         return self.states.setdefault(check.key, {})
 
-    def forget(self, key: str) -> None:
-        """Drop the kept state of a check that left the config."""
-        self.states.pop(key, None)
+    async def forget(self, key: str) -> None:
+        """Drop the kept state of a check that left the config, closing what it holds."""
+        for value in self.states.pop(key, {}).values():
+            if isinstance(value, Closable):
+                await value.close()
+
+    async def close(self) -> None:
+        """Close every kept state and the parser thread (the monitor is stopping)."""
+        for key in list(self.states):
+            await self.forget(key)
+        self.parser.shutdown(wait=False)
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """Probe state holding something to close (a logged-in HTTP session)."""
+
+    async def close(self) -> None: ...
 
 
 class Probe(Protocol[C_contra]):

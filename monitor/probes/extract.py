@@ -1,0 +1,211 @@
+"""Reading values out of untrusted HTML: CSS selectors, attributes, regexes, dates.
+
+The config side (`Css`, `Pattern`, `TextRule`, `DateRule`) is validated when the config loads,
+so a bad selector or regex is a config error naming its path, never a probe failure. The page
+side never raises for anything a page contains: malformed HTML parses (lexbor repairs it the
+way a browser does), and every text a rule looks at is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, tzinfo
+from typing import Annotated
+
+from pydantic import AfterValidator
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+
+from monitor.checkspec import Model
+from monitor.dates import DateFormatError, parse_date
+
+__all__ = [
+    "Css",
+    "DateRule",
+    "Pattern",
+    "TextRule",
+    "bound_nesting",
+    "innermost",
+    "node_text",
+    "parse_html",
+]
+
+# The most text one rule reads from one element: dates and tokens are short, and a bound keeps
+# a configured regex from meeting megabytes of hostile text.
+MAX_RULE_TEXT = 64 * 1024
+
+
+def _valid_selector(value: str) -> str:
+    try:
+        LexborHTMLParser("<p></p>").css_first(value)
+    except SelectolaxError as exc:
+        raise ValueError(f"invalid CSS selector {value!r}") from exc
+    return value
+
+
+def _valid_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+    return value
+
+
+Css = Annotated[str, AfterValidator(_valid_selector)]
+Pattern = Annotated[str, AfterValidator(_valid_regex)]
+
+
+# The HTML tree builder checks "is there a <p> in scope" by walking the stack of open elements,
+# so a page of 100 000 unclosed <div>s costs minutes to parse (quadratic in depth). Browsers cap
+# the depth; so do we: a page is cut before the tag that nests deeper than MAX_NESTING.
+MAX_NESTING = 2000
+# Cheap first test (two str.count calls): only a page with this many more opening than closing
+# tags can nest that deep, and only such a page gets the tag-by-tag walk.
+_UNCLOSED_SUSPICIOUS = 2 * MAX_NESTING
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+# Elements that never stay open: void elements, and those the next sibling closes.
+_NOT_NESTING = frozenset(
+    (
+        *("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"),
+        *("param", "source", "track", "wbr", "keygen"),
+        *("li", "p", "dd", "dt", "option", "optgroup", "tr", "td", "th", "thead", "tbody"),
+        *("tfoot", "colgroup", "caption", "rb", "rt", "rp"),
+    )
+)
+
+
+def bound_nesting(text: str) -> str:
+    """The page, cut before the first tag that would nest deeper than MAX_NESTING."""
+    tags = text.count("<")
+    end_tags = text.count("</")
+    if tags - 2 * end_tags <= _UNCLOSED_SUSPICIOUS:
+        return text
+    depth = 0
+    for match in _TAG.finditer(text):
+        if match.group(2).lower() in _NOT_NESTING:
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            if depth > MAX_NESTING:
+                return text[: match.start()]
+    return text
+
+
+def parse_html(text: str) -> LexborHTMLParser:
+    """Parse any text as HTML the way a browser would, nesting bounded; never raises."""
+    text = bound_nesting(text)
+    try:
+        return LexborHTMLParser(text)
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be handed to the parser as UTF-8: replace them.
+        return LexborHTMLParser(text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def innermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The nodes that contain none of the others (list rows, not the lists around them).
+
+    Linear: each node's ancestors are walked only up to one already seen.
+    """
+    ancestors: set[int] = set()
+    for node in nodes:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in ancestors:
+            ancestors.add(parent.mem_id)
+            parent = parent.parent
+    return [node for node in nodes if node.mem_id not in ancestors]
+
+
+def node_text(node: LexborNode, limit: int = MAX_RULE_TEXT) -> str:
+    """The element's text with a space between child elements (so `标题</a><span>2021` does
+    not glue a title's last digit onto a year), at most `limit` characters."""
+    return (node.text(separator=" ") or "")[:limit]
+
+
+class TextRule(Model):
+    """Where a value is on a page: an element (`selector`), its text or one `attribute`, and
+    optionally a `regex` whose first group (or whole match) is the value.
+
+    With a regex and no selector the regex reads the whole body.
+    """
+
+    selector: Css | None = None
+    attribute: str | None = None
+    regex: Pattern | None = None
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        return re.compile(self.regex) if self.regex is not None else None
+
+    def describe(self) -> str:
+        parts = []
+        if self.selector is not None:
+            parts.append(f"selector {self.selector!r}")
+        if self.attribute is not None:
+            parts.append(f"attribute {self.attribute!r}")
+        if self.regex is not None:
+            parts.append(f"regex {self.regex!r}")
+        return ", ".join(parts)
+
+    def _apply_regex(self, text: str, limit: int = MAX_RULE_TEXT) -> str | None:
+        pattern = self._compiled()
+        if pattern is None:
+            return text
+        # Bounded: a configured regex never meets more than MAX_RULE_TEXT of hostile text.
+        match = pattern.search(text[:limit])
+        if match is None:
+            return None
+        return match.group(1) if pattern.groups else match.group(0)
+
+    def _raw(self, node: LexborNode) -> str | None:
+        if self.attribute is not None:
+            return node.attributes.get(self.attribute)
+        return node_text(node)
+
+    def read_all(self, scope: LexborHTMLParser | LexborNode) -> list[str]:
+        """Every value the rule finds in `scope`; without a selector, in the scope's own text."""
+        if self.selector is None:
+            node = scope.body if isinstance(scope, LexborHTMLParser) else scope
+            if node is None:
+                return []
+            value = self._apply_regex(node_text(node))
+            return [] if value is None else [value]
+        values = []
+        for node in scope.css(self.selector):
+            raw = self._raw(node)
+            if raw is not None and (value := self._apply_regex(raw)) is not None:
+                values.append(value)
+        return values
+
+    def read(self, scope: LexborHTMLParser | LexborNode) -> str | None:
+        """The first value the rule finds in `scope`."""
+        values = self.read_all(scope)
+        return values[0] if values else None
+
+    def read_raw(self, body: str) -> str | None:
+        """The rule's regex applied to the raw page (markup included), as for a hidden
+        `__VIEWSTATE` value."""
+        # The body is already bounded by the fetch's max_body.
+        return self._apply_regex(body, len(body)) if self.regex is not None else None
+
+
+class DateRule(TextRule):
+    """Where a date is, and optionally its strptime `format` (`%Y年%m月%d日`); without a format
+    every form of `monitor.dates` is recognised."""
+
+    format: str | None = None
+
+    def to_date(self, text: str, *, now: datetime, zone: tzinfo) -> datetime | None:
+        """The date in a value this rule read, or None if it holds none."""
+        try:
+            return parse_date(text, now=now, zone=zone, fmt=self.format)
+        except DateFormatError:
+            return None
+
+    def read_date(
+        self, scope: LexborHTMLParser | LexborNode, *, now: datetime, zone: tzinfo
+    ) -> datetime | None:
+        """The first date the rule finds in `scope`."""
+        for value in self.read_all(scope):
+            if (found := self.to_date(value, now=now, zone=zone)) is not None:
+                return found
+        return None

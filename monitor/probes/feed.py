@@ -1,0 +1,225 @@
+"""`feed`: a new-media account followed through its RSS, Atom or JSON Feed address.
+
+WeChat and Weibo accounts have no public page to probe; they are followed through a feed
+bridge (RSSHub and the like). The official rule for accounts is an update within two weeks;
+the notice also faults accounts that "update too rarely, publish little", which `min_posts`
+checks.
+
+Keys (besides `url`, `headers`, `tls`, `max_body_size`, `encoding`, `timezone`):
+
+- `max_age`: the newest entry must be younger than this (default 14 d) → else `stale`.
+- `min_posts: {count, window}`: at least `count` entries dated within the last `window`
+  → else `stale` ("3 posts in 30 d, expected ≥ 4"). A feed lists only its latest entries (often
+  20): a window longer than the feed covers can only be judged on what the feed shows.
+
+A body that is no feed is `content_mismatch`, and so is a feed with no entries (a bridge that
+lost the account). Entries without a date are reported and never count as fresh. The feed's
+own `updated`/`lastBuildDate` is ignored: bridges set it to the time of the request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+import feedparser
+from pydantic import Field
+
+from monitor.checkspec import Duration, Model
+from monitor.dates import parse_date, parse_exact, site_zone
+from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.freshness import DAY, FUTURE_SLACK, show_age, show_date
+from monitor.probes.httpclient import FetchError, Response
+from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
+from monitor.results import Outcome, ProbeResult
+
+__all__ = ["FeedCheck", "FeedReading", "MinPosts", "probe", "read_feed"]
+
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+
+class MinPosts(Model):
+    """At least `count` posts within the last `window`."""
+
+    count: int = Field(ge=1)
+    window: Duration
+
+
+class FeedCheck(PageCheck):
+    type: str = "feed"
+    max_age: Duration = 14 * DAY
+    min_posts: MinPosts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReading:
+    """What a feed says: its format, how many entries, and the date of each dated one."""
+
+    format: str  # "rss20", "atom10", ... as feedparser names them, or "json"
+    entries: int
+    dates: tuple[datetime, ...]
+
+
+def _time_of(value: Any, zone: tzinfo, now: datetime) -> datetime | None:
+    """A date out of a JSON Feed field or an RSS date feedparser could not read."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()[:100]
+    # A date written without a zone is the site's local time (`2021-09-30 10:00`).
+    if (local := parse_exact(text, now=now, zone=zone)) is not None:
+        return local
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return parse_date(text, now=now, zone=zone)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+
+
+def _read_json_feed(body: bytes, zone: tzinfo, now: datetime) -> FeedReading | None:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    version, items = document.get("version"), document.get("items")
+    if not (isinstance(version, str) and version.startswith(_JSON_FEED_VERSION)):
+        return None
+    if not isinstance(items, list):
+        return None
+    dates = []
+    for item in items:
+        if isinstance(item, dict):
+            when = _time_of(item.get("date_published"), zone, now) or _time_of(
+                item.get("date_modified"), zone, now
+            )
+            if when is not None:
+                dates.append(when)
+    return FeedReading("json", len(items), tuple(d.astimezone(zone) for d in dates))
+
+
+def _entry_date(entry: Any, zone: tzinfo, now: datetime) -> datetime | None:
+    for key in ("published", "updated", "created"):
+        raw = entry.get(key)
+        # feedparser reads a zone-less date as UTC; the site meant its own time.
+        if isinstance(raw, str) and (local := parse_exact(raw[:100], now=now, zone=zone)):
+            return local
+        parsed = entry.get(f"{key}_parsed")
+        if parsed is not None:
+            try:
+                year, month, day, hour, minute, second = parsed[:6]
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            except (TypeError, ValueError):
+                continue
+        # feedparser reads RFC 822 and W3C dates; anything else, try ours.
+        if (when := _time_of(raw, zone, now)) is not None:
+            return when
+    return None
+
+
+def read_feed(
+    body: bytes, content_type: str | None, *, now: datetime, zone: tzinfo
+) -> FeedReading | None:
+    """Read an RSS, Atom or JSON feed; None if the body is none of them. Never raises."""
+    head = body[:64].lstrip()
+    if head.startswith(b"{") or "json" in (content_type or "").lower():
+        return _read_json_feed(body, zone, now)
+    # A stream, never bytes or str: feedparser opens a str that looks like a URL, and bytes
+    # that name a file, which a hostile body must not make it do.
+    parsed = feedparser.parse(
+        io.BytesIO(body),
+        response_headers={"content-type": content_type or "application/xml"},
+        resolve_relative_uris=False,
+        sanitize_html=False,
+    )
+    if not parsed.get("version"):
+        return None
+    entries = parsed.get("entries") or []
+    # Shown and reported in the site's zone, as the account's readers see them.
+    dates = tuple(
+        d.astimezone(zone) for e in entries if (d := _entry_date(e, zone, now)) is not None
+    )
+    return FeedReading(str(parsed["version"]), len(entries), dates)
+
+
+def _read_response(
+    check: FeedCheck, response: Response, *, now: datetime, zone: tzinfo
+) -> FeedReading | None:
+    content_type = response.headers.get("Content-Type")
+    body = response.body
+    if check.encoding is not None:
+        # The configured encoding wins over the document's own declaration.
+        body = body.decode(check.encoding, errors="replace").encode("utf-8")
+        content_type = f"{(content_type or 'application/xml').split(';')[0]}; charset=utf-8"
+    return read_feed(body, content_type, now=now, zone=zone)
+
+
+def judge(check: FeedCheck, reading: FeedReading, now: datetime) -> tuple[Outcome, str, int]:
+    """Outcome, detail and the number of posts in the `min_posts` window (0 without one)."""
+    latest = now + FUTURE_SLACK
+    dates = [d for d in reading.dates if d <= latest]
+    undated = reading.entries - len(reading.dates)
+    if reading.entries == 0:
+        return Outcome.CONTENT_MISMATCH, "feed has no entries", 0
+    if not dates:
+        what = "none dated" if undated == reading.entries else "all dated in the future"
+        return Outcome.STALE, f"{reading.entries} entries, {what}", 0
+    newest = max(dates)
+    age = max(0.0, (now - newest).total_seconds())
+    problems: list[str] = []
+    notes = [f"newest post {show_date(newest)} is {show_age(age)} old"]
+    if age > check.max_age:
+        problems.append(f"{notes[0]} (max {show_age(check.max_age)})")
+    in_window = 0
+    if check.min_posts is not None:
+        since = now - timedelta(seconds=check.min_posts.window)
+        in_window = sum(1 for d in dates if d > since)
+        posts = f"{in_window} posts in {show_age(check.min_posts.window)}"
+        if in_window < check.min_posts.count:
+            problems.append(f"{posts}, expected ≥ {check.min_posts.count}")
+        else:
+            notes.append(posts)
+    if undated:
+        notes.append(f"{undated} entries undated")
+    if problems:
+        return Outcome.STALE, "; ".join(problems), in_window
+    return Outcome.OK, ", ".join(notes), in_window
+
+
+async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
+    """Fetch the feed, find its newest entry and count recent posts."""
+    stopwatch = Stopwatch(ctx)
+    try:
+        response = await fetch_page(ctx, check)
+    except FetchError as error:
+        return from_fetch_error(stopwatch, check, ctx, error)
+    now = ctx.now()
+    zone = site_zone(check.timezone)
+    reading = await off_loop(
+        ctx, len(response.body), lambda: _read_response(check, response, now=now, zone=zone)
+    )
+    fields = response_fields(response)
+    if reading is None:
+        return stopwatch.result(
+            check, ctx, Outcome.CONTENT_MISMATCH, "not an RSS, Atom or JSON feed", **fields
+        )
+    outcome, detail, in_window = judge(check, reading, now)
+    dated = [d for d in reading.dates if d <= now + FUTURE_SLACK]
+    newest = max(dated, default=None)
+    extra: dict[str, Any] = {"feed_format": reading.format}
+    if check.min_posts is not None:
+        extra["posts_in_window"] = in_window
+    return stopwatch.result(
+        check,
+        ctx,
+        outcome,
+        detail,
+        content_age_seconds=None if newest is None else max(0.0, (now - newest).total_seconds()),
+        newest_item_at=newest,
+        items=reading.entries,
+        extra=extra,
+        **fields,
+    )

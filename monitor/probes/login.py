@@ -1,0 +1,608 @@
+"""`login`: a multi-step login flow in one cookie session, and the session it keeps.
+
+The notice found a site where "login is sluggish, with delays and dropped connections"
+(登录不畅、延时掉线). This check logs in as a person would (fetch the form, read its CSRF token
+or `__VIEWSTATE`, post the credentials, land on a page that says 退出登录), timing each step.
+
+Keys (see examples/checks-login.yaml):
+
+- `steps`: each `{name, method, url, headers, form | json, extract, expect, timeout,
+  follow_redirects}`. `url` may be relative to the previous step's final URL. `extract` maps a
+  name to `{selector, attribute}` or `{regex}` (a regex alone reads the raw page); `{name}` in a
+  later step's url, header values, form values or JSON strings is replaced by the extracted
+  value (`{{` and `}}` are literal braces). Credentials come in through `${VAR}` or
+  `${file:...}` and are held as secrets. `expect` has `status` (default 2xx), `body_contains`,
+  `body_not_contains`, `body_regex`, `url_contains`, `url_not_contains` and `error_selector`
+  (the element a site shows its error in; its text is quoted in the detail). The last step
+  must expect a sign of being logged in (a marker or where the flow ends).
+- `session`: `{url, marker, login_url, max_age, interval, timeout}`. With it the logged-in
+  session is kept and the members-only `url` is requested on every probe.
+
+Outcomes: `login_failed` when the site answered but did not log in (the detail names the step
+and why: an expectation not met, a value not found, the site's error text); otherwise the
+failing step's transport outcome (`timeout`, `dropout`, `http_error`, ...). A slow login is a
+latency figure (each step's duration in `steps`), not a failure, unless a step passes its own
+`timeout`.
+
+How the session check is scheduled: the check's own interval drives it (`session.interval`,
+when given, *is* the check's interval). Each probe does one of two things:
+- no live session in the probe state (first probe, after a dropout, a failed login or at
+  `session.max_age`): log in afresh, and keep the session if that worked;
+- a live session: request `session.url` with its cookies. Logged out (a 401/403, a redirect to
+  the login page, the `marker` gone) is `session_dropped`, with the session's lifetime in
+  `extra.session_lifetime_seconds` (login to the probe that found it gone, so an upper bound
+  by at most one interval); the next probe logs in afresh. Any other failure of that request
+  (timeout, 5xx) is its own outcome and says nothing of the session, which is kept.
+A session that reaches `session.max_age` is closed and replaced by a fresh login: expected,
+not a dropout. Login latency is measured only when a login happens; a second `login` check
+without `session:` measures it on every probe.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from yarl import URL
+
+from monitor.checkspec import (
+    CheckSpec,
+    Duration,
+    Model,
+    SecretStr,
+    Size,
+    TLSSpec,
+    WebURL,
+    parse_duration,
+)
+from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.extract import Css, TextRule, node_text, parse_html
+from monitor.probes.freshness import show_age
+from monitor.probes.http import Expect
+from monitor.probes.httpclient import FetchError, Response
+from monitor.results import Outcome, Phases, ProbeResult, StepResult
+
+__all__ = ["KeptSession", "LoginCheck", "SessionSpec", "Step", "probe", "release_session"]
+
+STATE_KEY = "session"
+# Login pages are small; a bound keeps a misbehaving one from filling memory.
+DEFAULT_LOGIN_MAX_BODY = 4 * 1024 * 1024
+# `{name}`, and `{{` / `}}` for literal braces; any other brace is left as it is.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
+_STEP_NAME = r"^[A-Za-z0-9_-]{1,32}$"
+# Values shorter than this are not worth redacting (and would garble every detail).
+_REDACT_MIN = 4
+
+
+def placeholders(template: str) -> set[str]:
+    """The `{name}`s a template uses."""
+    return {m.group(1) for m in _PLACEHOLDER.finditer(template) if m.group(1)}
+
+
+def interpolate(template: str, values: dict[str, str], *, for_url: bool = False) -> str:
+    """Replace `{name}` by its extracted value (percent-encoded inside a URL)."""
+
+    def replace(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        if whole == "{{":
+            return "{"
+        if whole == "}}":
+            return "}"
+        value = values.get(match.group(1))
+        if value is None:
+            return whole
+        return quote(value, safe="") if for_url else value
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def _json_text(value: Any) -> Any:
+    # A JSON body may carry a password: kept as a secret holding its JSON text.
+    if value is None or isinstance(value, SecretStr):
+        return value
+    if isinstance(value, str):
+        return SecretStr(value)
+    try:
+        return SecretStr(json.dumps(value, ensure_ascii=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError("json must be a mapping or list of plain values") from exc
+
+
+SecretJSON = Annotated[SecretStr, BeforeValidator(_json_text)]
+
+
+def _interpolate_json(node: Any, values: dict[str, str]) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, values)
+    if isinstance(node, list):
+        return [_interpolate_json(v, values) for v in node]
+    if isinstance(node, dict):
+        return {k: _interpolate_json(v, values) for k, v in node.items()}
+    return node
+
+
+def _json_strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [s for v in node for s in _json_strings(v)]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _json_strings(v)]
+    return []
+
+
+class Extract(TextRule):
+    """A value read from a step's answer: `{selector, attribute}` or `{regex}`."""
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> Extract:
+        if self.selector is None and self.regex is None:
+            raise ValueError("give selector (with attribute) or regex")
+        return self
+
+
+class StepExpect(Expect):
+    """What a step's answer must look like; failing it is `login_failed` (status: `http_error`)."""
+
+    url_contains: tuple[str, ...] = ()
+    url_not_contains: tuple[str, ...] = ()
+    error_selector: Css | None = None
+
+    def proves_login(self) -> bool:
+        return bool(
+            self.body_contains or self.body_regex or self.url_contains or self.url_not_contains
+        )
+
+
+class Step(Model):
+    name: str = Field(pattern=_STEP_NAME)
+    method: str | None = Field(default=None, pattern=r"^(GET|POST|PUT|PATCH)$")
+    url: str
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    form: dict[str, SecretStr] | None = None
+    json_body: SecretJSON | None = Field(default=None, alias="json")
+    extract: dict[str, Extract] = Field(default_factory=dict)
+    expect: StepExpect = StepExpect()
+    timeout: Duration | None = None
+    follow_redirects: bool = True
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Step:
+        if self.form is not None and self.json_body is not None:
+            raise ValueError("give form or json, not both")
+        return self
+
+    @field_validator("extract")
+    @classmethod
+    def _extract_names(cls, value: dict[str, Extract]) -> dict[str, Extract]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+                raise ValueError(f"extract name {name!r} must be an identifier")
+        return value
+
+    @property
+    def http_method(self) -> str:
+        if self.method is not None:
+            return self.method
+        return "POST" if self.form is not None or self.json_body is not None else "GET"
+
+    def templates(self) -> dict[str, str]:
+        """Every text of the step that may use `{name}`, by where it is (for messages)."""
+        out = {"url": self.url}
+        out.update({f"headers.{k}": v.get_secret_value() for k, v in self.headers.items()})
+        out.update({f"form.{k}": v.get_secret_value() for k, v in (self.form or {}).items()})
+        if self.json_body is not None:
+            out["json"] = self.json_body.get_secret_value()
+        return out
+
+
+class SessionSpec(Model):
+    """The kept session: its members-only page and how a logged-out answer looks."""
+
+    url: WebURL
+    # Text present on `url` while logged in (退出登录, the user's name).
+    marker: str | None = None
+    # A redirect to this page (URL or path, default: the first step's) means logged out.
+    login_url: str | None = None
+    # A session this old is closed and replaced by a fresh login: expected, not a dropout.
+    max_age: Duration | None = None
+    # The check's interval (see the module docs); given here for readability.
+    interval: Duration | None = None
+    timeout: Duration | None = None
+
+
+class LoginCheck(CheckSpec):
+    type: str = "login"
+    steps: tuple[Step, ...] = Field(min_length=1, max_length=20)
+    session: SessionSpec | None = None
+    tls: TLSSpec = TLSSpec()
+    max_body_size: Size = DEFAULT_LOGIN_MAX_BODY
+
+    @model_validator(mode="before")
+    @classmethod
+    def _session_interval_is_the_interval(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("session"), dict):
+            return data
+        given = data["session"].get("interval")
+        if given is None:
+            return data
+        if data.get("interval") is None:
+            return {**data, "interval": given}
+        try:
+            same = parse_duration(data["interval"]) == parse_duration(given)
+        except ValueError:
+            return data  # the field validators name the bad value
+        if not same:
+            raise ValueError("session.interval is the check's interval: give one of them")
+        return data
+
+    @model_validator(mode="after")
+    def _flow_is_complete(self) -> LoginCheck:
+        names = [step.name for step in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError("step names must be unique")
+        known: set[str] = set()
+        for i, step in enumerate(self.steps):
+            if i == 0 and not _absolute(step.url):
+                raise ValueError("steps[0].url must be an absolute http(s) URL")
+            for where, text in step.templates().items():
+                if placeholders(text) - known:
+                    # Never echo the text: it may be a password.
+                    raise ValueError(
+                        f"steps[{i}].{where} uses a {{name}} no earlier step extracts "
+                        f"(known: {', '.join(sorted(known)) or 'none'}; "
+                        "write {{ and }} for literal braces)"
+                    )
+            known |= set(step.extract)
+        if not self.steps[-1].expect.proves_login():
+            raise ValueError(
+                "the last step's expect needs a sign of being logged in "
+                "(body_contains, body_regex, url_contains or url_not_contains)"
+            )
+        return self
+
+    def step_timeout(self, step: Step) -> float:
+        return step.timeout if step.timeout is not None else self.timeout_s
+
+    def login_path(self) -> str:
+        """The path a logged-out session is sent to."""
+        assert self.session is not None
+        target = self.session.login_url or self.steps[0].url
+        return URL(self.session.url).join(URL(target)).path
+
+
+def _absolute(url: str) -> bool:
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)
+
+
+@dataclass(slots=True)
+class KeptSession:
+    """A logged-in cookie session kept between probes."""
+
+    http: aiohttp.ClientSession
+    logged_in_at: datetime
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+async def release_session(state: dict[str, Any]) -> None:
+    """Close the session a check keeps in its probe state (when it leaves the config)."""
+    kept = state.pop(STATE_KEY, None)
+    if isinstance(kept, KeptSession):
+        await kept.close()
+
+
+class _Redactor:
+    """Removes credentials and extracted tokens from text bound for a detail."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def add(self, *values: str) -> None:
+        self._secrets.update(v for v in values if len(v) >= _REDACT_MIN)
+
+    def __call__(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+        return text
+
+
+@dataclass(slots=True)
+class _Flow:
+    """One run of the steps: what they measured and how it ended."""
+
+    outcome: Outcome
+    detail: str
+    steps: list[StepResult]
+    phases: Phases | None
+    status_code: int | None
+    cert_expiry_timestamp: float | None = None
+    tls_verified: bool | None = None
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _judge_step(step: Step, response: Response, text: str) -> tuple[Outcome, str] | None:
+    """Why the answer fails the step's expectations, or None if it meets them."""
+    expect = step.expect
+    if expect.error_selector is not None:
+        banner = parse_html(text).css_first(expect.error_selector)
+        if banner is not None and (said := node_text(banner, 500).strip()):
+            return Outcome.LOGIN_FAILED, f"the site says {_quote(said)}"
+    if not expect.status_ok(response.status):
+        if response.status == 401:
+            return Outcome.LOGIN_FAILED, "credentials refused (status 401)"
+        wanted = ", ".join(str(s) for s in expect.status)
+        return Outcome.HTTP_ERROR, f"status {response.status}, expected {wanted}"
+    for marker in expect.body_not_contains:
+        if marker in text:
+            return Outcome.LOGIN_FAILED, f"the page shows {_quote(marker)}"
+    for marker in expect.body_contains:
+        if marker not in text:
+            return Outcome.LOGIN_FAILED, f"{_quote(marker)} not on the page"
+    for pattern in expect.body_regex:
+        if re.search(pattern, text) is None:
+            return Outcome.LOGIN_FAILED, f"nothing on the page matches {pattern!r}"
+    for part in expect.url_contains:
+        if part not in response.url:
+            return Outcome.LOGIN_FAILED, f"ended at {response.url}, not at {_quote(part)}"
+    for part in expect.url_not_contains:
+        if part in response.url:
+            return Outcome.LOGIN_FAILED, f"ended at {response.url} (still {_quote(part)})"
+    return None
+
+
+def _extract(step: Step, text: str, values: dict[str, str]) -> str | None:
+    """Read the step's values into `values`; the reason if one is missing."""
+    doc = None
+    for name, rule in step.extract.items():
+        if rule.selector is None:
+            value = rule.read_raw(text)
+        else:
+            doc = doc or parse_html(text)
+            value = rule.read(doc)
+        if value is None:
+            return f"no {name} on the page ({rule.describe()})"
+        values[name] = value
+    return None
+
+
+def _request_args(step: Step, values: dict[str, str], redact: _Redactor) -> dict[str, Any]:
+    headers = {k: interpolate(v.get_secret_value(), values) for k, v in step.headers.items()}
+    redact.add(*headers.values())
+    args: dict[str, Any] = {"headers": headers or None}
+    if step.form is not None:
+        form = {k: interpolate(v.get_secret_value(), values) for k, v in step.form.items()}
+        redact.add(*form.values())
+        args["data"] = form
+    if step.json_body is not None:
+        document = _interpolate_json(json.loads(step.json_body.get_secret_value()), values)
+        redact.add(*_json_strings(document))
+        args["json"] = document
+    return args
+
+
+async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.ClientSession) -> _Flow:
+    values: dict[str, str] = {}
+    redact = _Redactor()
+    steps: list[StepResult] = []
+    phases: Phases | None = None
+    previous: str | None = None
+    response: Response | None = None
+    for step in check.steps:
+        started = time.perf_counter()
+        try:
+            url = interpolate(step.url, values, for_url=True)
+            if previous is not None:
+                url = str(URL(previous).join(URL(url)))
+        except ValueError:
+            why = "the step's URL is not a valid URL once its values are filled in"
+            steps.append(StepResult(step.name, 0.0, Outcome.LOGIN_FAILED, why))
+            return _Flow(Outcome.LOGIN_FAILED, f"step {step.name}: {why}", steps, phases, None)
+        try:
+            response = await ctx.http.fetch(
+                url,
+                timeout=check.step_timeout(step),
+                method=step.http_method,
+                tls=check.tls,
+                max_body=check.max_body_size,
+                follow_redirects=step.follow_redirects,
+                session=session,
+                **_request_args(step, values, redact),
+            )
+        except FetchError as error:
+            detail = redact(error.detail)
+            steps.append(
+                StepResult(step.name, time.perf_counter() - started, error.outcome, detail)
+            )
+            if error.phases is not None:
+                phases = error.phases if phases is None else phases + error.phases
+            return _Flow(
+                error.outcome,
+                f"step {step.name}: {detail}",
+                steps,
+                phases,
+                error.status_code,
+                error.cert_expiry_timestamp,
+                error.tls_verified,
+            )
+        phases = response.phases if phases is None else phases + response.phases
+        text = response.text()
+        failure = _judge_step(step, response, text)
+        if failure is None and (missing := _extract(step, text, values)) is not None:
+            failure = (Outcome.LOGIN_FAILED, missing)
+        redact.add(*values.values())
+        elapsed = time.perf_counter() - started
+        if failure is not None:
+            outcome, why = failure
+            steps.append(StepResult(step.name, elapsed, outcome, redact(why)))
+            return _Flow(
+                outcome,
+                f"step {step.name}: {redact(why)}",
+                steps,
+                phases,
+                response.status,
+                response.cert_expiry_timestamp,
+                response.tls_verified,
+            )
+        steps.append(StepResult(step.name, elapsed, Outcome.OK))
+        previous = response.url
+    assert response is not None  # steps has at least one entry
+    total = sum(s.duration_seconds for s in steps)
+    timings = ", ".join(f"{s.name} {s.duration_seconds:.2f} s" for s in steps)
+    return _Flow(
+        Outcome.OK,
+        f"logged in in {total:.2f} s ({timings})",
+        steps,
+        phases,
+        response.status,
+        response.cert_expiry_timestamp,
+        response.tls_verified,
+    )
+
+
+def _flow_result(
+    stopwatch: Stopwatch,
+    check: LoginCheck,
+    ctx: ProbeContext,
+    flow: _Flow,
+    extra: dict[str, Any],
+    note: str = "",
+) -> ProbeResult:
+    return stopwatch.result(
+        check,
+        ctx,
+        flow.outcome,
+        f"{note}{flow.detail}",
+        status_code=flow.status_code,
+        phases=flow.phases,
+        cert_expiry_timestamp=flow.cert_expiry_timestamp,
+        tls_verified=flow.tls_verified,
+        steps=tuple(flow.steps),
+        extra=extra,
+    )
+
+
+async def _log_in(
+    check: LoginCheck, ctx: ProbeContext, stopwatch: Stopwatch, note: str = ""
+) -> ProbeResult:
+    session = ctx.http.cookie_session()
+    kept = False
+    try:
+        flow = await _run_flow(check, ctx, session)
+        extra: dict[str, Any] = {}
+        if flow.outcome is Outcome.OK and check.session is not None:
+            ctx.state(check)[STATE_KEY] = KeptSession(session, ctx.now())
+            kept = True
+            extra["session_age_seconds"] = 0.0
+        return _flow_result(stopwatch, check, ctx, flow, extra, note)
+    finally:
+        if not kept:
+            await session.close()
+
+
+def _logged_out_reason(check: LoginCheck, response: Response) -> str | None:
+    """Why the members-only answer shows a logged-out session, or None."""
+    assert check.session is not None
+    if response.status in (401, 403):
+        return f"status {response.status}"
+    login_path = check.login_path()
+    for hop in (*response.redirects[1:], response.url):
+        if URL(hop).path == login_path:
+            return f"redirected to the login page {hop}"
+    marker = check.session.marker
+    if marker is not None and 200 <= response.status < 300 and marker not in response.text():
+        return f"{_quote(marker)} gone from the page"
+    return None
+
+
+async def _check_session(
+    check: LoginCheck, ctx: ProbeContext, stopwatch: Stopwatch, kept: KeptSession
+) -> ProbeResult:
+    assert check.session is not None
+    spec = check.session
+    age = max(0.0, (ctx.now() - kept.logged_in_at).total_seconds())
+    extra: dict[str, Any] = {"session_age_seconds": age}
+    started = time.perf_counter()
+    try:
+        response = await ctx.http.fetch(
+            spec.url,
+            timeout=spec.timeout or check.timeout_s,
+            tls=check.tls,
+            max_body=check.max_body_size,
+            session=kept.http,
+        )
+    except FetchError as error:
+        # Says nothing about the session: it is kept, and asked again next time.
+        step = StepResult("session", time.perf_counter() - started, error.outcome, error.detail)
+        return stopwatch.result(
+            check,
+            ctx,
+            error.outcome,
+            f"session check: {error.detail}",
+            status_code=error.status_code,
+            phases=error.phases,
+            cert_expiry_timestamp=error.cert_expiry_timestamp,
+            tls_verified=error.tls_verified,
+            steps=(step,),
+            extra=extra,
+        )
+    elapsed = time.perf_counter() - started
+    fields: dict[str, Any] = {
+        "status_code": response.status,
+        "phases": response.phases,
+        "cert_expiry_timestamp": response.cert_expiry_timestamp,
+        "tls_verified": response.tls_verified,
+    }
+    reason = _logged_out_reason(check, response)
+    if reason is not None:
+        ctx.state(check).pop(STATE_KEY, None)
+        await kept.close()
+        detail = f"session logged out after {show_age(age)}: {reason}"
+        step = StepResult("session", elapsed, Outcome.SESSION_DROPPED, detail)
+        extra["session_lifetime_seconds"] = age
+        return stopwatch.result(
+            check, ctx, Outcome.SESSION_DROPPED, detail, steps=(step,), extra=extra, **fields
+        )
+    if not 200 <= response.status < 300:
+        detail = f"session check: status {response.status} from {response.url}"
+        step = StepResult("session", elapsed, Outcome.HTTP_ERROR, detail)
+        return stopwatch.result(
+            check, ctx, Outcome.HTTP_ERROR, detail, steps=(step,), extra=extra, **fields
+        )
+    step = StepResult("session", elapsed, Outcome.OK)
+    detail = f"session alive after {show_age(age)}"
+    return stopwatch.result(check, ctx, Outcome.OK, detail, steps=(step,), extra=extra, **fields)
+
+
+async def probe(check: LoginCheck, ctx: ProbeContext) -> ProbeResult:
+    """Log in (or, with a live kept session, check that it is still logged in)."""
+    stopwatch = Stopwatch(ctx)
+    if check.session is None:
+        return await _log_in(check, ctx, stopwatch)
+    state = ctx.state(check)
+    kept = state.get(STATE_KEY)
+    if not isinstance(kept, KeptSession):
+        return await _log_in(check, ctx, stopwatch)
+    age = (ctx.now() - kept.logged_in_at).total_seconds()
+    if check.session.max_age is not None and age >= check.session.max_age:
+        state.pop(STATE_KEY, None)
+        await kept.close()
+        note = f"session reached max_age after {show_age(age)}; logged in afresh: "
+        return await _log_in(check, ctx, stopwatch, note)
+    return await _check_session(check, ctx, stopwatch, kept)

@@ -1,0 +1,128 @@
+"""Fetching the one page a content check reads (freshness, feed, links, interaction).
+
+Shared keys live in `PageCheck`; `fetch_page` turns a non-2xx answer into a FetchError like
+any transport failure, so a probe has one `except` and one way to report it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import Field, field_validator
+
+from monitor.checkspec import CheckSpec, SecretStr, Size, TLSSpec, WebURL
+from monitor.dates import DEFAULT_TIMEZONE, site_zone
+from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.httpclient import FetchError, Response
+from monitor.results import Outcome, ProbeResult
+
+__all__ = ["PageCheck", "fetch_page", "from_fetch_error", "off_loop", "response_fields"]
+
+# Column pages are a few hundred KiB; 10 MiB stops a runaway page without cutting a real one.
+DEFAULT_PAGE_MAX = 10 * 1024 * 1024
+# Above this many bytes a page is decoded and parsed on the parser thread (ProbeContext.parser),
+# not on the event loop: a 2 MB page takes 15-50 ms to read, and a hundred at once would stall
+# every other probe (tests/bench/bench_parsing.py).
+OFF_LOOP_BYTES = 128 * 1024
+
+T = TypeVar("T")
+
+
+class PageCheck(CheckSpec):
+    """Keys every single-page content check shares."""
+
+    url: WebURL
+    # Header values may carry tokens: held as secrets.
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    tls: TLSSpec = TLSSpec()
+    max_body_size: Size = DEFAULT_PAGE_MAX
+    # Override the page's declared charset, for servers that say utf-8 and send GBK.
+    encoding: str | None = None
+    # The zone the site writes its dates in.
+    timezone: str = DEFAULT_TIMEZONE
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError as exc:
+                raise ValueError(f"unknown encoding {value!r}") from exc
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            site_zone(value)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def header_values(self) -> dict[str, str]:
+        return {name: value.get_secret_value() for name, value in self.headers.items()}
+
+    def page_text(self, response: Response) -> str:
+        """The body as text: the configured encoding if any, else the page's own charset."""
+        if self.encoding is not None:
+            return response.body.decode(self.encoding, errors="replace")
+        return response.text()
+
+
+async def fetch_page(ctx: ProbeContext, check: PageCheck, url: str | None = None) -> Response:
+    """Fetch the check's page (or `url`); raises FetchError, a non-2xx status included."""
+    response = await ctx.http.fetch(
+        url or check.url,
+        timeout=check.timeout_s,
+        headers=check.header_values() or None,
+        tls=check.tls,
+        max_body=check.max_body_size,
+    )
+    if not 200 <= response.status < 300:
+        raise FetchError(
+            Outcome.HTTP_ERROR,
+            f"status {response.status} from {response.url}, expected 2xx",
+            phases=response.phases,
+            status_code=response.status,
+            cert_expiry_timestamp=response.cert_expiry_timestamp,
+            tls_verified=response.tls_verified,
+        )
+    return response
+
+
+def response_fields(response: Response) -> dict[str, Any]:
+    """The transport facts of a fetched page, as ProbeResult fields."""
+    return {
+        "status_code": response.status,
+        "phases": response.phases,
+        "cert_expiry_timestamp": response.cert_expiry_timestamp,
+        "tls_verified": response.tls_verified,
+    }
+
+
+def from_fetch_error(
+    stopwatch: Stopwatch, check: CheckSpec, ctx: ProbeContext, error: FetchError, **fields: Any
+) -> ProbeResult:
+    """The result of a probe whose page could not be fetched."""
+    return stopwatch.result(
+        check,
+        ctx,
+        error.outcome,
+        error.detail,
+        status_code=error.status_code,
+        phases=error.phases,
+        cert_expiry_timestamp=error.cert_expiry_timestamp,
+        tls_verified=error.tls_verified,
+        **fields,
+    )
+
+
+async def off_loop(ctx: ProbeContext, size: int, parse: Callable[[], T]) -> T:
+    """Run a parser inline for a small page, on the context's parser thread for a large one."""
+    if size <= OFF_LOOP_BYTES:
+        return parse()
+    return await asyncio.get_running_loop().run_in_executor(ctx.parser, parse)

@@ -1,0 +1,128 @@
+"""The `feed` probe against the fake accounts: fresh, old, sparse, empty, undated, not a feed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.config import load_config
+from monitor.probes.base import ProbeContext
+from monitor.probes.feed import FeedCheck, probe
+from monitor.probes.httpclient import HttpClient
+from monitor.results import Outcome, ProbeResult
+from tests.fakesite import NOW, FakeSite, column_dates
+from tests.targets import ServeApp, raw_server, truncated_chunked
+
+
+@pytest.fixture
+async def site(serve: ServeApp) -> str:
+    """The fake site's base URL."""
+    return str(await serve(FakeSite().app()))
+
+
+@pytest.fixture
+def ctx(http_client: HttpClient) -> ProbeContext:
+    """A probe context whose clock says NOW."""
+    return ProbeContext(http=http_client, location="test", now=lambda: NOW)
+
+
+async def run(url: str, ctx: ProbeContext, **settings: Any) -> ProbeResult:
+    check = FeedCheck.model_validate(
+        {"id": "gzxx", "site": "sasac", "url": url, "interval": 300, "timeout": 2} | settings
+    )
+    return await probe(check, ctx)
+
+
+@pytest.mark.parametrize(("kind", "age_days"), [("fresh", 1), ("atom", 1), ("json", 2)])
+async def test_fresh_feeds(site: str, ctx: ProbeContext, kind: str, age_days: int) -> None:
+    """RSS, Atom and JSON Feed with a recent entry are `ok`, with the entry's date and count."""
+    result = await run(f"{site}/feed/{kind}", ctx)
+    assert result.outcome is Outcome.OK, result.detail
+    assert result.newest_item_at == column_dates(age_days)[0]
+    assert result.items == 5
+    assert result.content_age_seconds == pytest.approx(age_days * 86400)
+
+
+async def test_zone_less_dates_are_the_sites_local_time(site: str, ctx: ProbeContext) -> None:
+    """An RSS date written `2026-06-23 12:00:00` (no zone) is Shanghai time, not UTC."""
+    result = await run(f"{site}/feed/old", ctx)
+    # Entry 1 of /feed/old is written without a zone; entry 0 (RFC 822) is the newest.
+    assert result.newest_item_at == column_dates(40)[0]
+    assert result.to_json()["feed_format"] == "rss20"
+
+
+async def test_an_old_feed_is_stale(site: str, ctx: ProbeContext) -> None:
+    """An account whose newest post is 40 days old is `stale` against the 14-day rule."""
+    result = await run(f"{site}/feed/old", ctx)
+    assert result.outcome is Outcome.STALE
+    assert result.detail == "newest post 2026-05-22 12:00 is 40 d old (max 14 d)"
+
+
+async def test_too_few_posts_in_the_window(site: str, ctx: ProbeContext) -> None:
+    """Posts 2, 12 and 25 days ago are 3 in 30 d: `stale` when 4 are expected."""
+    result = await run(f"{site}/feed/sparse", ctx, min_posts={"count": 4, "window": "30d"})
+    assert result.outcome is Outcome.STALE
+    assert result.detail == "3 posts in 30 d, expected ≥ 4"
+    assert result.to_json()["posts_in_window"] == 3
+    assert result.newest_item_at == NOW - timedelta(days=2)
+
+
+async def test_enough_posts_in_the_window(site: str, ctx: ProbeContext) -> None:
+    """The same feed meets `min_posts: {count: 3, window: 30d}`."""
+    result = await run(f"{site}/feed/sparse", ctx, min_posts={"count": 3, "window": "30d"})
+    assert result.outcome is Outcome.OK
+    assert "3 posts in 30 d" in result.detail
+
+
+async def test_old_and_sparse_both_reported(site: str, ctx: ProbeContext) -> None:
+    """A feed that is both too old and too sparse says both."""
+    result = await run(
+        f"{site}/feed/old", ctx, max_age="14d", min_posts={"count": 2, "window": "30d"}
+    )
+    assert result.outcome is Outcome.STALE
+    assert "(max 14 d)" in result.detail
+    assert "0 posts in 30 d, expected ≥ 2" in result.detail
+
+
+async def test_not_a_feed(site: str, ctx: ProbeContext) -> None:
+    """An HTML maintenance page where the feed should be is `content_mismatch`."""
+    result = await run(f"{site}/feed/notafeed", ctx)
+    assert result.outcome is Outcome.CONTENT_MISMATCH
+    assert result.detail == "not an RSS, Atom or JSON feed"
+
+
+async def test_an_empty_feed(site: str, ctx: ProbeContext) -> None:
+    """A feed without entries (a bridge that lost the account) is `content_mismatch`."""
+    result = await run(f"{site}/feed/empty", ctx)
+    assert result.outcome is Outcome.CONTENT_MISMATCH
+    assert result.detail == "feed has no entries"
+
+
+async def test_undated_entries_are_not_fresh(site: str, ctx: ProbeContext) -> None:
+    """Entries without dates are `stale`, never fresh; the channel's lastBuildDate is ignored."""
+    result = await run(f"{site}/feed/undated", ctx)
+    assert result.outcome is Outcome.STALE
+    assert result.detail == "3 entries, none dated"
+
+
+async def test_http_error(site: str, ctx: ProbeContext) -> None:
+    """A feed bridge answering 503 is `http_error`."""
+    result = await run(f"{site}/status/503", ctx)
+    assert result.outcome is Outcome.HTTP_ERROR
+    assert result.status_code == 503
+
+
+async def test_dropout(ctx: ProbeContext) -> None:
+    """A chunked feed cut short is `dropout`."""
+    async with raw_server(truncated_chunked()) as port:
+        result = await run(f"http://gov.test:{port}/feed", ctx)
+    assert result.outcome is Outcome.DROPOUT
+
+
+def test_example_config_is_valid() -> None:
+    """examples/checks-feed.yaml loads: every key it documents is a real key."""
+    config = load_config(Path(__file__).parent.parent / "examples" / "checks-feed.yaml")
+    assert {check.type for check in config.checks()} == {"feed"}
