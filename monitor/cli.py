@@ -1,4 +1,4 @@
-"""The `monitor` command: run, check, validate."""
+"""The `monitor` command: run, check, validate, migrate, incidents."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any, TextIO, TypeVar
+from zoneinfo import ZoneInfo
 
 from monitor import __version__
 from monitor.checkspec import CheckSpec
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--check", action="append", help="only this check id (repeatable)")
     check.add_argument("--json", action="store_true", help="a JSON array on stdout")
     with_config("validate", "load and validate the config only")
+    with_config("migrate", "apply the database schema migrations (run does it too)")
+    incidents = with_config("incidents", "list incidents from the database")
+    incidents.add_argument("--open", action="store_true", help="only incidents still open")
+    incidents.add_argument("--since", help="open at any time since (2026-07-01 or ISO time)")
+    incidents.add_argument("--site", help="only this site")
+    incidents.add_argument("--json", action="store_true", help="a JSON array on stdout")
     return parser
 
 
@@ -90,13 +97,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             checks = sum(len(site.checks) for site in config.sites)
             print(f"{config.source}: ok ({len(config.sites)} sites, {checks} checks)")
             return EXIT_OK
-        if args.command == "check":
-            selected = _select(config, args.site, args.check)
+        selected = _select(config, args.site, args.check) if args.command == "check" else []
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
     # Imported here so that `validate` stays light and free of network libraries' start-up.
+    from monitor.store import StoreError
+
+    try:
+        return _command(args, config, selected)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _command(args: argparse.Namespace, config: Config, selected: list[CheckSpec]) -> int:
     from monitor.runtime import Runtime, check_once, serve_forever
 
     if args.command == "check":
@@ -110,4 +126,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         _run_loop(serve_forever(Runtime(config)))
         return EXIT_OK
+    if args.command == "migrate":
+        from monitor.store import migrate
+
+        applied = _run_loop(migrate(config))
+        print(f"applied migrations {', '.join(map(str, applied))}" if applied else "up to date")
+        return EXIT_OK
+    if args.command == "incidents":
+        return _run_loop(_incidents(args, config))
     raise AssertionError(args.command)
+
+
+async def _incidents(args: argparse.Namespace, config: Config) -> int:
+    from monitor.clock import SystemClock
+    from monitor.incidents import incident_table, parse_since
+    from monitor.store import Store
+
+    zone = ZoneInfo(config.timezone)
+    try:
+        since = parse_since(args.since, zone) if args.since else None
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    store = await Store.open(config, None, SystemClock(), read_only=True)
+    try:
+        incidents = await store.list_incidents(open_only=args.open, since=since, site=args.site)
+    finally:
+        await store.close()
+    if args.json:
+        json.dump([i.to_json(zone) for i in incidents], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print("\n".join(incident_table(incidents, zone)))
+    return EXIT_OK

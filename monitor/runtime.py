@@ -1,4 +1,5 @@
-"""The one place where the pipeline is wired: config -> scheduler -> probes -> metrics, server.
+"""The one place where the pipeline is wired: config -> scheduler -> probes -> results ->
+metrics, incidents, store; and the HTTP server that reads them.
 
 Everything with state lives on a Runtime object; nothing is module-global. `monitor run` makes
 one, `monitor check` uses it to run probes once, tests make as many as they like.
@@ -7,12 +8,15 @@ one, `monitor check` uses it to run probes once, tests make as many as they like
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
+from aiohttp import web
 from aiohttp.abc import AbstractResolver
 from prometheus_client import CollectorRegistry
 
@@ -20,11 +24,14 @@ from monitor import __version__, server
 from monitor.checkspec import CheckSpec
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError, load_config
+from monitor.incidents import IncidentEngine, parse_since
+from monitor.maintenance import MaintenanceGauge, MaintenanceSchedule
 from monitor.metrics import Metrics
 from monitor.probes import CHECK_TYPES, ProbeContext, Stopwatch
 from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
+from monitor.store import Store
 
 log = structlog.get_logger("monitor")
 
@@ -56,7 +63,14 @@ class Runtime:
             max_concurrency=config.scheduler.max_concurrency,
         )
         self.latest: dict[str, ProbeResult] = {}
+        # Where every result goes besides metrics and `latest`: the incident engine and the
+        # store once start() opened them. Each is synchronous and never waits.
+        self._sinks: list[Callable[[ProbeResult], None]] = []
+        self.store: Store | None = None
+        self.incidents: IncidentEngine | None = None
+        self._maintenance: MaintenanceGauge | None = None
         self._checks: dict[str, CheckSpec] = {}
+        self._tasks: list[asyncio.Task[None]] = []
         self._scheduler_task: asyncio.Task[None] | None = None
         self._web: Any = None
         self._reload_lock = asyncio.Lock()
@@ -78,6 +92,8 @@ class Runtime:
         previous = self.latest.get(check.key)
         self.latest[check.key] = result
         self.metrics.observe(result)
+        for sink in self._sinks:
+            sink(result)
         if not result.success:
             log.warning(
                 "probe_failed",
@@ -112,8 +128,13 @@ class Runtime:
 
     # --- lifecycle ----------------------------------------------------------------------
 
-    async def start(self, *, serve: bool = True) -> None:
-        """Start probing (and serving /metrics and the API unless `serve` is False)."""
+    async def start(self, *, serve: bool = True, store: bool = True) -> None:
+        """Start probing; open the store and serve /metrics and the API unless told not to.
+
+        Raises StoreError when the database cannot be reached or is newer than this monitor.
+        """
+        if store:
+            await self._open_store()
         await self.http.start()
         await self._adopt(self.config.checks())
         self.metrics.config_reloaded(True, time.time())
@@ -124,6 +145,7 @@ class Runtime:
                 ready=self.ready,
                 reload=self.reload,
                 exposition=self.metrics.exposition_chunks,
+                routes=[web.get("/api/v1/incidents", self._incidents_api)],
             )
             self._web = await server.start(app, self.config.server.host, self.config.server.port)
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
@@ -135,12 +157,34 @@ class Runtime:
             location=self.config.location,
         )
 
+    async def _open_store(self) -> None:
+        """Open the store, then the incident engine, continuing incidents left open before."""
+        config = self.config
+        self.store = await Store.open(config, self.metrics, self.clock)
+        schedule = MaintenanceSchedule(config.maintenance, config.timezone)
+        self.incidents = IncidentEngine(
+            config.checks(), self.store, self.metrics, self.clock, schedule
+        )
+        restored = self.incidents.restore(await self.store.load_open_incidents(config.location))
+        if restored:
+            log.info("incidents_restored", open=restored)
+        self._maintenance = MaintenanceGauge(
+            schedule, [site.id for site in config.sites], self.metrics, self.clock
+        )
+        self._tasks.append(asyncio.create_task(self._maintenance.run(), name="maintenance"))
+        self._sinks = [self.incidents.observe, self.store.submit_result]
+
     async def stop(self) -> None:
-        """Stop scheduling, let running probes finish (bounded), then close everything."""
+        """Stop scheduling, let running probes finish (bounded), flush the store, close all."""
         self.scheduler.stop()
         if self._scheduler_task is not None:
             await self._scheduler_task
         cancelled = await self.scheduler.drain(self.config.scheduler.shutdown_grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.store is not None:
+            await self.store.close(timeout=10)
         if self._web is not None:
             await self._web.cleanup()
         await self.ctx.close()
@@ -163,6 +207,11 @@ class Runtime:
             ]
             self.config = new
             change = await self._adopt(new.checks())
+            if self.store is not None and self.incidents and self._maintenance:
+                schedule = MaintenanceSchedule(new.maintenance, new.timezone)
+                self.incidents.reconfigure(new.checks(), schedule)
+                self._maintenance.reconfigure(schedule, [site.id for site in new.sites])
+                await self.store.reconfigure(new)
             self.metrics.config_reloaded(True, time.time())
             message = (
                 f"config reloaded: {len(change.added)} added, {len(change.removed)} removed, "
@@ -181,7 +230,33 @@ class Runtime:
     def ready(self) -> tuple[bool, str]:
         if self._scheduler_task is None or self._scheduler_task.done():
             return False, "scheduler not running"
+        if self.store is not None:
+            return self.store.ready()
         return True, "ok"
+
+    async def _incidents_api(self, request: web.Request) -> web.Response:
+        """GET /api/v1/incidents?open=1&since=2026-07-01&site=S: incidents from Postgres."""
+        if self.store is None:
+            return web.json_response({"error": "no store"}, status=503)
+        zone = ZoneInfo(self.config.timezone)
+        query = request.query
+        try:
+            since = parse_since(query["since"], zone) if "since" in query else None
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        incidents = await self.store.list_incidents(
+            open_only=query.get("open", "").lower() in ("1", "true", "yes"),
+            since=since,
+            site=query.get("site"),
+            check=query.get("check"),
+        )
+        return web.json_response(
+            [incident.to_json(zone) for incident in incidents], dumps=_json_dumps
+        )
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 async def serve_forever(runtime: Runtime) -> None:
@@ -198,8 +273,8 @@ async def serve_forever(runtime: Runtime) -> None:
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    await runtime.start()
     try:
+        await runtime.start()
         await stopping.wait()
         log.info("monitor_stopping")
     finally:

@@ -23,6 +23,7 @@ def _fresh_logging() -> object:
     yield
     structlog.reset_defaults()
 
+
 # --- TLS: one CA for the session, certificates for TEST_HOST, good and bad ---------------------
 
 

@@ -9,13 +9,15 @@ import signal
 import socket
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from tests.pg import pg_url  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,10 +51,11 @@ async def target() -> AsyncIterator[TestServer]:
     await server.close()
 
 
-def config_text(base: str, port: int, extra_sites: str = "") -> str:
+def config_text(base: str, port: int, extra_sites: str = "", database_url: str = "") -> str:
     return (
         textwrap.dedent(f"""
         server: {{listen: "127.0.0.1:{port}"}}
+        storage: {{database_url: "{database_url}"}}
         defaults: {{interval: 1s, timeout: 900ms}}
         scheduler: {{shutdown_grace: 2s}}
         sites:
@@ -176,14 +179,16 @@ class Service:
 
 
 async def test_run_probes_serves_reloads_and_stops_cleanly(
-    target: TestServer, tmp_path: Path
+    target: TestServer,
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
 ) -> None:
     """`monitor run` probes, serves metrics and status, reloads on SIGHUP, refuses a bad config,
     logs failures (not successes) as JSON lines, and exits 0 on SIGTERM."""
     base = str(target.make_url("")).rstrip("/")
     port = free_port()
     config = tmp_path / "monitor.yaml"
-    config.write_text(config_text(base, port))
+    config.write_text(config_text(base, port, database_url=pg_url))
     service = Service(config, port)
     await service.start()
     try:
@@ -206,7 +211,7 @@ async def test_run_probes_serves_reloads_and_stops_cleanly(
             """),
             "  ",
         )
-        config.write_text(config_text(base, port, added))
+        config.write_text(config_text(base, port, added, database_url=pg_url))
         service.proc.send_signal(signal.SIGHUP)
         await service.wait_for(
             'probe_success{check="home",location="default",site="news",type="http"} 1.0'
@@ -231,3 +236,96 @@ async def test_run_probes_serves_reloads_and_stops_cleanly(
     assert failed and all(e["check"] == "broken" for e in failed)
     assert all(e["outcome"] == "http_error" for e in failed)
     assert "config_reload_refused" in names
+
+
+async def incidents_of(service: Service, query: str = "") -> list[dict[str, object]]:
+    async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
+        assert resp.status == 200
+        data: list[dict[str, object]] = await resp.json()
+        return data
+
+
+async def wait_incidents(
+    service: Service, query: str, predicate: Callable[[list[dict[str, object]]], bool]
+) -> list[dict[str, object]]:
+    for _ in range(150):
+        incidents = await incidents_of(service, query)
+        if predicate(incidents):
+            return incidents
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"/api/v1/incidents{query} never matched; last: {incidents}")
+
+
+async def test_incident_survives_sigkill_and_resolves_once(
+    target: TestServer,
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """SIGKILL `monitor run` while an incident is open: the next process continues that same
+    incident (no duplicate) and resolves it when the site recovers; `monitor incidents` and
+    `monitor migrate` read the same database."""
+    target.state["up"] = False  # type: ignore[attr-defined]
+    port = free_port()
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        textwrap.dedent(f"""
+        server: {{listen: "127.0.0.1:{port}"}}
+        storage: {{database_url: "{pg_url}", flush_interval: 100ms}}
+        defaults: {{interval: 300ms, timeout: 250ms, failure_threshold: 3, success_threshold: 2}}
+        sites:
+          - id: petrochem
+            owner: petrochem-it
+            checks:
+              - {{id: home, type: http, url: "{target.make_url("/")!s}"}}
+        """)
+    )
+    first = Service(config, port)
+    await first.start()
+    try:
+        opened = await wait_incidents(first, "?open=1", lambda found: len(found) == 1)
+    finally:
+        first.proc.kill()
+        await first.stop()
+    (incident,) = opened
+    assert incident["reason"] == "http_error" and incident["owner"] == "petrochem-it"
+    assert incident["first_error"] == "status 503, expected 2xx"
+
+    second = Service(config, port)
+    await second.start()
+    try:
+        await asyncio.sleep(1.0)  # a few failing probes after the restart
+        still = await incidents_of(second, "?open=1")
+        assert [i["id"] for i in still] == [incident["id"]]
+        target.state["up"] = True  # type: ignore[attr-defined]
+        resolved = await wait_incidents(
+            second, "", lambda found: bool(found) and found[0]["resolved_at"] is not None
+        )
+    finally:
+        code, _ = await second.stop()
+    assert code == 0
+    assert [i["id"] for i in resolved] == [incident["id"]]
+    assert resolved[0]["opened_at"] == incident["opened_at"]
+    assert resolved[0]["failures"] >= 3
+
+    code, out, _ = await run_cli("incidents", "-c", str(config), "--json")
+    assert code == 0
+    (listed,) = json.loads(out)
+    assert listed["id"] == incident["id"] and listed["open"] is False
+    code, out, _ = await run_cli("incidents", "-c", str(config), "--open")
+    assert code == 0 and out.strip().splitlines()[0].split()[:3] == ["OPENED", "RESOLVED", "SITE"]
+    assert len(out.strip().splitlines()) == 1  # nothing open: the header alone
+    code, out, _ = await run_cli("migrate", "-c", str(config))
+    assert code == 0 and out.strip() == "up to date"
+
+
+async def test_unreachable_database_at_start_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """`monitor run` against a database that does not answer says so in one line and exits 1."""
+    config = tmp_path / "monitor.yaml"
+    dead = f"postgresql://monitor:hunter2@127.0.0.1:{free_port()}/monitor"
+    config.write_text(
+        f'storage: {{database_url: "{dead}"}}\nserver: {{listen: "127.0.0.1:{free_port()}"}}\n'
+    )
+    code, _, err = await run_cli("run", "-c", str(config))
+    assert code == 1
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: ") and "hunter2" not in err

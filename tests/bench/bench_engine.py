@@ -217,7 +217,7 @@ async def scheduler_soak(url: str, checks: int, seconds: float) -> None:
         observe_lag(seconds)
 
     runtime.metrics.scheduler_lag = record  # type: ignore[method-assign]
-    await runtime.start(serve=False)
+    await runtime.start(serve=False, store=False)
     cpu0, wall0 = time.process_time(), time.monotonic()
     await asyncio.sleep(seconds)
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0

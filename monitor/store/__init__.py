@@ -1,0 +1,305 @@
+"""History in PostgreSQL: one store, reached by URL or started embedded in the data directory.
+
+`Store.open()` connects (or starts the embedded server), applies migrations, syncs sites and
+checks from the config and starts the batched writer. The probe loop hands it results and
+incident events without ever waiting on the database; readers (CLI, API, report) query it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import structlog
+
+from monitor.clock import Clock
+from monitor.config import Config
+from monitor.incidents import Incident, IncidentEvent
+from monitor.results import ProbeResult
+from monitor.store import queries
+from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
+from monitor.store.migrations import MigrationError, SchemaTooNewError
+from monitor.store.migrations import migrate as apply_migrations
+from monitor.store.queries import Rollup
+from monitor.store.writer import StoreMetrics, Writer, WriterSettings
+
+__all__ = [
+    "MigrationError",
+    "Rollup",
+    "SchemaTooNewError",
+    "Store",
+    "StoreError",
+    "StoreMetrics",
+    "WriterSettings",
+    "migrate",
+]
+
+log = structlog.get_logger(__name__)
+
+# How often raw results older than the retention are pruned.
+PRUNE_EVERY = 3600.0
+CONNECT_TIMEOUT = 10.0
+# A statement that takes longer is treated as a dead connection (a black-holed network).
+COMMAND_TIMEOUT = 60.0
+
+
+class StoreError(Exception):
+    """The store cannot be used; `str()` is one line for the person (no secrets)."""
+
+
+class _NoMetrics:
+    def store_queue_depth(self, depth: int) -> None:
+        pass
+
+    def store_write_error(self) -> None:
+        pass
+
+    def store_dropped(self, count: int = 1) -> None:
+        pass
+
+
+class _Database:
+    """Where Postgres is and how to reach it: a URL, or the embedded server."""
+
+    def __init__(self, dsn: str, embedded: EmbeddedPostgres | None, secret: str) -> None:
+        self.dsn = dsn
+        self.embedded = embedded
+        self._secret = secret
+
+    @classmethod
+    async def locate(cls, config: Config) -> _Database:
+        url = config.storage.database_url.get_secret_value()
+        if url:
+            return cls(url, None, urlsplit(url).password or "")
+        try:
+            embedded = await EmbeddedPostgres.start(config.storage.data_dir)
+        except EmbeddedError as exc:
+            raise StoreError(str(exc)) from None
+        return cls(embedded.dsn, embedded, "")
+
+    def where(self) -> str:
+        """The database, named without credentials, for messages."""
+        if self.embedded is not None:
+            return f"embedded PostgreSQL in {self.embedded.pgdata}"
+        parts = urlsplit(self.dsn)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+        return f"postgresql://{host}{port}{parts.path}"
+
+    def redact(self, text: str) -> str:
+        text = text.replace(self.dsn, self.where())
+        return text.replace(self._secret, "***") if self._secret else text
+
+    async def connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(
+            self.dsn, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
+        )
+
+    async def pool(self, size: int) -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            self.dsn,
+            min_size=1,
+            max_size=size,
+            timeout=CONNECT_TIMEOUT,
+            command_timeout=COMMAND_TIMEOUT,
+        )
+
+    async def close(self) -> None:
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+
+async def _migrate(db: _Database) -> list[int]:
+    try:
+        conn = await db.connect()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        raise StoreError(f"cannot connect to {db.where()}: {db.redact(str(exc))}") from None
+    try:
+        applied = await apply_migrations(conn)
+    except MigrationError as exc:
+        raise StoreError(f"{db.where()}: {exc}") from None
+    except asyncpg.PostgresError as exc:
+        raise StoreError(f"{db.where()}: migration failed: {db.redact(str(exc))}") from None
+    finally:
+        await conn.close()
+    for migration in applied:
+        log.info("schema_migrated", version=migration.version, name=migration.name)
+    return [m.version for m in applied]
+
+
+async def migrate(config: Config) -> list[int]:
+    """`monitor migrate`: bring the schema up to date; returns the versions applied."""
+    db = await _Database.locate(config)
+    try:
+        return await _migrate(db)
+    finally:
+        await db.close()
+
+
+class Store:
+    """Probe results, incidents and rollups in Postgres. Build it with `Store.open()`."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: _Database,
+        pool: asyncpg.Pool,
+        writer: Writer | None,
+        clock: Clock,
+    ) -> None:
+        self._config = config
+        self._db = db
+        self._pool = pool
+        self._writer = writer
+        self._clock = clock
+        self._pruner: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        metrics: StoreMetrics | None,
+        clock: Clock,
+        *,
+        read_only: bool = False,
+        settings: WriterSettings | None = None,
+    ) -> Store:
+        """Reach Postgres, migrate, and (unless `read_only`) sync the config and start writing.
+
+        Raises StoreError when the database cannot be reached or has a newer schema.
+        """
+        db = await _Database.locate(config)
+        try:
+            await _migrate(db)
+            try:
+                pool = await db.pool(config.storage.pool_size)
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                raise StoreError(f"cannot connect to {db.where()}: {db.redact(str(exc))}") from None
+        except BaseException:
+            await db.close()
+            raise
+        writer = None
+        if not read_only:
+            storage = config.storage
+            writer = Writer(
+                db.connect,
+                settings
+                or WriterSettings(
+                    batch_size=storage.batch_size,
+                    buffer_size=storage.buffer_size,
+                    flush_interval=storage.flush_interval,
+                ),
+                metrics or _NoMetrics(),
+                clock,
+                redact=db.redact,
+            )
+        store = cls(config, db, pool, writer, clock)
+        if writer is not None:
+            try:
+                await queries.sync_config(pool, config)
+            except BaseException:
+                await pool.close()
+                await db.close()
+                raise
+            writer.start()
+            store._pruner = asyncio.create_task(store._prune_loop(), name="store-pruner")
+        log.info("store_open", database=db.where(), read_only=read_only)
+        return store
+
+    # -- writing (never awaits) ------------------------------------------------------------
+
+    def submit_result(self, result: ProbeResult) -> None:
+        """Queue a probe result for writing; returns at once."""
+        assert self._writer is not None, "store opened read-only"
+        self._writer.submit_result(result)
+
+    def submit_incident_event(self, event: IncidentEvent) -> None:
+        """Queue an incident event for writing; returns at once; never dropped."""
+        assert self._writer is not None, "store opened read-only"
+        self._writer.submit_event(event)
+
+    def ready(self) -> tuple[bool, str]:
+        """For /readyz: (False, why) when the store is unreachable or behind."""
+        if self._writer is None:
+            return True, "ok"
+        return self._writer.status()
+
+    @property
+    def writer(self) -> Writer | None:
+        return self._writer
+
+    async def flush(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
+        """Wait until everything submitted so far is written (False on timeout)."""
+        return True if self._writer is None else await self._writer.flush(timeout)
+
+    async def reconfigure(self, config: Config) -> None:
+        """Sync sites and checks after a config reload."""
+        self._config = config
+        await queries.sync_config(self._pool, config)
+
+    async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Write what can be written within `timeout` seconds, then let go of the database."""
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+        if self._writer is not None:
+            await self._writer.close(timeout)
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout=5)
+        except (TimeoutError, OSError, asyncpg.PostgresError):
+            self._pool.terminate()
+        await self._db.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def list_incidents(
+        self,
+        *,
+        open_only: bool = False,
+        since: datetime | None = None,
+        site: str | None = None,
+        check: str | None = None,
+        limit: int = 1000,
+    ) -> list[Incident]:
+        """Incidents, newest first; `since`: open at any moment since then."""
+        return await queries.list_incidents(
+            self._pool, open_only=open_only, since=since, site=site, check=check, limit=limit
+        )
+
+    async def load_open_incidents(self, location: str) -> list[Incident]:
+        """Incidents open at this probe location, for the incident engine after a restart."""
+        return await queries.load_open_incidents(self._pool, location)
+
+    async def rollups(
+        self, since: datetime, until: datetime, *, site: str | None = None, check: str | None = None
+    ) -> list[Rollup]:
+        """Hourly rollups with `since <= hour < until` (report, API)."""
+        return await queries.rollups(self._pool, since, until, site=site, check=check)
+
+    async def latency_bounds(self) -> tuple[float, ...]:
+        return await queries.latency_bounds(self._pool)
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete raw results older than the retention; returns how many."""
+        moment = now if now is not None else self._clock.now()
+        cutoff = moment - timedelta(seconds=self._config.storage.retention)
+        return await queries.prune(self._pool, cutoff)
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Run a read query on the pool (reports, tests)."""
+        return list(await self._pool.fetch(sql, *args))
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                deleted = await self.prune()
+                if deleted:
+                    log.info("store_pruned", results=deleted)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                log.warning("store_prune_failed", error=self._db.redact(str(exc)))
+            await self._clock.sleep(PRUNE_EVERY)
