@@ -415,9 +415,12 @@ class Metrics:
         if series is None or series.type != check.type:
             series = _CheckSeries(check.site, check.id, check.type, self.location)
             self._checks.series[key] = series
+        # The freshness category (homepage, news, notice) lets alert rules tell a stale
+        # homepage from a stale column; empty for other check types.
+        category = str(getattr(check, "category", "") or "")
         series.info_labels = (
-            f'{series.check_label},kind="{_escape(check.kind)}",{series.location_label},'
-            f'owner="{_escape(check.owner)}",{series.site_type_labels}'
+            f'category="{_escape(category)}",{series.check_label},kind="{_escape(check.kind)}",'
+            f'{series.location_label},owner="{_escape(check.owner)}",{series.site_type_labels}'
         )
         tls = getattr(check, "tls", None)
         if isinstance(tls, TLSSpec):

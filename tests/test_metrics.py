@@ -431,7 +431,7 @@ def test_every_family_passes_promtool(metrics: Metrics, registry: CollectorRegis
     labels = ids("sasac", "board")
     assert registry.get_sample_value("monitor_unanswered_questions", labels) == 2
     assert registry.get_sample_value("monitor_interaction_response_seconds", labels) == 259200
-    info = {**labels, "owner": "sasac-it", "kind": ""}
+    info = {**labels, "owner": "sasac-it", "kind": "", "category": ""}
     assert registry.get_sample_value("monitor_check_info", info) == 1
     families = {
         f.name for f in text_string_to_metric_families(metrics.exposition().decode()) if f.samples
