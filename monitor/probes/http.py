@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from monitor.checkspec import CheckSpec, Model, SecretStr, Size, TLSSpec, WebURL
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.httpclient import FetchError, Response
+from monitor.probes.page import from_fetch_error
 from monitor.results import Outcome, ProbeResult
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -82,16 +83,7 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             max_redirects=check.max_redirects,
         )
     except FetchError as failure:
-        return watch.result(
-            check,
-            ctx,
-            failure.outcome,
-            failure.detail,
-            status_code=failure.status_code,
-            phases=failure.phases,
-            cert_expiry_timestamp=failure.cert_expiry_timestamp,
-            tls_verified=failure.tls_verified,
-        )
+        return from_fetch_error(watch, check, ctx, failure)
     outcome, detail = judge(check.expect, response)
     return watch.result(
         check,
