@@ -1,4 +1,4 @@
-"""The `monitor` command: run, check, validate, migrate, incidents."""
+"""The `monitor` command: run, check, validate, migrate, incidents, report."""
 
 from __future__ import annotations
 
@@ -49,6 +49,17 @@ def _parser() -> argparse.ArgumentParser:
     incidents.add_argument("--since", help="open at any time since (2026-07-01 or ISO time)")
     incidents.add_argument("--site", help="only this site")
     incidents.add_argument("--json", action="store_true", help="a JSON array on stdout")
+    report = with_config("report", "quarterly summary and export, with the official verdicts")
+    period = report.add_mutually_exclusive_group()
+    period.add_argument("--quarter", help="e.g. 2026Q3 (or give --from/--to)")
+    period.add_argument("--from", dest="start", help="first day (2026-07-01) or ISO time")
+    report.add_argument("--to", dest="end", help="last day, included (with --from)")
+    report.add_argument("--site", action="append", help="only this site (repeatable)")
+    report.add_argument("--kind", choices=["website", "new_media"], help="only sites of this kind")
+    report.add_argument("--format", default="md", choices=["md", "html", "csv", "json"])
+    report.add_argument("--lang", default="zh", choices=["zh", "en"])
+    report.add_argument("--table", help="with --format csv: only this table (e.g. incidents)")
+    report.add_argument("-o", "--output", help="file (csv: a directory or a name prefix)")
     return parser
 
 
@@ -134,7 +145,42 @@ def _command(args: argparse.Namespace, config: Config, selected: list[CheckSpec]
         return EXIT_OK
     if args.command == "incidents":
         return _run_loop(_incidents(args, config))
+    if args.command == "report":
+        return _run_loop(_report(args, config))
     raise AssertionError(args.command)
+
+
+async def _report(args: argparse.Namespace, config: Config) -> int:
+    from monitor.clock import SystemClock
+    from monitor.report import (
+        OutputError,
+        PeriodError,
+        ReportError,
+        build_report,
+        parse_period,
+        render,
+        save,
+    )
+    from monitor.store import Store
+
+    try:
+        period = parse_period(
+            config.timezone, quarter_text=args.quarter, from_text=args.start, to_text=args.end
+        )
+        store = await Store.open(config, None, SystemClock(), read_only=True)
+        try:
+            report = await build_report(config, store, period, sites=args.site, kind=args.kind)
+        finally:
+            await store.close()
+        files = save(
+            render(report, args.format, args.lang, args.table), args.output, sys.stdout.buffer
+        )
+    except (PeriodError, ReportError, OutputError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for name in files:
+        print(f"wrote {name}", file=sys.stderr)
+    return EXIT_OK
 
 
 async def _incidents(args: argparse.Namespace, config: Config) -> int:

@@ -167,6 +167,17 @@ async def test_results_are_stored_with_every_field(store: Store) -> None:
     assert fresh["result_id"] == row["id"] and fresh["items"] == 12
 
 
+async def test_non_finite_numbers_in_extra_are_stored_as_null(store: Store) -> None:
+    """A NaN or infinity a probe reports (JSON has neither) becomes null; the result is kept."""
+    store.submit_result(
+        result(T0, extra={"median_response_seconds": float("nan"), "ratios": [1.0, float("inf")]})
+    )
+    assert await store.flush(10)
+    [row] = await store.fetch("SELECT data FROM probe_results")
+    data = json.loads(row["data"])
+    assert data["extra"] == {"median_response_seconds": None, "ratios": [1.0, None]}
+
+
 async def test_rollups_count_outcomes_and_latency_per_hour(store: Store) -> None:
     """Hourly rollups: probes without probe_error, failures, every outcome, ok latencies."""
     at = T0 + timedelta(minutes=5)

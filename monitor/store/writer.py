@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
 import re
 import uuid
@@ -579,4 +580,19 @@ def _text(value: str) -> str:
 
 
 def _json(value: Any) -> str:
-    return _text(json.dumps(value, ensure_ascii=False, default=str)).replace("\\u0000", "\ufffd")
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:  # NaN or infinity: JSON has no such numbers and Postgres refuses them
+        text = json.dumps(_finite(value), ensure_ascii=False, default=str)
+    return _text(text).replace("\\u0000", "\ufffd")
+
+
+def _finite(value: Any) -> Any:
+    """The value with every NaN or infinite float replaced by None (JSON null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

@@ -1,0 +1,31 @@
+"""Quarterly summaries: availability, incidents, latency, freshness and the official verdicts.
+
+`build_report()` reads Postgres (rollups and the report tables, never the pruned raw results)
+into a `Report`; `render()` turns it into Markdown, HTML, CSV or JSON, in Chinese or English.
+"""
+
+from monitor.report.build import ReportError, build_report
+from monitor.report.model import Report, Status
+from monitor.report.output import OutputError, save
+from monitor.report.period import Period, PeriodError, parse_period, quarter
+from monitor.report.render import FORMATS, TABLE_NAMES, Format, render
+from monitor.report.texts import LANGS, Lang
+
+__all__ = [
+    "FORMATS",
+    "LANGS",
+    "TABLE_NAMES",
+    "Format",
+    "Lang",
+    "OutputError",
+    "Period",
+    "PeriodError",
+    "Report",
+    "ReportError",
+    "Status",
+    "build_report",
+    "parse_period",
+    "quarter",
+    "render",
+    "save",
+]

@@ -1,0 +1,479 @@
+"""Build a `Report` for a period: read the facts, measure each check, apply the indicators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from monitor.checkspec import CheckSpec
+from monitor.config import Config, Site
+from monitor.probes.feed import FeedCheck
+from monitor.probes.freshness import FreshnessCheck
+from monitor.probes.interaction import InteractionCheck
+from monitor.report import indicators
+from monitor.report.content import longest_gap, max_age, posts_per_month, stale_spans, timeline
+from monitor.report.gather import (
+    CheckDays,
+    CheckMonths,
+    ContentHour,
+    Facts,
+    IncidentRecord,
+    Reader,
+    gather,
+)
+from monitor.report.histogram import add_counts, quantile
+from monitor.report.indicators import AccessCheck
+from monitor.report.model import (
+    Availability,
+    BrokenLink,
+    CheckReport,
+    ColumnFreshness,
+    DayAvailability,
+    IncidentRow,
+    IncidentSummary,
+    InteractionFinding,
+    Latency,
+    MonthLatency,
+    Report,
+    SiteReport,
+    Status,
+    StepLatency,
+    Summary,
+    Verdict,
+)
+from monitor.report.period import Period
+
+__all__ = ["ReportError", "build_report"]
+
+CONTENT_TYPES = ("freshness", "feed", "interaction")
+ACCESS_TYPES = ("http", "login")
+# What a content check finds about the page, as opposed to failing to read it.
+CONTENT_OUTCOMES = ("stale", "broken_links", "unanswered", "content_mismatch")
+_OFFICIAL_AGE = {
+    "homepage": indicators.NOT_UPDATED_VETO,
+    "news": indicators.NEWS_MAX_AGE,
+    "notice": indicators.NOTICE_MAX_AGE,
+}
+
+
+class ReportError(Exception):
+    """A report that cannot be made as asked; `str()` is one line for the person."""
+
+
+def _select(
+    config: Config, sites: Sequence[str] | None, kind: Literal["website", "new_media"] | None
+) -> list[Site]:
+    known = {s.id for s in config.sites}
+    unknown = [s for s in sites or () if s not in known]
+    if unknown:
+        raise ReportError(f"unknown site {unknown[0]!r} (not in {config.source or 'the config'})")
+    chosen = [s for s in config.sites if (not sites or s.id in sites)]
+    return [s for s in chosen if kind is None or s.kind == kind]
+
+
+async def build_report(
+    config: Config,
+    db: Reader,
+    period: Period,
+    *,
+    sites: Sequence[str] | None = None,
+    kind: Literal["website", "new_media"] | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """The report of `period` for the selected sites (all, in config order, by default).
+
+    `db` is anything with an asyncpg-style `fetch` (a Store, a pool, a connection). `now`
+    bounds incidents still open (default: the current time).
+    """
+    moment = now if now is not None else datetime.now(UTC)
+    selected = _select(config, sites, kind)
+    content_keys = [
+        (site.id, check.id)
+        for site in selected
+        for check in site.checks
+        if check.type in CONTENT_TYPES
+    ]
+    facts = await gather(db, period, [s.id for s in selected], content_keys)
+    reports = tuple(_site(site, facts, period, moment) for site in selected)
+    return Report(
+        period=period,
+        generated_at=moment,
+        latency_bounds=facts.bounds,
+        summary=_summary(reports),
+        sites=reports,
+        site_filter=tuple(sites or ()),
+        kind_filter=kind,
+    )
+
+
+def _summary(sites: Sequence[SiteReport]) -> Summary:
+    return Summary(
+        sites=len(sites),
+        websites=sum(1 for s in sites if s.kind == "website"),
+        accounts=sum(1 for s in sites if s.kind == "new_media"),
+        passed=sum(1 for s in sites if s.status in (Status.PASS, Status.WARNING)),
+        warned=sum(1 for s in sites if s.status is Status.WARNING),
+        failed=sum(1 for s in sites if s.status is Status.VETO),
+        not_assessable=sum(1 for s in sites if s.status is Status.NOT_ASSESSABLE),
+    )
+
+
+# -- per check ------------------------------------------------------------------------------
+
+
+def latency(bounds: Sequence[float], buckets: Sequence[int], total: float, count: int) -> Latency:
+    """Count, mean and the three percentiles of one histogram."""
+    return Latency(
+        count=count,
+        mean=total / count if count else None,
+        p50=quantile(0.50, bounds, buckets),
+        p95=quantile(0.95, bounds, buckets),
+        p99=quantile(0.99, bounds, buckets),
+    )
+
+
+def _month(day: date) -> date:
+    return date(day.year, day.month, 1)
+
+
+def _check(check: CheckSpec, facts: Facts, period: Period, site: str) -> CheckReport:
+    days = facts.days.get((site, check.id)) or CheckDays()
+    months = facts.months.get((site, check.id)) or CheckMonths()
+    names = facts.outcome_names
+    outcomes: list[int] = []
+    buckets: list[int] = []
+    for month, counts in months.outcomes.items():
+        add_counts(outcomes, counts)
+        add_counts(buckets, months.buckets[month])
+    by_name = {
+        name: outcomes[i] for i, name in enumerate(names) if i < len(outcomes) and outcomes[i]
+    }
+    availability = Availability(
+        probes=sum(days.probes.values()),
+        failures=sum(days.failures.values()),
+        outcomes={k: v for k, v in by_name.items() if k != "probe_error"},
+        probe_errors=by_name.get("probe_error", 0),
+    )
+    month_list: list[MonthLatency] = []
+    for day in period.days():
+        month = _month(day)
+        if month_list and month_list[-1].month == month:
+            continue
+        month_list.append(
+            MonthLatency(
+                month,
+                latency(
+                    facts.bounds,
+                    months.buckets.get(month, []),
+                    months.latency_sum.get(month, 0.0),
+                    months.latency_count.get(month, 0),
+                ),
+            )
+        )
+    return CheckReport(
+        id=check.id,
+        type=check.type,
+        name=check.name,
+        interval_seconds=check.interval_s,
+        timeout_seconds=check.timeout_s,
+        availability=availability,
+        latency=latency(
+            facts.bounds,
+            buckets,
+            sum(months.latency_sum.values()),
+            sum(months.latency_count.values()),
+        ),
+        months=tuple(month_list),
+        days=tuple(
+            DayAvailability(
+                day, days.probes.get(day, 0), days.failures.get(day, 0), days.slow.get(day, 0)
+            )
+            for day in period.days()
+        ),
+    )
+
+
+# -- incidents ------------------------------------------------------------------------------
+
+
+def _overlap(start: datetime, end: datetime, period: Period) -> tuple[datetime, datetime] | None:
+    low, high = max(start, period.start), min(end, period.end)
+    return (low, high) if low < high else None
+
+
+def _union_seconds(spans: Iterable[tuple[datetime, datetime]]) -> float:
+    total = 0.0
+    current: tuple[datetime, datetime] | None = None
+    for start, end in sorted(spans):
+        if current is None or start > current[1]:
+            if current is not None:
+                total += (current[1] - current[0]).total_seconds()
+            current = (start, end)
+        else:
+            current = (current[0], max(current[1], end))
+    if current is not None:
+        total += (current[1] - current[0]).total_seconds()
+    return total
+
+
+def _incidents(
+    records: Sequence[IncidentRecord], types: dict[str, str], period: Period, now: datetime
+) -> tuple[tuple[IncidentRow, ...], IncidentSummary]:
+    ongoing_end = min(now, period.end)
+    rows = []
+    for r in records:
+        end = r.resolved_at if r.resolved_at is not None else max(ongoing_end, r.opened_at)
+        inside = _overlap(r.opened_at, end, period)
+        rows.append(
+            IncidentRow(
+                id=r.id,
+                check=r.check,
+                location=r.location,
+                reason=r.reason,
+                opened_at=r.opened_at,
+                resolved_at=r.resolved_at,
+                duration_seconds=(end - r.opened_at).total_seconds(),
+                in_period_seconds=0.0
+                if inside is None
+                else (inside[1] - inside[0]).total_seconds(),
+                failures=r.failures,
+                first_error=r.first_error,
+                during_maintenance=r.during_maintenance,
+                outage=types.get(r.check) in ACCESS_TYPES or r.reason not in CONTENT_OUTCOMES,
+            )
+        )
+
+    def spans(chosen: Iterable[IncidentRow]) -> list[tuple[datetime, datetime]]:
+        out = []
+        for row in chosen:
+            end = row.resolved_at if row.resolved_at is not None else ongoing_end
+            inside = _overlap(row.opened_at, max(end, row.opened_at), period)
+            if inside is not None:
+                out.append(inside)
+        return out
+
+    counted = [r for r in rows if r.outage and not r.during_maintenance]
+    maintenance = [r for r in rows if r.outage and r.during_maintenance]
+    resolved = [r for r in counted if r.resolved_at is not None and r.resolved_at <= period.end]
+    summary = IncidentSummary(
+        count=len(counted),
+        downtime_seconds=_union_seconds(spans(counted)),
+        mttr_seconds=(
+            sum(r.duration_seconds for r in resolved) / len(resolved) if resolved else None
+        ),
+        longest=max(counted, key=lambda r: r.duration_seconds, default=None),
+        maintenance_count=len(maintenance),
+        maintenance_seconds=_union_seconds(spans(maintenance)),
+        content_count=sum(1 for r in rows if not r.outage),
+    )
+    return tuple(rows), summary
+
+
+# -- content --------------------------------------------------------------------------------
+
+
+def _category(check: CheckSpec) -> tuple[str, float]:
+    if isinstance(check, FreshnessCheck):
+        official = _OFFICIAL_AGE.get(check.category)
+        return check.category, official if official is not None else check.allowed_age
+    if isinstance(check, FeedCheck):
+        return "feed", indicators.NOT_UPDATED_VETO
+    return check.type, indicators.NOT_UPDATED_VETO
+
+
+def _column(check: CheckSpec, site: Site, facts: Facts, period: Period) -> ColumnFreshness:
+    key = (site.id, check.id)
+    versions = facts.versions.get(key, [])
+    hours = facts.content.get(key, [])
+    category, allowed = _category(check)
+    segments = timeline(versions, hours, period)
+    reached = max_age(segments, period)
+    counts_posts = site.kind == "new_media" or isinstance(check, FeedCheck)
+    return ColumnFreshness(
+        check=check.id,
+        name=check.name,
+        type=check.type,
+        category=category,
+        allowed_age=allowed,
+        observations=sum(h.observations for h in hours),
+        newest_item_at=segments[-1].newest if segments else None,
+        max_age=None if reached is None else reached[0],
+        longest_gap=longest_gap(segments, period),
+        stale_seconds=sum(
+            (end - start).total_seconds() for start, end in stale_spans(segments, period, allowed)
+        ),
+        stale_spans=tuple(stale_spans(segments, period, allowed)),
+        blank_hours=sum(1 for h in hours if h.blank > 0),
+        undated_hours=sum(1 for h in hours if h.undated > 0),
+        posts_per_month=tuple(posts_per_month(versions, period)) if counts_posts else (),
+    )
+
+
+def _board(check: InteractionCheck, hours: Sequence[ContentHour]) -> InteractionFinding:
+    overdue = [h.hour for h in hours if (h.unanswered_max or 0) > 0]
+    responses = sum(h.median_response_count for h in hours)
+    return InteractionFinding(
+        check=check.id,
+        observations=sum(h.observations for h in hours),
+        unanswered_max=max((h.unanswered_max or 0 for h in hours), default=0),
+        unanswered_first=overdue[0] if overdue else None,
+        unanswered_last=overdue[-1] if overdue else None,
+        open_questions_max=max((h.open_questions_max or 0 for h in hours), default=0),
+        late_answers_max=max((h.late_answers_max or 0 for h in hours), default=0),
+        median_response_seconds=(
+            sum(h.median_response_sum for h in hours) / responses if responses else None
+        ),
+        max_unanswered=check.max_unanswered,
+    )
+
+
+@dataclass(slots=True)
+class _StepTotals:
+    attempts: int = 0
+    failures: int = 0
+    latency_sum: float = 0.0
+    latency_count: int = 0
+    buckets: list[int] = field(default_factory=list)
+
+
+def _steps(site: Site, facts: Facts) -> tuple[StepLatency, ...]:
+    out: list[StepLatency] = []
+    for check in site.checks:
+        if check.type != "login":
+            continue
+        # Steps in flow order (position), each summed over the months.
+        steps: dict[str, _StepTotals] = {}
+        for month in facts.steps.get((site.id, check.id), []):
+            totals = steps.setdefault(month.step, _StepTotals())
+            totals.attempts += month.attempts
+            totals.failures += month.failures
+            totals.latency_sum += month.latency_sum
+            totals.latency_count += month.latency_count
+            add_counts(totals.buckets, month.buckets)
+        out.extend(
+            StepLatency(
+                check=check.id,
+                step=step,
+                attempts=t.attempts,
+                failures=t.failures,
+                latency=latency(facts.bounds, t.buckets, t.latency_sum, t.latency_count),
+            )
+            for step, t in steps.items()
+        )
+    return tuple(out)
+
+
+# -- per site -------------------------------------------------------------------------------
+
+
+def _site(site: Site, facts: Facts, period: Period, now: datetime) -> SiteReport:
+    checks = tuple(_check(c, facts, period, site.id) for c in site.checks)
+    http = [c for c in checks if c.type == "http"]
+    measured = [c.availability for c in http] or [_access(c) for c in checks]
+    availability = Availability(
+        probes=sum(a.probes for a in measured),
+        failures=sum(a.failures for a in measured),
+        outcomes=_sum_outcomes(a.outcomes for a in measured),
+        probe_errors=sum(a.probe_errors for a in measured),
+    )
+    types = {c.id: c.type for c in site.checks}
+    incidents, incident_summary = _incidents(
+        [i for i in facts.incidents if i.site == site.id and i.check in types],
+        types,
+        period,
+        now,
+    )
+    columns = tuple(
+        _column(c, site, facts, period)
+        for c in site.checks
+        if isinstance(c, FreshnessCheck | FeedCheck)
+    )
+    boards = tuple(
+        _board(c, facts.content.get((site.id, c.id), []))
+        for c in site.checks
+        if isinstance(c, InteractionCheck)
+    )
+    verdicts = _verdicts(site, checks, columns, boards, facts, period)
+    configured = {c.id for c in site.checks}
+    return SiteReport(
+        id=site.id,
+        name=site.name,
+        kind=site.kind,
+        owner=site.owner,
+        status=indicators.worst([v.status for v in verdicts]),
+        verdicts=verdicts,
+        availability=availability,
+        latency=(http or checks)[0].latency if checks else _NO_LATENCY,
+        checks=checks,
+        incidents=incidents,
+        incident_summary=incident_summary,
+        freshness=columns,
+        broken_links=tuple(
+            BrokenLink(b.check, b.url, b.reason, b.first_seen_at, b.last_seen_at, b.observations)
+            for b in facts.broken_links.get(site.id, [])
+            if b.check in configured
+        ),
+        interaction=boards,
+        login_steps=_steps(site, facts),
+    )
+
+
+_NO_LATENCY = Latency(0, None, None, None, None)
+
+
+def _access(check: CheckReport) -> Availability:
+    """A check's availability with what it found on the page not counted as failing to read it."""
+    a = check.availability
+    if check.type in ACCESS_TYPES:
+        return a
+    found = sum(a.outcomes.get(o, 0) for o in CONTENT_OUTCOMES)
+    return Availability(
+        probes=a.probes,
+        failures=a.failures - found,
+        outcomes={k: v for k, v in a.outcomes.items() if k not in CONTENT_OUTCOMES},
+        probe_errors=a.probe_errors,
+    )
+
+
+def _sum_outcomes(all_counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for counts in all_counts:
+        for name, count in counts.items():
+            total[name] = total.get(name, 0) + count
+    return total
+
+
+def _verdicts(
+    site: Site,
+    checks: Sequence[CheckReport],
+    columns: Sequence[ColumnFreshness],
+    boards: Sequence[InteractionFinding],
+    facts: Facts,
+    period: Period,
+) -> tuple[Verdict, ...]:
+    if site.kind == "new_media":
+        verdicts = [indicators.new_media_not_updated(columns)]
+        if boards:
+            verdicts.append(indicators.poor_interaction(boards))
+        return tuple(verdicts)
+    access = [
+        AccessCheck(c.id, c.timeout_s, facts.days.get((site.id, c.id)) or CheckDays())
+        for c in site.checks
+        if c.type == "http"
+    ]
+    freshness = [c for c in columns if c.type == "freshness"]
+    homepages = [c for c in freshness if c.category == "homepage"]
+    others = [c for c in freshness if c.category != "homepage"]
+    blank = {
+        c.check: [h.hour for h in facts.content.get((site.id, c.check), []) if h.blank > 0]
+        for c in others
+    }
+    return (
+        indicators.site_unreachable(access, period),
+        indicators.homepage_not_updated(homepages),
+        indicators.columns_not_updated(others),
+        indicators.blank_columns(others, blank),
+        indicators.poor_interaction(boards),
+    )

@@ -1,0 +1,42 @@
+"""One entry point for every output format."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from monitor.report.html_out import to_html
+from monitor.report.json_out import to_bytes as json_bytes
+from monitor.report.markdown import to_markdown
+from monitor.report.model import Report
+from monitor.report.tables import TABLES, csv_files
+from monitor.report.texts import Lang
+
+__all__ = ["FORMATS", "TABLE_NAMES", "Format", "render"]
+
+Format = Literal["md", "html", "csv", "json"]
+FORMATS: tuple[Format, ...] = ("md", "html", "csv", "json")
+# The CSV tables, for `--table`.
+TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+
+
+def render(
+    report: Report, fmt: Format, lang: Lang = "zh", table: str | None = None
+) -> bytes | dict[str, bytes]:
+    """The report in `fmt`, UTF-8.
+
+    `csv` gives `{"sites.csv": ..., "incidents.csv": ...}` (one file per table), or with
+    `table` (`incidents`, see `TABLES`) that one file's bytes. Other formats give bytes;
+    `table` is accepted only with csv.
+    """
+    if table is not None and fmt != "csv":
+        raise ValueError("--table goes with --format csv")
+    if fmt == "md":
+        return to_markdown(report, lang).encode("utf-8")
+    if fmt == "html":
+        return to_html(report, lang).encode("utf-8")
+    if fmt == "json":
+        return json_bytes(report, lang)
+    if fmt == "csv":
+        files = csv_files(report, lang, table)
+        return files[f"{table}.csv"] if table is not None else files
+    raise ValueError(f"unknown format {fmt!r} (one of: {', '.join(FORMATS)})")

@@ -1,0 +1,233 @@
+"""The report's pure parts: periods, percentiles, durations, content timelines, thresholds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.report.content import longest_gap, max_age, posts_per_month, stale_spans, timeline
+from monitor.report.gather import CheckDays, ContentHour, Version
+from monitor.report.histogram import quantile
+from monitor.report.indicators import AccessCheck, site_unreachable
+from monitor.report.model import Status
+from monitor.report.period import PeriodError, month_starts, parse_period, quarter
+from monitor.report.tables import csv_bytes
+from monitor.report.texts import Texts
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BOUNDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60)
+
+
+def at(month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=SHANGHAI)
+
+
+# -- periods ------------------------------------------------------------------------------------
+
+
+def test_quarter_runs_between_local_midnights() -> None:
+    """2026Q3 in Shanghai is Jun 30 16:00 UTC to Sep 30 16:00 UTC; Q4 ends at the new year."""
+    q3 = parse_period("Asia/Shanghai", quarter_text="2026Q3")
+    assert (q3.start, q3.end) == (
+        datetime(2026, 6, 30, 16, tzinfo=UTC),
+        datetime(2026, 9, 30, 16, tzinfo=UTC),
+    )
+    assert q3.label == "2026Q3" and q3.quarter == (2026, 3)
+    assert len(q3.days()) == 92
+    q4 = parse_period("Asia/Shanghai", quarter_text="2026q4")
+    assert q4.end == datetime(2027, 1, 1, tzinfo=SHANGHAI)
+    assert [m.astimezone(SHANGHAI).month for m in month_starts(q3)] == [7, 8, 9]
+
+
+def test_to_date_is_inclusive_and_times_are_exact() -> None:
+    """`--to 2026-07-31` includes Jul 31; a time is taken as given, in the zone when naive."""
+    july = parse_period("Asia/Shanghai", from_text="2026-07-01", to_text="2026-07-31")
+    assert (july.start, july.end) == (at(7, 1), at(8, 1))
+    assert july.label == "2026-07-01 – 2026-07-31"
+    span = parse_period(
+        "Asia/Shanghai", from_text="2026-07-01T08:00", to_text="2026-07-02T00:00:00+00:00"
+    )
+    assert span.start == at(7, 1, 8)
+    assert span.end == datetime(2026, 7, 2, tzinfo=UTC)
+    open_ended = parse_period("UTC", from_text="2026-07-01", now=datetime(2026, 7, 3, tzinfo=UTC))
+    assert open_ended.end == datetime(2026, 7, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"quarter_text": "2026Q5"}, "invalid --quarter '2026Q5' (use e.g. 2026Q3)"),
+        ({"quarter_text": "2026Q3", "from_text": "2026-07-01"}, "not both"),
+        ({}, "give --quarter"),
+        ({"from_text": "July"}, "invalid --from 'July'"),
+        ({"from_text": "2026-08-01", "to_text": "2026-07-01"}, "is not after --from"),
+    ],
+)
+def test_bad_periods_are_one_line_errors(kwargs: dict[str, str], message: str) -> None:
+    """Every unreadable period names the option at fault."""
+    with pytest.raises(PeriodError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_period("Asia/Shanghai", **kwargs)
+
+
+# -- percentiles ---------------------------------------------------------------------------------
+
+
+def test_quantile_interpolates_inside_its_bucket() -> None:
+    """100 observations, 50 in (0.2, 0.3] and 50 in (0.3, 0.5]: p50 is 0.3, p95 is 0.48."""
+    counts = [0] * (len(BOUNDS) + 1)
+    counts[3], counts[4] = 50, 50
+    p50 = quantile(0.5, BOUNDS, counts)
+    p95 = quantile(0.95, BOUNDS, counts)
+    assert p50 is not None and p95 is not None
+    assert (p50.value, p50.low, p50.high) == (pytest.approx(0.3), 0.2, 0.3)
+    assert (p95.value, p95.low, p95.high) == (pytest.approx(0.48), 0.3, 0.5)
+    assert p95.error == pytest.approx(0.18)
+    assert quantile(0.5, BOUNDS, [0] * 18) is None
+
+
+def test_quantile_above_the_last_bound_is_only_a_lower_bound() -> None:
+    """When the rank falls in the +Inf bucket the estimate is the last bound, the top unknown."""
+    counts = [0] * (len(BOUNDS) + 1)
+    counts[0], counts[-1] = 90, 10
+    p99 = quantile(0.99, BOUNDS, counts)
+    assert p99 is not None
+    assert (p99.value, p99.low, p99.above_range) == (60, 60, True)
+    assert math.isinf(p99.high)
+
+
+# -- words ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "zh", "en"),
+    [
+        (0, "0秒", "0 s"),
+        (4.25, "4.2秒", "4.2 s"),
+        (59, "59秒", "59 s"),
+        (90, "1分钟", "1 min"),
+        (3661, "1小时1分钟", "1 h 1 min"),
+        (7200, "2小时", "2 h"),
+        (14 * 86400, "14天", "14 d"),
+        (16 * 86400 + 5400, "16天1小时", "16 d 1 h"),
+        (86400 + 59, "1天", "1 d"),
+    ],
+)
+def test_durations_read_naturally(seconds: float, zh: str, en: str) -> None:
+    """Durations show two units at most, rounded down, in Chinese and English."""
+    assert Texts("zh", SHANGHAI).duration(seconds) == zh
+    assert Texts("en", SHANGHAI).duration(seconds) == en
+
+
+def test_times_are_shown_in_the_zone() -> None:
+    """A UTC moment is shown at Shanghai's wall time."""
+    t = Texts("zh", SHANGHAI)
+    moment = datetime(2026, 6, 30, 16, 30, tzinfo=UTC)
+    assert t.when(moment) == "2026-07-01 00:30"
+    assert t.day(moment) == "2026年7月1日"
+
+
+# -- content timelines --------------------------------------------------------------------------
+
+
+def version(newest: datetime, first: datetime, last: datetime) -> Version:
+    return Version(newest, first, last, 1)
+
+
+def test_timeline_carries_the_item_current_at_the_start() -> None:
+    """An item seen before the period stays current into it; its age counts from its date."""
+    period = quarter(2026, 3, "Asia/Shanghai")
+    versions = [
+        version(at(6, 10), at(6, 10, 1), at(7, 5)),
+        version(at(7, 5, 9), at(7, 5, 10), at(7, 20)),
+    ]
+    segments = timeline(versions, [], period)
+    assert len(segments) == 2
+    found = max_age(segments, period)
+    assert found is not None
+    # The first item, Jun 10, was current until the next was seen on Jul 5 10:00.
+    assert found[0] == (at(7, 5, 10) - at(6, 10)).total_seconds()
+    spans = stale_spans(segments, period, 14 * 86400)
+    # It was already past 14 days when the period began: stale from the period's start.
+    assert spans[0] == (period.start, at(7, 5, 10))
+    gap = longest_gap(segments, period)
+    assert gap is not None and gap.updated and gap.newest_item_at == at(6, 10)
+
+
+def test_undated_observations_are_no_update() -> None:
+    """Observations without dates after the last dated item extend its age to them."""
+    period = quarter(2026, 3, "Asia/Shanghai")
+    versions = [version(at(7, 1), at(7, 1, 1), at(7, 2))]
+    hours = [
+        ContentHour(at(7, 20), 1, 1, 0, None, None, None, None, 0.0, 0, None),
+    ]
+    found = max_age(timeline(versions, hours, period), period)
+    assert found is not None and found[0] == (at(7, 20) - at(7, 1)).total_seconds()
+
+
+def test_posts_per_month_counts_distinct_dates_by_local_month() -> None:
+    """Items are counted in the local month of their date; items before the period are not."""
+    period = quarter(2026, 3, "Asia/Shanghai")
+    versions = [
+        version(at(6, 30, 23), at(6, 30, 23), at(7, 1)),
+        version(at(7, 1, 0), at(7, 1, 1), at(7, 2)),
+        version(datetime(2026, 7, 31, 16, 30, tzinfo=UTC), at(8, 1, 1), at(8, 2)),
+    ]
+    assert posts_per_month(versions, period) == [
+        (date(2026, 7, 1), 1),
+        (date(2026, 8, 1), 1),
+        (date(2026, 9, 1), 0),
+    ]
+
+
+# -- thresholds ----------------------------------------------------------------------------------
+
+
+def days(per_day: int, failures: dict[date, int], first: date, count: int) -> CheckDays:
+    d = CheckDays()
+    for i in range(count):
+        day = first + timedelta(days=i)
+        d.probes[day] = per_day
+        d.failures[day] = failures.get(day, 0)
+    return d
+
+
+@pytest.mark.parametrize(
+    ("failed", "status"),
+    [(35, Status.VETO), (34, Status.WARNING), (21, Status.WARNING), (20, Status.PASS)],
+)
+def test_unreachable_thresholds_are_inclusive(failed: int, status: Status) -> None:
+    """With 100 probes a day, 35/700 is exactly 5 % (veto), 21/700 exactly 3 % (warning)."""
+    period = parse_period("Asia/Shanghai", from_text="2026-07-01", to_text="2026-07-07")
+    check = AccessCheck("home", 15.0, days(100, {date(2026, 7, 3): failed}, date(2026, 7, 1), 7))
+    v = site_unreachable([check], period)
+    assert v.status is status
+    assert v.evidence["failures"] == failed
+
+
+def test_one_short_day_makes_a_clean_quarter_not_assessable() -> None:
+    """A day with 19 probes leaves windows unjudged: no pass, the day named."""
+    period = parse_period("Asia/Shanghai", from_text="2026-07-01", to_text="2026-07-10")
+    d = days(20, {}, date(2026, 7, 1), 10)
+    d.probes[date(2026, 7, 4)] = 19
+    v = site_unreachable([AccessCheck("home", 15.0, d)], period)
+    assert v.status is Status.NOT_ASSESSABLE
+    assert v.evidence["short_days"] == [{"check": "home", "day": date(2026, 7, 4), "probes": 19}]
+
+
+def test_a_period_shorter_than_a_week_is_not_assessable() -> None:
+    """Six days hold no 7-day window."""
+    period = parse_period("Asia/Shanghai", from_text="2026-07-01", to_text="2026-07-06")
+    v = site_unreachable([AccessCheck("home", 15.0, days(100, {}, date(2026, 7, 1), 6))], period)
+    assert (v.status, v.reason) == (Status.NOT_ASSESSABLE, "period_too_short")
+
+
+def test_csv_quotes_text_excel_would_run_as_a_formula() -> None:
+    """A first error like `=cmd|...` is written with a leading quote, Chinese kept as is."""
+    data = csv_bytes(["原因", "n"], [['=HYPERLINK("x")', 1], ["超时", -2]])
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert rows == [["原因", "n"], ['\'=HYPERLINK("x")', "1"], ["超时", "-2"]]
