@@ -1,6 +1,6 @@
 """Benchmark page parsing (issue 4); prints figures, asserts nothing.
 
-    /work/venv/bin/python tests/bench/bench_parsing.py [--runs 30] [--checks 100]
+    .venv/bin/python tests/bench/bench_parsing.py [--runs 30] [--checks 100]
 
 1. Time per 2 MB column page: date extraction (`read_column`: parse, find the items, read
    their dates) and link collection (`collect_links`), on two pages: a realistic one (inline

@@ -1,6 +1,6 @@
 """Benchmark the quarterly report: 200 checks x 90 days of 1-minute probes, as hourly rollups.
 
-Run: /work/venv/bin/python -m tests.bench.bench_report [--checks 200] [--days 90]
+Run: .venv/bin/python -m tests.bench.bench_report [--checks 200] [--days 90]
 Talks to the test PostgreSQL (MONITOR_TEST_DATABASE_URL, PG*, or 127.0.0.1:5432/test) in a
 fresh schema dropped afterwards. The rollups (checks x days x 24 rows, 432,000 by default:
 about 26 million probes' worth) and a few incidents are COPYed straight in, as years of

@@ -1,6 +1,6 @@
 """Benchmark the store's writer: sustained insert rate, buffer memory, how long the buffer lasts.
 
-Run: /work/venv/bin/python -m tests.bench.bench_store [--results 200000] [--batch 2000]
+Run: .venv/bin/python -m tests.bench.bench_store [--results 200000] [--batch 2000]
 Talks to the test PostgreSQL (MONITOR_TEST_DATABASE_URL, PG*, or 127.0.0.1:5432/test) in a
 fresh schema dropped afterwards. Prints figures; asserts nothing.
 """
