@@ -585,6 +585,7 @@ def test_inhibition_names_real_alerts_and_covers_site_down() -> None:
 
 # --- the image's install steps in a clean virtualenv -----------------------------------------
 
+
 def test_image_build_steps_install_a_working_monitor(tmp_path: Path) -> None:
     """The build stage's steps, run in a clean virtualenv on the files it COPYs, install a `monitor` whose package data and console script work.
 

@@ -31,7 +31,7 @@ from pydantic import Field
 from monitor.checkspec import Duration, Model
 from monitor.dates import parse_date, parse_exact, site_zone
 from monitor.probes.base import ProbeContext, Stopwatch
-from monitor.probes.freshness import DAY, FUTURE_SLACK, show_age, show_date
+from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError, Response
 from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
 from monitor.results import Outcome, ProbeResult
@@ -61,6 +61,11 @@ class FeedReading:
     format: str  # "rss20", "atom10", ... as feedparser names them, or "json"
     entries: int
     dates: tuple[datetime, ...]
+
+    def usable_dates(self, now: datetime) -> list[datetime]:
+        """The dates at most `FUTURE_SLACK` ahead of `now`; later ones count as no update."""
+        latest = now + FUTURE_SLACK
+        return [d for d in self.dates if d <= latest]
 
 
 def _time_of(value: Any, zone: tzinfo, now: datetime) -> datetime | None:
@@ -159,8 +164,7 @@ def _read_response(
 
 def judge(check: FeedCheck, reading: FeedReading, now: datetime) -> tuple[Outcome, str, int]:
     """Outcome, detail and the number of posts in the `min_posts` window (0 without one)."""
-    latest = now + FUTURE_SLACK
-    dates = [d for d in reading.dates if d <= latest]
+    dates = reading.usable_dates(now)
     undated = reading.entries - len(reading.dates)
     if reading.entries == 0:
         return Outcome.CONTENT_MISMATCH, "feed has no entries", 0
@@ -207,8 +211,7 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
             check, ctx, Outcome.CONTENT_MISMATCH, "not an RSS, Atom or JSON feed", **fields
         )
     outcome, detail, in_window = judge(check, reading, now)
-    dated = [d for d in reading.dates if d <= now + FUTURE_SLACK]
-    newest = max(dated, default=None)
+    newest = max(reading.usable_dates(now), default=None)
     extra: dict[str, Any] = {"feed_format": reading.format}
     if check.min_posts is not None:
         extra["posts_in_window"] = in_window
@@ -217,7 +220,7 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
         ctx,
         outcome,
         detail,
-        content_age_seconds=None if newest is None else max(0.0, (now - newest).total_seconds()),
+        content_age_seconds=content_age(newest, now),
         newest_item_at=newest,
         items=reading.entries,
         extra=extra,

@@ -148,6 +148,11 @@ def show_age(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
+def content_age(newest: datetime | None, now: datetime) -> float | None:
+    """A result's `content_age_seconds`: the newest item's age (0 if dated ahead), or None."""
+    return None if newest is None else max(0.0, (now - newest).total_seconds())
+
+
 def show_date(value: datetime) -> str:
     """A date as the site wrote it: with its time only when it had one."""
     return value.strftime("%Y-%m-%d %H:%M" if value.hour or value.minute else "%Y-%m-%d")
@@ -188,13 +193,12 @@ async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
         ),
     )
     outcome, detail = judge(check, reading, now)
-    age = None if reading.newest is None else max(0.0, (now - reading.newest).total_seconds())
     return stopwatch.result(
         check,
         ctx,
         outcome,
         detail,
-        content_age_seconds=age,
+        content_age_seconds=content_age(reading.newest, now),
         newest_item_at=reading.newest,
         items=reading.items,
         extra={"category": check.category, "date_source": reading.source},

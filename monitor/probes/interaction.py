@@ -36,7 +36,7 @@ from monitor.checkspec import Duration, Model
 from monitor.dates import site_zone
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
-from monitor.probes.freshness import DAY, show_age, show_date
+from monitor.probes.freshness import DAY, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
 from monitor.results import Outcome, ProbeResult
@@ -173,7 +173,7 @@ async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
         detail,
         items=reading.rows,
         newest_item_at=newest,
-        content_age_seconds=None if newest is None else max(0.0, (now - newest).total_seconds()),
+        content_age_seconds=content_age(newest, now),
         extra=extra,
         **response_fields(response),
     )

@@ -67,6 +67,7 @@ from monitor.probes.extract import Css, TextRule, node_text, parse_html
 from monitor.probes.freshness import show_age
 from monitor.probes.http import Expect
 from monitor.probes.httpclient import FetchError, Response
+from monitor.probes.page import response_fields
 from monitor.results import Outcome, Phases, ProbeResult, StepResult
 
 __all__ = ["KeptSession", "LoginCheck", "SessionSpec", "Step", "probe", "release_session"]
@@ -563,12 +564,7 @@ async def _check_session(
             extra=extra,
         )
     elapsed = time.perf_counter() - started
-    fields: dict[str, Any] = {
-        "status_code": response.status,
-        "phases": response.phases,
-        "cert_expiry_timestamp": response.cert_expiry_timestamp,
-        "tls_verified": response.tls_verified,
-    }
+    fields = response_fields(response)
     reason = _logged_out_reason(check, response)
     if reason is not None:
         ctx.state(check).pop(STATE_KEY, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from monitor.checkspec import CheckSpec
@@ -27,7 +27,6 @@ from monitor.report.histogram import add_counts, quantile
 from monitor.report.indicators import AccessCheck
 from monitor.report.model import (
     Availability,
-    BrokenLink,
     CheckReport,
     ColumnFreshness,
     DayAvailability,
@@ -134,10 +133,6 @@ def latency(bounds: Sequence[float], buckets: Sequence[int], total: float, count
     )
 
 
-def _month(day: date) -> date:
-    return date(day.year, day.month, 1)
-
-
 def _check(check: CheckSpec, facts: Facts, period: Period, site: str) -> CheckReport:
     days = facts.days.get((site, check.id)) or CheckDays()
     months = facts.months.get((site, check.id)) or CheckMonths()
@@ -156,22 +151,18 @@ def _check(check: CheckSpec, facts: Facts, period: Period, site: str) -> CheckRe
         outcomes={k: v for k, v in by_name.items() if k != "probe_error"},
         probe_errors=by_name.get("probe_error", 0),
     )
-    month_list: list[MonthLatency] = []
-    for day in period.days():
-        month = _month(day)
-        if month_list and month_list[-1].month == month:
-            continue
-        month_list.append(
-            MonthLatency(
-                month,
-                latency(
-                    facts.bounds,
-                    months.buckets.get(month, []),
-                    months.latency_sum.get(month, 0.0),
-                    months.latency_count.get(month, 0),
-                ),
-            )
+    month_list = tuple(
+        MonthLatency(
+            month,
+            latency(
+                facts.bounds,
+                months.buckets.get(month, []),
+                months.latency_sum.get(month, 0.0),
+                months.latency_count.get(month, 0),
+            ),
         )
+        for month in period.months()
+    )
     return CheckReport(
         id=check.id,
         type=check.type,
@@ -185,7 +176,7 @@ def _check(check: CheckSpec, facts: Facts, period: Period, site: str) -> CheckRe
             sum(months.latency_sum.values()),
             sum(months.latency_count.values()),
         ),
-        months=tuple(month_list),
+        months=month_list,
         days=tuple(
             DayAvailability(
                 day, days.probes.get(day, 0), days.failures.get(day, 0), days.slow.get(day, 0)
@@ -223,9 +214,12 @@ def _incidents(
 ) -> tuple[tuple[IncidentRow, ...], IncidentSummary]:
     ongoing_end = min(now, period.end)
     rows = []
+    within: dict[str, tuple[datetime, datetime]] = {}  # by incident id: its part in the period
     for r in records:
         end = r.resolved_at if r.resolved_at is not None else max(ongoing_end, r.opened_at)
         inside = _overlap(r.opened_at, end, period)
+        if inside is not None:
+            within[r.id] = inside
         rows.append(
             IncidentRow(
                 id=r.id,
@@ -246,13 +240,7 @@ def _incidents(
         )
 
     def spans(chosen: Iterable[IncidentRow]) -> list[tuple[datetime, datetime]]:
-        out = []
-        for row in chosen:
-            end = row.resolved_at if row.resolved_at is not None else ongoing_end
-            inside = _overlap(row.opened_at, max(end, row.opened_at), period)
-            if inside is not None:
-                out.append(inside)
-        return out
+        return [within[row.id] for row in chosen if row.id in within]
 
     counted = [r for r in rows if r.outage and not r.during_maintenance]
     maintenance = [r for r in rows if r.outage and r.during_maintenance]
@@ -290,6 +278,7 @@ def _column(check: CheckSpec, site: Site, facts: Facts, period: Period) -> Colum
     category, allowed = _category(check)
     segments = timeline(versions, hours, period)
     reached = max_age(segments, period)
+    stale = tuple(stale_spans(segments, period, allowed))
     counts_posts = site.kind == "new_media" or isinstance(check, FeedCheck)
     return ColumnFreshness(
         check=check.id,
@@ -301,10 +290,8 @@ def _column(check: CheckSpec, site: Site, facts: Facts, period: Period) -> Colum
         newest_item_at=segments[-1].newest if segments else None,
         max_age=None if reached is None else reached[0],
         longest_gap=longest_gap(segments, period),
-        stale_seconds=sum(
-            (end - start).total_seconds() for start, end in stale_spans(segments, period, allowed)
-        ),
-        stale_spans=tuple(stale_spans(segments, period, allowed)),
+        stale_seconds=sum((end - start).total_seconds() for start, end in stale),
+        stale_spans=stale,
         blank_hours=sum(1 for h in hours if h.blank > 0),
         undated_hours=sum(1 for h in hours if h.undated > 0),
         posts_per_month=tuple(posts_per_month(versions, period)) if counts_posts else (),
@@ -410,11 +397,7 @@ def _site(site: Site, facts: Facts, period: Period, now: datetime) -> SiteReport
         incidents=incidents,
         incident_summary=incident_summary,
         freshness=columns,
-        broken_links=tuple(
-            BrokenLink(b.check, b.url, b.reason, b.first_seen_at, b.last_seen_at, b.observations)
-            for b in facts.broken_links.get(site.id, [])
-            if b.check in configured
-        ),
+        broken_links=tuple(b for b in facts.broken_links.get(site.id, []) if b.check in configured),
         interaction=boards,
         login_steps=_steps(site, facts),
     )

@@ -106,9 +106,4 @@ def posts_per_month(versions: Sequence[Version], period: Period) -> list[tuple[d
         if period.start <= version.newest_item_at < period.end:
             local = version.newest_item_at.astimezone(zone)
             counts[date(local.year, local.month, 1)] += 1
-    months: list[date] = []
-    for day in period.days():
-        first = date(day.year, day.month, 1)
-        if first not in months:
-            months.append(first)
-    return [(month, counts.get(month, 0)) for month in months]
+    return [(month, counts.get(month, 0)) for month in period.months()]

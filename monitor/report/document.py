@@ -8,7 +8,14 @@ from datetime import date, datetime, time, timedelta
 from monitor.report.histogram import Quantile
 from monitor.report.indicators import INDICATORS
 from monitor.report.model import Availability, Latency, Report, SiteReport
-from monitor.report.phrases import evidence, overview, period_name, site_name, site_problems
+from monitor.report.phrases import (
+    evidence,
+    failed_outcomes,
+    overview,
+    period_name,
+    site_name,
+    site_problems,
+)
 from monitor.report.texts import Texts
 
 _MICRO = timedelta(microseconds=1)
@@ -80,8 +87,13 @@ def quantile_text(t: Texts, q: Quantile | None) -> str:
     return t.seconds(q.value)
 
 
+def _headers(t: Texts, *keys: str) -> tuple[str, ...]:
+    """A table's header row: the labels of `keys`."""
+    return tuple(t(k) for k in keys)
+
+
 def _outcomes(t: Texts, a: Availability) -> str:
-    failed = sorted(((n, c) for n, c in a.outcomes.items() if n != "ok"), key=lambda x: -x[1])
+    failed = failed_outcomes([a.outcomes])
     if not failed:
         return t("none")
     return t.sep().join(f"{t(n)} {c}" for n, c in failed)
@@ -148,18 +160,16 @@ def _summary_table(t: Texts, report: Report) -> Table:
             )
         )
     return Table(
-        tuple(
-            t(k)
-            for k in (
-                "c_site",
-                "c_kind",
-                "c_status",
-                "c_availability",
-                "c_incidents",
-                "c_downtime",
-                "c_mttr",
-                "c_p95",
-            )
+        _headers(
+            t,
+            "c_site",
+            "c_kind",
+            "c_status",
+            "c_availability",
+            "c_incidents",
+            "c_downtime",
+            "c_mttr",
+            "c_p95",
         ),
         tuple(rows),
         status_columns=(2,),
@@ -201,7 +211,7 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
     doc.add(Heading(4, t("h_verdicts")))
     doc.add(
         Table(
-            (t("c_indicator"), t("c_status"), t("c_evidence")),
+            _headers(t, "c_indicator", "c_status", "c_evidence"),
             tuple((t(v.indicator), t(str(v.status)), evidence(t, v)) for v in site.verdicts),
             status_columns=(1,),
         )
@@ -210,16 +220,8 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
     doc.add(Heading(4, t("h_availability")))
     doc.add(
         Table(
-            tuple(
-                t(k)
-                for k in (
-                    "c_check",
-                    "c_type",
-                    "c_probes",
-                    "c_failures",
-                    "c_availability",
-                    "c_outcomes",
-                )
+            _headers(
+                t, "c_check", "c_type", "c_probes", "c_failures", "c_availability", "c_outcomes"
             ),
             tuple(
                 (
@@ -239,23 +241,14 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
             doc.add(
                 DailyChart(
                     f"{t('h_daily')} · {check.id}",
-                    tuple(
-                        (
-                            d.day,
-                            None if d.probes == 0 else (d.probes - d.failures) / d.probes,
-                            d.probes,
-                        )
-                        for d in check.days
-                    ),
+                    tuple((d.day, d.ratio, d.probes) for d in check.days),
                 )
             )
 
     _incidents(doc, t, site)
 
     doc.add(Heading(4, t("h_latency")))
-    header = tuple(
-        t(k) for k in ("c_check", "c_month", "c_count", "c_mean", "c_p50", "c_p95", "c_p99")
-    )
+    header = _headers(t, "c_check", "c_month", "c_count", "c_mean", "c_p50", "c_p95", "c_p99")
     rows: list[tuple[str, ...]] = []
     timed = [c for c in site.checks if c.type in ("http", "login")] or list(site.checks)
     for check in timed:
@@ -285,19 +278,17 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
         doc.add(Heading(4, t("h_login")))
         doc.add(
             Table(
-                tuple(
-                    t(k)
-                    for k in (
-                        "c_check",
-                        "c_step",
-                        "c_attempts",
-                        "c_failures",
-                        "c_count",
-                        "c_mean",
-                        "c_p50",
-                        "c_p95",
-                        "c_p99",
-                    )
+                _headers(
+                    t,
+                    "c_check",
+                    "c_step",
+                    "c_attempts",
+                    "c_failures",
+                    "c_count",
+                    "c_mean",
+                    "c_p50",
+                    "c_p95",
+                    "c_p99",
                 ),
                 tuple(
                     (
@@ -346,22 +337,20 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
                     t.sep().join(f"{t.month(m)} {n}" for m, n in c.posts_per_month) or t("dash")
                 )
             rows.append(tuple(row))
-        doc.add(Table(tuple(t(k) for k in keys), tuple(rows)))
+        doc.add(Table(_headers(t, *keys), tuple(rows)))
 
     if site.broken_links:
         doc.add(Heading(4, t("h_links")))
         doc.add(
             Table(
-                tuple(
-                    t(k)
-                    for k in (
-                        "c_check",
-                        "c_url",
-                        "c_reason",
-                        "c_first_seen",
-                        "c_last_seen",
-                        "c_observations",
-                    )
+                _headers(
+                    t,
+                    "c_check",
+                    "c_url",
+                    "c_reason",
+                    "c_first_seen",
+                    "c_last_seen",
+                    "c_observations",
                 ),
                 tuple(
                     (
@@ -381,16 +370,14 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
         doc.add(Heading(4, t("h_interaction")))
         doc.add(
             Table(
-                tuple(
-                    t(k)
-                    for k in (
-                        "c_check",
-                        "c_observations",
-                        "c_unanswered",
-                        "c_open",
-                        "c_late",
-                        "c_median_response",
-                    )
+                _headers(
+                    t,
+                    "c_check",
+                    "c_observations",
+                    "c_unanswered",
+                    "c_open",
+                    "c_late",
+                    "c_median_response",
                 ),
                 tuple(
                     (
@@ -408,9 +395,7 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
 
 
 def _value(q: Quantile | None) -> float | None:
-    if q is None:
-        return None
-    return q.low if q.above_range else q.value
+    return None if q is None else q.value
 
 
 def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
@@ -460,17 +445,15 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
                 f"({t.duration(s.maintenance_seconds)}), not counted above."
             )
     doc.add(Paragraph(text))
-    header = tuple(
-        t(k)
-        for k in (
-            "c_check",
-            "c_opened",
-            "c_resolved",
-            "c_duration",
-            "c_reason",
-            "c_first_error",
-            "c_maintenance",
-        )
+    header = _headers(
+        t,
+        "c_check",
+        "c_opened",
+        "c_resolved",
+        "c_duration",
+        "c_reason",
+        "c_first_error",
+        "c_maintenance",
     )
     rows = tuple(
         (

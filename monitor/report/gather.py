@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from monitor.report.model import BrokenLink
 from monitor.report.period import Period
 
 __all__ = [
@@ -108,16 +109,6 @@ class ContentHour:
 
 
 @dataclass(frozen=True, slots=True)
-class BrokenLinkRecord:
-    check: str
-    url: str
-    reason: str
-    first_seen_at: datetime
-    last_seen_at: datetime
-    observations: int
-
-
-@dataclass(frozen=True, slots=True)
 class StepMonth:
     check: str
     step: str
@@ -141,7 +132,7 @@ class Facts:
     incidents: list[IncidentRecord]
     versions: dict[tuple[str, str], list[Version]]
     content: dict[tuple[str, str], list[ContentHour]]
-    broken_links: dict[str, list[BrokenLinkRecord]]
+    broken_links: dict[str, list[BrokenLink]]
     steps: dict[tuple[str, str], list[StepMonth]]
 
 
@@ -324,7 +315,7 @@ async def _read_broken_links(db: Reader, period: Period, sites: list[str], facts
     )
     for r in rows:
         facts.broken_links[r[0]].append(
-            BrokenLinkRecord(
+            BrokenLink(
                 check=r[1],
                 url=r[2],
                 reason=r[3],

@@ -19,7 +19,10 @@ __all__ = ["Quantile", "add_counts", "quantile"]
 
 @dataclass(frozen=True, slots=True)
 class Quantile:
-    """An estimated percentile: `value` seconds, the true one within [low, high]."""
+    """An estimated percentile: `value` seconds, the true one within [low, high].
+
+    Above the last bound (`above_range`) `value` is `low`, that bound: nothing to interpolate.
+    """
 
     q: float
     value: float

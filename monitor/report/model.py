@@ -63,7 +63,7 @@ class Availability:
     @property
     def ratio(self) -> float | None:
         """Share of probes that succeeded; None without probes."""
-        return None if self.probes == 0 else (self.probes - self.failures) / self.probes
+        return _succeeded(self.probes, self.failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,15 @@ class DayAvailability:
     failures: int
     # Probes that succeeded but took longer than the official 15 s (they count as failures).
     slow: int
+
+    @property
+    def ratio(self) -> float | None:
+        """Share of the day's probes that succeeded; None without probes."""
+        return _succeeded(self.probes, self.failures)
+
+
+def _succeeded(probes: int, failures: int) -> float | None:
+    return None if probes == 0 else (probes - failures) / probes
 
 
 @dataclass(frozen=True, slots=True)

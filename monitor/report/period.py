@@ -46,6 +46,10 @@ class Period:
         last = (self.end - timedelta(microseconds=1)).astimezone(zone).date()
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
+    def months(self) -> list[date]:
+        """The local months the period touches (their first days), in order."""
+        return list(dict.fromkeys(day.replace(day=1) for day in self.days()))
+
 
 def _local_midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)

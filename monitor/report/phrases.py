@@ -8,7 +8,14 @@ from typing import Any
 from monitor.report.model import Report, SiteReport, Status, Verdict
 from monitor.report.texts import Texts
 
-__all__ = ["evidence", "overview", "period_name", "site_name", "site_problems"]
+__all__ = [
+    "evidence",
+    "failed_outcomes",
+    "overview",
+    "period_name",
+    "site_name",
+    "site_problems",
+]
 
 
 def period_name(t: Texts, report: Report) -> str:
@@ -77,6 +84,12 @@ def _unreachable(t: Texts, v: Verdict) -> str:
     return t.join(parts)
 
 
+def _unobserved(t: Texts, checks: list[str]) -> str:
+    """Checks that have no observations in the period."""
+    names = t.sep().join(checks)
+    return f"{names}无监测数据" if t.zh else f"no observations for {names}"
+
+
 def _not_updated(t: Texts, v: Verdict, what_zh: str, what_en: str) -> str:
     e = v.evidence
     parts: list[str] = []
@@ -103,8 +116,7 @@ def _not_updated(t: Texts, v: Verdict, what_zh: str, what_en: str) -> str:
         limits = "否决线2周，预警线10天" if t.zh else "veto at 2 weeks, warning at 10 days"
         parts.append(limits)
     if e.get("unobserved"):
-        names = t.sep().join(e["unobserved"])
-        parts.append(f"{names}无监测数据" if t.zh else f"no observations for {names}")
+        parts.append(_unobserved(t, e["unobserved"]))
     return t.join(parts)
 
 
@@ -135,8 +147,7 @@ def _columns(t: Texts, v: Verdict) -> str:
             line += f", veto at {rule['threshold']}"
         parts.append(line)
         if rule.get("unobserved"):
-            names = t.sep().join(rule["unobserved"])
-            parts.append(f"{names}无监测数据" if t.zh else f"no observations for {names}")
+            parts.append(_unobserved(t, rule["unobserved"]))
     return t.join(parts)
 
 
@@ -159,10 +170,7 @@ def _blank(t: Texts, v: Verdict) -> str:
 def _interaction(t: Texts, v: Verdict) -> str:
     e = v.evidence
     if "check" not in e:
-        if e.get("checks"):
-            names = t.sep().join(e["checks"])
-            return f"{names}无监测数据" if t.zh else f"no observations for {names}"
-        return ""
+        return _unobserved(t, e["checks"]) if e.get("checks") else ""
     limit = t.duration(e["max_unanswered_seconds"])
     parts: list[str] = []
     if e["unanswered_max"]:
@@ -259,7 +267,8 @@ def _short(t: Texts, v: Verdict) -> str:
     return f"{name}（{level}）" if t.zh else f"{name} ({level})"
 
 
-def _sum(all_counts: Iterable[dict[str, int]]) -> list[tuple[str, int]]:
+def failed_outcomes(all_counts: Iterable[dict[str, int]]) -> list[tuple[str, int]]:
+    """The outcomes other than `ok`, summed over `all_counts`, the most frequent first."""
     total: dict[str, int] = {}
     for counts in all_counts:
         for outcome, n in counts.items():
@@ -283,7 +292,7 @@ def site_problems(t: Texts, site: SiteReport) -> str:
         )
     login = [c for c in site.checks if c.type == "login" and c.availability.failures]
     if login:
-        counts = _sum(c.availability.outcomes for c in login)
+        counts = failed_outcomes(c.availability.outcomes for c in login)
         listed = t.sep().join(f"{t(o)}{n}次" if t.zh else f"{t(o)} {n}" for o, n in counts)
         parts.append(
             f"部分时段存在登录不畅、掉线现象（{listed}）"

@@ -22,18 +22,16 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _q(q: Quantile | None) -> object:
-    if q is None:
-        return ""
-    return round(q.low if q.above_range else q.value, 6)
+    return "" if q is None else round(q.value, 6)
 
 
 def _lat(latency: Latency) -> list[object]:
-    mean = "" if latency.mean is None else round(latency.mean, 6)
-    return [latency.count, mean, _q(latency.p50), _q(latency.p95), _q(latency.p99)]
+    return [latency.count, _number(latency.mean), _q(latency.p50), _q(latency.p95), _q(latency.p99)]
 
 
-def _ratio(value: float | None) -> object:
-    return "" if value is None else round(value, 6)
+def _number(value: float | None, digits: int = 6) -> object:
+    """A figure rounded for the sheet; an empty cell without one."""
+    return "" if value is None else round(value, digits)
 
 
 def _sites(report: Report, t: Texts) -> tuple[list[str], Rows]:
@@ -53,11 +51,11 @@ def _sites(report: Report, t: Texts) -> tuple[list[str], Rows]:
                 t(str(s.status)),
                 s.availability.probes,
                 s.availability.failures,
-                _ratio(s.availability.ratio),
+                _number(s.availability.ratio),
                 i.count,
                 round(i.downtime_seconds, 3),
                 t.duration(i.downtime_seconds),
-                "" if i.mttr_seconds is None else round(i.mttr_seconds, 3),
+                _number(i.mttr_seconds, 3),
                 t.duration(i.mttr_seconds),
                 _q(s.latency.p95),
                 site_problems(t, s),
@@ -87,7 +85,7 @@ def _availability(report: Report, t: Texts) -> tuple[list[str], Rows]:
             c.type,
             c.availability.probes,
             c.availability.failures,
-            _ratio(c.availability.ratio),
+            _number(c.availability.ratio),
             *(c.availability.outcomes.get(o, 0) for o in outcomes),
             c.availability.probe_errors,
         ]
@@ -108,7 +106,7 @@ def _daily(report: Report, t: Texts) -> tuple[list[str], Rows]:
             d.probes,
             d.failures,
             d.slow,
-            _ratio(None if d.probes == 0 else (d.probes - d.failures) / d.probes),
+            _number(d.ratio),
         ]
         for s in report.sites
         for c in s.checks
@@ -178,7 +176,7 @@ def _freshness(report: Report, t: Texts) -> tuple[list[str], Rows]:
             c.allowed_age,
             c.observations,
             t.when(c.newest_item_at),
-            "" if c.max_age is None else round(c.max_age, 3),
+            _number(c.max_age, 3),
             t.duration(c.max_age),
             round(c.stale_seconds, 3),
             c.blank_hours,
@@ -221,7 +219,7 @@ def _interaction(report: Report, t: Texts) -> tuple[list[str], Rows]:
             b.unanswered_max,
             b.open_questions_max,
             b.late_answers_max,
-            "" if b.median_response_seconds is None else round(b.median_response_seconds, 3),
+            _number(b.median_response_seconds, 3),
         ]
         for s in report.sites
         for b in s.interaction
