@@ -114,11 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
 
     # Imported here so that `validate` stays light and free of network libraries' start-up.
+    from monitor.runtime import ListenError
     from monitor.store import StoreError
 
     try:
         return _command(args, config, selected)
-    except StoreError as exc:
+    except (StoreError, ListenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 

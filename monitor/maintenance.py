@@ -9,6 +9,7 @@ spring-forward night) is read with the offset before the gap, as zoneinfo does (
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
@@ -104,15 +105,19 @@ class MaintenanceGauge:
         self._metrics = metrics
         self._clock = clock
         self._state: dict[str, bool] = {}
+        self._changed = asyncio.Event()
 
     def reconfigure(self, schedule: MaintenanceSchedule, sites: Iterable[str]) -> None:
-        """Use new windows and sites (config reload); the next update applies them."""
+        """Use new windows and sites (config reload), at once: a window that covers now must
+        hold the page from the reload on, and the loop must wake for the new edges."""
         self._schedule = schedule
         gone = set(self._sites) - set(sites)
         self._sites = tuple(sites)
         for site in gone:
             if self._state.pop(site, False):
                 self._metrics.maintenance(site, False)
+        self.update()
+        self._changed.set()
 
     def update(self) -> None:
         """Set every site's gauge for the current instant (the first call sets them all)."""
@@ -130,7 +135,14 @@ class MaintenanceGauge:
             now = self._clock.now()
             edge = self._schedule.next_change(now)
             wait = _MAX_TICK if edge is None else min(_MAX_TICK, (edge - now).total_seconds())
-            await self._clock.sleep(max(wait, 0.001))
+            self._changed.clear()
+            sleeper = asyncio.ensure_future(self._clock.sleep(max(wait, 0.001)))
+            waker = asyncio.ensure_future(self._changed.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()
 
 
 __all__ = ["MaintenanceGauge", "MaintenanceMetrics", "MaintenanceSchedule"]

@@ -8,7 +8,9 @@ one, `monitor check` uses it to run probes once, tests make as many as they like
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -31,9 +33,13 @@ from monitor.probes import CHECK_TYPES, ProbeContext, Stopwatch
 from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
-from monitor.store import Store
+from monitor.store import Store, StoreError
 
 log = structlog.get_logger("monitor")
+
+
+class ListenError(Exception):
+    """The HTTP server cannot listen where configured (the port is taken); one line."""
 
 
 class Runtime:
@@ -74,6 +80,7 @@ class Runtime:
         self._scheduler_task: asyncio.Task[None] | None = None
         self._web: Any = None
         self._reload_lock = asyncio.Lock()
+        self._forgetting: set[asyncio.Task[None]] = set()
 
     # --- the pipeline -------------------------------------------------------------------
 
@@ -121,17 +128,32 @@ class Runtime:
             self.metrics.forget(old.site, old.id, old.type)
             await self.ctx.forget(key)
             self.latest.pop(key, None)
+        for key in change.changed:
+            # What a probe kept (a logged-in session, link verdicts) was made under the old
+            # settings: a changed check starts afresh, or a changed login is never tried. A probe
+            # running under the old settings still uses (and may store) it: forget once it ends.
+            running = self.scheduler.running_task(key)
+            if running is None:
+                await self.ctx.forget(key)
+            else:
+                running.add_done_callback(functools.partial(self._forget_later, key))
         for key in (*change.added, *change.changed):
             self.metrics.declare(wanted[key])
         self._checks = wanted
         return change
+
+    def _forget_later(self, key: str, _: object) -> None:
+        task = asyncio.create_task(self.ctx.forget(key), name=f"forget {key}")
+        self._forgetting.add(task)
+        task.add_done_callback(self._forgetting.discard)
 
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self, *, serve: bool = True, store: bool = True) -> None:
         """Start probing; open the store and serve /metrics and the API unless told not to.
 
-        Raises StoreError when the database cannot be reached or is newer than this monitor.
+        Raises StoreError when the database cannot be reached or is newer than this monitor,
+        ListenError when the server's address is taken.
         """
         if store:
             await self._open_store()
@@ -147,7 +169,16 @@ class Runtime:
                 exposition=self.metrics.exposition_chunks,
                 routes=[web.get("/api/v1/incidents", self._incidents_api)],
             )
-            self._web = await server.start(app, self.config.server.host, self.config.server.port)
+            try:
+                self._web = await server.start(
+                    app, self.config.server.host, self.config.server.port
+                )
+            except OSError as exc:
+                # uvloop's message repeats the address; a resolver error has a negative errno.
+                errno = exc.errno or 0
+                reason = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
+                listen = self.config.server.listen
+                raise ListenError(f"cannot listen on {listen}: {reason}") from None
         self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         log.info(
             "monitor_started",
@@ -211,7 +242,7 @@ class Runtime:
                 schedule = MaintenanceSchedule(new.maintenance, new.timezone)
                 self.incidents.reconfigure(new.checks(), schedule)
                 self._maintenance.reconfigure(schedule, [site.id for site in new.sites])
-                await self.store.reconfigure(new)
+                self.store.reconfigure_in_background(new)
             self.metrics.config_reloaded(True, time.time())
             message = (
                 f"config reloaded: {len(change.added)} added, {len(change.removed)} removed, "
@@ -244,12 +275,15 @@ class Runtime:
             since = parse_since(query["since"], zone) if "since" in query else None
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        incidents = await self.store.list_incidents(
-            open_only=query.get("open", "").lower() in ("1", "true", "yes"),
-            since=since,
-            site=query.get("site"),
-            check=query.get("check"),
-        )
+        try:
+            incidents = await self.store.list_incidents(
+                open_only=query.get("open", "").lower() in ("1", "true", "yes"),
+                since=since,
+                site=query.get("site"),
+                check=query.get("check"),
+            )
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
         return web.json_response(
             [incident.to_json(zone) for incident in incidents], dumps=_json_dumps
         )

@@ -95,6 +95,10 @@ class Scheduler:
     def running(self) -> int:
         return len(self._running)
 
+    def running_task(self, key: str) -> asyncio.Task[None] | None:
+        """The probe of check `key` running now, if any."""
+        return self._running.get(key)
+
     def set_checks(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
         """Adopt a new set of checks: start added ones, stop removed ones, keep the rest's times."""
         wanted = {check.key: check for check in checks}

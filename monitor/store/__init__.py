@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,9 @@ log = structlog.get_logger(__name__)
 # How often raw results older than the retention are pruned.
 PRUNE_EVERY = 3600.0
 CONNECT_TIMEOUT = 10.0
+# Retry of a config sync that failed (the database down during a reload).
+SYNC_RETRY_INITIAL = 1.0
+SYNC_RETRY_MAX = 60.0
 # A statement that takes longer is treated as a dead connection (a black-holed network).
 COMMAND_TIMEOUT = 60.0
 
@@ -74,7 +78,7 @@ class _Database:
     async def locate(cls, config: Config) -> _Database:
         url = config.storage.database_url.get_secret_value()
         if url:
-            return cls(url, None, urlsplit(url).password or "")
+            return cls(url, None, _check_url(url))
         try:
             embedded = await EmbeddedPostgres.start(config.storage.data_dir)
         except EmbeddedError as exc:
@@ -102,7 +106,9 @@ class _Database:
     async def pool(self, size: int) -> asyncpg.Pool:
         return await asyncpg.create_pool(
             self.dsn,
-            min_size=1,
+            # No floor: asyncpg restores a floor in the background, logging a traceback on
+            # every failed try while the database is down (plain text amid the JSON lines).
+            min_size=0,
             max_size=size,
             timeout=CONNECT_TIMEOUT,
             command_timeout=COMMAND_TIMEOUT,
@@ -113,11 +119,28 @@ class _Database:
             await self.embedded.stop()
 
 
+def _check_url(url: str) -> str:
+    """Refuse a database URL asyncpg cannot parse (in one line, no secret); its password."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise StoreError(f"storage.database_url is not a valid URL: {exc}") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise StoreError(
+            f"storage.database_url must start with postgresql:// (not {parts.scheme!r}://)"
+        )
+    return parts.password or ""
+
+
 async def _migrate(db: _Database) -> list[int]:
     try:
         conn = await db.connect()
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         raise StoreError(f"cannot connect to {db.where()}: {db.redact(str(exc))}") from None
+    except ValueError as exc:  # a URL asyncpg cannot use (ClientConfigurationError among them)
+        message = db.redact(str(exc))
+        raise StoreError(f"storage.database_url cannot be used: {message}") from None
     try:
         applied = await apply_migrations(conn)
     except MigrationError as exc:
@@ -157,6 +180,7 @@ class Store:
         self._writer = writer
         self._clock = clock
         self._pruner: asyncio.Task[None] | None = None
+        self._syncer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -237,16 +261,41 @@ class Store:
         return True if self._writer is None else await self._writer.flush(timeout)
 
     async def reconfigure(self, config: Config) -> None:
-        """Sync sites and checks after a config reload."""
+        """Sync sites and checks after a config reload, now (raises when it cannot)."""
         self._config = config
         await queries.sync_config(self._pool, config)
 
+    def reconfigure_in_background(self, config: Config) -> None:
+        """Sync sites and checks after a config reload without waiting on the database.
+
+        A reload must not wait on it (it may be down or silent): the sync is retried with
+        backoff until it succeeds; a later reload replaces an unfinished one.
+        """
+        self._config = config
+        if self._pool.is_closing():
+            return  # a reload racing the shutdown: nothing can be written any more
+        if self._syncer is not None:
+            self._syncer.cancel()
+        self._syncer = asyncio.create_task(self._sync_loop(config), name="store-config-sync")
+
+    async def _sync_loop(self, config: Config) -> None:
+        backoff = SYNC_RETRY_INITIAL
+        while True:
+            try:
+                await queries.sync_config(self._pool, config)
+                return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                log.warning("store_config_sync_failed", error=self._db.redact(str(exc)))
+            await self._clock.sleep(backoff)
+            backoff = min(backoff * 2, SYNC_RETRY_MAX)
+
     async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Write what can be written within `timeout` seconds, then let go of the database."""
-        if self._pruner is not None:
-            self._pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pruner
+        for task in (self._pruner, self._syncer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._writer is not None:
             await self._writer.close(timeout)
         try:
@@ -267,22 +316,26 @@ class Store:
         limit: int = 1000,
     ) -> list[Incident]:
         """Incidents, newest first; `since`: open at any moment since then."""
-        return await queries.list_incidents(
-            self._pool, open_only=open_only, since=since, site=site, check=check, limit=limit
-        )
+        async with self._reading():
+            return await queries.list_incidents(
+                self._pool, open_only=open_only, since=since, site=site, check=check, limit=limit
+            )
 
     async def load_open_incidents(self, location: str) -> list[Incident]:
         """Incidents open at this probe location, for the incident engine after a restart."""
-        return await queries.load_open_incidents(self._pool, location)
+        async with self._reading():
+            return await queries.load_open_incidents(self._pool, location)
 
     async def rollups(
         self, since: datetime, until: datetime, *, site: str | None = None, check: str | None = None
     ) -> list[Rollup]:
         """Hourly rollups with `since <= hour < until` (report, API)."""
-        return await queries.rollups(self._pool, since, until, site=site, check=check)
+        async with self._reading():
+            return await queries.rollups(self._pool, since, until, site=site, check=check)
 
     async def latency_bounds(self) -> tuple[float, ...]:
-        return await queries.latency_bounds(self._pool)
+        async with self._reading():
+            return await queries.latency_bounds(self._pool)
 
     async def prune(self, now: datetime | None = None) -> int:
         """Delete raw results older than the retention; returns how many."""
@@ -292,7 +345,20 @@ class Store:
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         """Run a read query on the pool (reports, tests)."""
-        return list(await self._pool.fetch(sql, *args))
+        async with self._reading():
+            return list(await self._pool.fetch(sql, *args))
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[None]:
+        """Turn the database being unreachable during a read into one StoreError line."""
+        try:
+            yield
+        except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            message = self._db.redact(f"{type(exc).__name__}: {exc}")
+            raise StoreError(f"{self._db.where()} unreachable: {message}") from None
+        except asyncpg.PostgresError as exc:
+            message = self._db.redact(f"{type(exc).__name__}: {exc}")
+            raise StoreError(f"{self._db.where()}: query failed: {message}") from None
 
     async def _prune_loop(self) -> None:
         while True:

@@ -163,6 +163,7 @@ class Writer:
         self._move = ""
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
+        self._flush_requested = asyncio.Event()
         self._flushing = 0
         self._task: asyncio.Task[None] | None = None
         # Ids need uniqueness, not secrecy: a fast generator will do.
@@ -225,6 +226,7 @@ class Writer:
         target = (self.submitted, self.events_submitted)
         self._flushing += 1
         self._wake.set()
+        self._flush_requested.set()
         try:
             async with asyncio.timeout(timeout):
                 while self.written + self.dropped < target[0] or self.events_written < target[1]:
@@ -264,12 +266,26 @@ class Writer:
                     raise
                 except Exception as exc:
                     self._failed(exc)
-                    await self._clock.sleep(backoff)
+                    await self._back_off(backoff)
                     backoff = min(backoff * 2, self._s.retry_max)
                     continue
                 backoff = self._s.retry_initial
                 # Let probes run between batches when a backlog is being written.
                 await asyncio.sleep(0)
+
+    async def _back_off(self, seconds: float) -> None:
+        """Wait before retrying; a flush (the shutdown) cuts the wait short and keeps it short,
+        or a database that is back would go unused while the close runs out of time."""
+        if self._flushing:
+            seconds = min(seconds, self._s.retry_initial)
+        self._flush_requested.clear()
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._flush_requested.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
 
     async def _idle(self) -> None:
         """Wait for a full batch, an event, a flush, or the flush interval."""
