@@ -15,6 +15,7 @@ from monitor.checkspec import CheckSpec
 from monitor.config import Config, ConfigError, config_path, load_config
 from monitor.logs import configure_logging
 from monitor.results import ProbeResult
+from monitor.shard import ALL, Shard
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 T = TypeVar("T")
@@ -37,7 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    with_config("run", "run the service: probe loop, /metrics and API, until SIGTERM")
+    run = with_config("run", "run the service: probe loop, /metrics and API, until SIGTERM")
+    run.add_argument(
+        "--shard",
+        default="0/1",
+        help="probe only shard i of n (i/n, 0-based; replicas share one database)",
+    )
     check = with_config("check", "run every selected check once, now (exit 1 if any failed)")
     check.add_argument("--site", action="append", help="only this site (repeatable)")
     check.add_argument("--check", action="append", help="only this check id (repeatable)")
@@ -109,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{config.source}: ok ({len(config.sites)} sites, {checks} checks)")
             return EXIT_OK
         selected = _select(config, args.site, args.check) if args.command == "check" else []
-    except ConfigError as exc:
+        shard = Shard.parse(args.shard) if args.command == "run" else ALL
+    except (ConfigError, ValueError) as exc:  # ValueError: a bad --shard
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
@@ -118,13 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitor.store import StoreError
 
     try:
-        return _command(args, config, selected)
+        return _command(args, config, selected, shard)
     except (StoreError, ListenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
 
-def _command(args: argparse.Namespace, config: Config, selected: list[CheckSpec]) -> int:
+def _command(
+    args: argparse.Namespace, config: Config, selected: list[CheckSpec], shard: Shard
+) -> int:
     from monitor.runtime import Runtime, check_once, serve_forever
 
     if args.command == "check":
@@ -136,7 +145,7 @@ def _command(args: argparse.Namespace, config: Config, selected: list[CheckSpec]
             _print_table(results, sys.stdout)
         return EXIT_OK if all(r.success for r in results) else EXIT_FAILED
     if args.command == "run":
-        _run_loop(serve_forever(Runtime(config)))
+        _run_loop(serve_forever(Runtime(config, shard=shard)))
         return EXIT_OK
     if args.command == "migrate":
         from monitor.store import migrate

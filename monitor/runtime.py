@@ -33,6 +33,7 @@ from monitor.probes import CHECK_TYPES, ProbeContext, Stopwatch
 from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
+from monitor.shard import ALL, Shard
 from monitor.store import Store, StoreError
 
 log = structlog.get_logger("monitor")
@@ -53,8 +54,10 @@ class Runtime:
         clock: Clock | None = None,
         registry: CollectorRegistry | None = None,
         resolver: AbstractResolver | None = None,
+        shard: Shard = ALL,
     ) -> None:
         self.config = config
+        self.shard = shard
         self.config_path = config_path or config.source
         self.clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
@@ -120,6 +123,10 @@ class Runtime:
                 after=str(previous.outcome),
             )
 
+    def _mine(self, config: Config) -> list[CheckSpec]:
+        """The checks of `config` this process probes (all of them unless sharded)."""
+        return [check for check in config.checks() if self.shard.owns(check.key)]
+
     async def _adopt(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
         wanted = {check.key: check for check in checks}
         change = self.scheduler.set_checks(wanted.values())
@@ -158,7 +165,7 @@ class Runtime:
         if store:
             await self._open_store()
         await self.http.start()
-        await self._adopt(self.config.checks())
+        await self._adopt(self._mine(self.config))
         self.metrics.config_reloaded(True, time.time())
         if serve:
             app = server.make_app(
@@ -186,6 +193,7 @@ class Runtime:
             checks=len(self._checks),
             listen=self.config.server.listen if serve else None,
             location=self.config.location,
+            shard=str(self.shard),
         )
 
     async def _open_store(self) -> None:
@@ -194,9 +202,10 @@ class Runtime:
         self.store = await Store.open(config, self.metrics, self.clock)
         schedule = MaintenanceSchedule(config.maintenance, config.timezone)
         self.incidents = IncidentEngine(
-            config.checks(), self.store, self.metrics, self.clock, schedule
+            self._mine(config), self.store, self.metrics, self.clock, schedule
         )
-        restored = self.incidents.restore(await self.store.load_open_incidents(config.location))
+        left_open = await self.store.load_open_incidents(config.location)
+        restored = self.incidents.restore(i for i in left_open if self.shard.owns(i.key))
         if restored:
             log.info("incidents_restored", open=restored)
         self._maintenance = MaintenanceGauge(
@@ -237,10 +246,10 @@ class Runtime:
                 if getattr(new, name) != getattr(self.config, name)
             ]
             self.config = new
-            change = await self._adopt(new.checks())
+            change = await self._adopt(self._mine(new))
             if self.store is not None and self.incidents and self._maintenance:
                 schedule = MaintenanceSchedule(new.maintenance, new.timezone)
-                self.incidents.reconfigure(new.checks(), schedule)
+                self.incidents.reconfigure(self._mine(new), schedule)
                 self._maintenance.reconfigure(schedule, [site.id for site in new.sites])
                 self.store.reconfigure_in_background(new)
             self.metrics.config_reloaded(True, time.time())
