@@ -27,6 +27,9 @@ class MaintenanceMetrics(Protocol):
     def maintenance(self, site: str, active: bool) -> None:
         """Set `monitor_maintenance{site}` to 1 while a window is active, else 0."""
 
+    def forget_site(self, site: str) -> None:
+        """Remove `monitor_maintenance{site}` of a site that left the config."""
+
 
 class MaintenanceSchedule:
     """Answers 'is this site in maintenance at this instant?' for the configured windows."""
@@ -114,8 +117,8 @@ class MaintenanceGauge:
         gone = set(self._sites) - set(sites)
         self._sites = tuple(sites)
         for site in gone:
-            if self._state.pop(site, False):
-                self._metrics.maintenance(site, False)
+            self._state.pop(site, None)
+            self._metrics.forget_site(site)
         self.update()
         self._changed.set()
 

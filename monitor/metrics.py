@@ -11,6 +11,7 @@ metrics. `Metrics.exposition()` is the fast scrape; the registry itself still an
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -523,6 +524,11 @@ class Metrics:
     def maintenance(self, site: str, active: bool) -> None:
         """Say whether the site is in a maintenance window."""
         self._maintenance.labels(site, self.location).set(1 if active else 0)
+
+    def forget_site(self, site: str) -> None:
+        """Remove the maintenance series of a site that left the config."""
+        with contextlib.suppress(KeyError):
+            self._maintenance.remove(site, self.location)
 
     # -- scheduler, store, config --------------------------------------------------------
 

@@ -123,11 +123,15 @@ def test_next_change_finds_the_nearest_window_edge() -> None:
 class GaugeLog:
     def __init__(self) -> None:
         self.calls: list[tuple[str, bool, datetime]] = []
+        self.forgotten: list[str] = []
         self.clock: FakeClock | None = None
 
     def maintenance(self, site: str, active: bool) -> None:
         assert self.clock is not None
         self.calls.append((site, active, self.clock.now()))
+
+    def forget_site(self, site: str) -> None:
+        self.forgotten.append(site)
 
 
 async def test_gauge_turns_on_and_off_at_the_window_edges() -> None:

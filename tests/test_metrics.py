@@ -445,3 +445,15 @@ def test_every_family_passes_promtool(metrics: Metrics, registry: CollectorRegis
     assert {n.removesuffix("_total") for n in names} <= families
     assert promtool_check(metrics.exposition()) == "rc=0"
     assert promtool_check(generate_latest(registry)) == "rc=0"
+
+
+def test_forget_site_removes_its_maintenance_series(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A site that left the config has no monitor_maintenance series left (not a stale 0)."""
+    metrics.maintenance("sasac", True)
+    labels = {"site": "sasac", "location": LOC}
+    assert registry.get_sample_value("monitor_maintenance", labels) == 1
+    metrics.forget_site("sasac")
+    assert registry.get_sample_value("monitor_maintenance", labels) is None
+    metrics.forget_site("sasac")  # forgetting twice is harmless
