@@ -77,12 +77,15 @@ class Scheduler:
         clock: Clock,
         observer: SchedulerObserver,
         max_concurrency: int = 256,
+        cancel_wait: float = 5.0,
     ) -> None:
         self._run_probe = run_probe
         self._handle_result = handle_result
         self._clock = clock
         self._observer = observer
         self._slots = asyncio.Semaphore(max_concurrency)
+        # How long cancelled probes get to unwind at shutdown.
+        self._cancel_wait = cancel_wait
         self._entries: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._generations = itertools.count(1)
@@ -212,5 +215,8 @@ class Scheduler:
         for task in pending:
             task.cancel()
         if pending:
-            await asyncio.wait(pending)
+            # Bounded too: a probe that swallowed its cancellation must not hold up the exit.
+            _, stuck = await asyncio.wait(pending, timeout=self._cancel_wait)
+            if stuck:
+                log.error("probes_ignored_cancellation", probes=sorted(t.get_name() for t in stuck))
         return len(pending)

@@ -221,3 +221,32 @@ async def test_drain_waits_for_running_probes_then_cancels() -> None:
     cancelled = await harness.scheduler.drain(0.01)
     assert cancelled == 1
     assert harness.scheduler.running == 0
+
+
+async def test_drain_does_not_wait_forever_for_a_probe_that_ignores_cancellation() -> None:
+    """A probe that swallows its cancellation is given up on, so shutdown still ends."""
+    clock = FakeClock()
+    release = asyncio.Event()
+
+    async def stubborn(check: CheckSpec) -> ProbeResult:
+        while True:
+            try:
+                await release.wait()
+                break
+            except asyncio.CancelledError:
+                continue  # a buggy probe: it swallows cancellation
+        raise AssertionError("released")
+
+    scheduler = Scheduler(
+        stubborn, lambda c, r: None, clock=clock, observer=Observer(), cancel_wait=0.05
+    )
+    scheduler.set_checks([make_check("stubborn", 60)])
+    task = asyncio.create_task(scheduler.run())
+    await clock.advance(60)
+    scheduler.stop()
+    await task
+    try:
+        assert await scheduler.drain(0.01) == 1
+    finally:
+        release.set()
+        await asyncio.sleep(0)
