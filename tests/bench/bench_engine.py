@@ -236,18 +236,21 @@ async def scheduler_soak(url: str, checks: int, seconds: float) -> None:
 
 
 DELAY_SERVER = """
-# A bare asyncio protocol on uvloop: the cheapest way in Python to answer after exactly 200 ms.
-import asyncio, sys, uvloop
-RESPONSE = b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nConnection: close\\r\\n\\r\\nok"
+# A bare asyncio protocol on uvloop answers 200 ms after the request, and says in its body when
+# it accepted the connection and when it wrote the answer (time.monotonic: CLOCK_MONOTONIC,
+# one clock for every process on the machine), so the probe's figure can be checked against it.
+import asyncio, sys, time, uvloop
 class Delayed(asyncio.Protocol):
     def connection_made(self, transport):
-        self.transport, self.buffer = transport, b""
+        self.accepted, self.transport, self.buffer = time.monotonic(), transport, b""
     def data_received(self, data):
         self.buffer += data
         if b"\\r\\n\\r\\n" in self.buffer:
             asyncio.get_running_loop().call_later(0.2, self.answer)
     def answer(self):
-        self.transport.write(RESPONSE)
+        body = f"{self.accepted:.6f} {time.monotonic():.6f}".encode()
+        head = f"HTTP/1.1 200 OK\\r\\nContent-Length: {len(body)}\\r\\nConnection: close\\r\\n\\r\\n"
+        self.transport.write(head.encode() + body)
         self.transport.close()
 async def main():
     server = await asyncio.get_running_loop().create_server(Delayed, "127.0.0.1", int(sys.argv[1]), backlog=4096)
@@ -257,17 +260,33 @@ uvloop.run(main())
 
 
 async def timing_truth(url: str, rate: int, seconds: float) -> None:
+    """Probe a target that answers after 200 ms; compare each probe's duration with the span
+    the target itself saw, from accepting the connection to writing the answer."""
     config = parse_config(engine_config(url, 1, "60s", marker=""))
     runtime = Runtime(config, registry=CollectorRegistry())
     check = next(iter(config.checks()))
     await runtime.http.start()
-    errors: list[float] = []
+    # Keep each probe's response body (the target's timestamps) for this benchmark only.
+    bodies: dict[asyncio.Task[object] | None, bytes] = {}
+    fetch = runtime.http.fetch
+
+    async def keeping_fetch(*args: object, **kw: object) -> object:
+        response = await fetch(*args, **kw)  # type: ignore[arg-type]
+        bodies[asyncio.current_task()] = response.body
+        return response
+
+    runtime.http.fetch = keeping_fetch  # type: ignore[method-assign,assignment]
+    nominal: list[float] = []
+    against_target: list[float] = []
     tasks: set[asyncio.Task[None]] = set()
 
     async def one() -> None:
         result = await runtime.run_probe(check)
+        body = bodies.pop(asyncio.current_task(), b"")
         if result.success:
-            errors.append(result.duration_seconds - 0.2)
+            accepted, answered = map(float, body.split())
+            nominal.append(abs(result.duration_seconds - 0.2))
+            against_target.append(result.duration_seconds - (answered - accepted))
 
     start = time.monotonic()
     for n in range(int(rate * seconds)):
@@ -279,12 +298,18 @@ async def timing_truth(url: str, rate: int, seconds: float) -> None:
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
     await runtime.http.close()
-    abs_errors = [abs(e) for e in errors]
-    print(f"[timing] {len(errors)} probes at {rate}/s against a 200 ms target:")
+    print(f"[timing] {len(nominal)} probes at {rate}/s against a target answering after 200 ms:")
     print(
-        f"[timing]   measured - 200 ms: p50 {percentile(abs_errors, 0.5) * 1000:.2f} ms,"
-        f" p99 {percentile(abs_errors, 0.99) * 1000:.2f} ms, max {max(abs_errors) * 1000:.2f} ms,"
-        f" mean {statistics.mean(errors) * 1000:.2f} ms  (goal p99 < 2 ms)"
+        f"[timing]   |measured - 200 ms|: p50 {percentile(nominal, 0.5) * 1000:.2f} ms,"
+        f" p99 {percentile(nominal, 0.99) * 1000:.2f} ms, max {max(nominal) * 1000:.2f} ms"
+        " (includes the target's own timer, 1 ms granular)"
+    )
+    print(
+        f"[timing]   measured - span the target saw (accept to answer): p50"
+        f" {percentile(against_target, 0.5) * 1000:.2f} ms, p99"
+        f" {percentile(against_target, 0.99) * 1000:.2f} ms, max"
+        f" {max(against_target) * 1000:.2f} ms, min {min(against_target) * 1000:.2f} ms"
+        "  (goal p99 < 2 ms)"
     )
 
 
