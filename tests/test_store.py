@@ -96,6 +96,34 @@ async def test_migrations_apply_from_empty_and_are_idempotent(
     assert await pg_conn.fetchval("SELECT count(*) FROM schema_migrations") == len(available())
 
 
+async def test_a_read_only_role_can_read_an_up_to_date_database(
+    pg_url: str,  # noqa: F811
+) -> None:
+    """With the schema current, opening the store writes nothing: a role that may only read
+    (the office running reports) can list incidents."""
+    writer = await Store.open(make_config(pg_url), RecordingStoreMetrics(), SystemClock())
+    writer.submit_incident_event(IncidentEvent("opened", T0, incident()))
+    assert await writer.flush(10)
+    await writer.close()
+    role = f"reader_{uuid.uuid4().hex[:12]}"
+    schema = pg_url.rsplit("search_path=", 1)[1]
+    admin = await asyncpg.connect(pg_url)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+        reader_url = pg_url.replace("postgres@", f"{role}@", 1)
+        reader = await Store.open(make_config(reader_url), None, SystemClock(), read_only=True)
+        try:
+            assert [i.site for i in await reader.list_incidents()] == ["portal"]
+        finally:
+            await reader.close()
+    finally:
+        await admin.execute(f'DROP OWNED BY "{role}"')
+        await admin.execute(f'DROP ROLE "{role}"')
+        await admin.close()
+
+
 async def test_rollup_outcomes_cover_every_outcome(
     pg_conn: asyncpg.Connection,  # noqa: F811
 ) -> None:

@@ -73,6 +73,12 @@ async def migrate(
     """Apply what is missing, in order; returns what was applied (empty when up to date)."""
     migrations = available() if migrations is None else migrations
     latest = migrations[-1].version if migrations else 0
+    # Up to date: write nothing, so a role that may only read (a report, a dashboard) can
+    # open the store too.
+    version = await current_version(conn)
+    _refuse_newer(version, latest)
+    if version == latest:
+        return []
     applied: list[Migration] = []
     for migration in migrations:
         async with conn.transaction():
