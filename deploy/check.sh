@@ -47,6 +47,9 @@ step "kubectl kustomize"
 if command -v kubectl >/dev/null 2>&1; then
   kubectl kustomize kubernetes >/dev/null
   echo "  deploy/kubernetes renders"
+  sharded=$(kubectl kustomize kubernetes-sharded)
+  grep -q -- '--shard' <<<"$sharded"
+  echo "  deploy/kubernetes-sharded renders, with --shard"
 else
   echo "  kubectl not installed: skipped"
 fi

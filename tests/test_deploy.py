@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from monitor.config import parse_config
+from monitor.shard import Shard
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -286,6 +287,27 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck_and_volumes() -> No
     assert config_dir in volumes
     image_config = load_yaml(DEPLOY / "monitor.yaml")
     assert image_config["storage"]["data_dir"] in volumes
+
+
+def test_sharded_statefulset_gives_every_pod_a_valid_shard() -> None:
+    """The sharded overlay runs one pod per shard: `--shard $(SHARD_INDEX)/$(SHARD_COUNT)`
+    with the count equal to the replicas, which `monitor run` accepts for every ordinal."""
+    overlay = yaml.safe_load((DEPLOY / "kubernetes-sharded" / "kustomization.yaml").read_text())
+    assert "statefulset.yaml" in overlay["resources"]
+    statefulset = yaml.safe_load((DEPLOY / "kubernetes-sharded" / "statefulset.yaml").read_text())
+    assert statefulset["kind"] == "StatefulSet"
+    spec = statefulset["spec"]
+    (container,) = spec["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["SHARD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.labels['apps.kubernetes.io/pod-index']"
+    )
+    count = int(env["SHARD_COUNT"]["value"])
+    assert count == spec["replicas"]
+    shard_arg = container["args"][container["args"].index("--shard") + 1]
+    assert shard_arg == "$(SHARD_INDEX)/$(SHARD_COUNT)"
+    shards = [Shard.parse(f"{i}/{count}") for i in range(spec["replicas"])]
+    assert sorted(s.index for s in shards) == list(range(count))
 
 
 def test_kubernetes_manifests_agree() -> None:
