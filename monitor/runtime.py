@@ -8,6 +8,7 @@ one, `monitor check` uses it to run probes once, tests make as many as they like
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import os
@@ -34,7 +35,7 @@ from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
 from monitor.shard import ALL, Shard
-from monitor.store import Store, StoreError
+from monitor.store import Store, StoreError, StoreUnreachableError
 
 log = structlog.get_logger("monitor")
 
@@ -78,6 +79,8 @@ class Runtime:
         self.store: Store | None = None
         self.incidents: IncidentEngine | None = None
         self._maintenance: MaintenanceGauge | None = None
+        # Results probed while the database has not answered since start (None once it did).
+        self._early: collections.deque[ProbeResult] | None = None
         self._checks: dict[str, CheckSpec] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler_task: asyncio.Task[None] | None = None
@@ -159,8 +162,9 @@ class Runtime:
     async def start(self, *, serve: bool = True, store: bool = True) -> None:
         """Start probing; open the store and serve /metrics and the API unless told not to.
 
-        Raises StoreError when the database cannot be reached or is newer than this monitor,
-        ListenError when the server's address is taken.
+        Raises StoreError when the database cannot be used (a wrong password, a newer schema;
+        one that does not answer yet is retried in the background), ListenError when the
+        server's address is taken.
         """
         if store:
             await self._open_store()
@@ -197,22 +201,68 @@ class Runtime:
         )
 
     async def _open_store(self) -> None:
-        """Open the store, then the incident engine, continuing incidents left open before."""
+        """Open the store and the incident engine. A database that does not answer at start
+        does not stop probing: results are kept (bounded) and the store is tried again in the
+        background; once it opens, they go through incidents and the store in their order."""
         config = self.config
-        self.store = await Store.open(config, self.metrics, self.clock)
-        schedule = MaintenanceSchedule(config.maintenance, config.timezone)
-        self.incidents = IncidentEngine(
-            self._mine(config), self.store, self.metrics, self.clock, schedule
-        )
-        left_open = await self.store.load_open_incidents(config.location)
-        restored = self.incidents.restore(i for i in left_open if self.shard.owns(i.key))
-        if restored:
-            log.info("incidents_restored", open=restored)
         self._maintenance = MaintenanceGauge(
-            schedule, [site.id for site in config.sites], self.metrics, self.clock
+            MaintenanceSchedule(config.maintenance, config.timezone),
+            [site.id for site in config.sites],
+            self.metrics,
+            self.clock,
         )
         self._tasks.append(asyncio.create_task(self._maintenance.run(), name="maintenance"))
-        self._sinks = [self.incidents.observe, self.store.submit_result]
+        try:
+            await self._attach_store()
+        except StoreUnreachableError as exc:
+            log.warning("store_unreachable_at_start", error=str(exc))
+            self._early = collections.deque(maxlen=config.storage.buffer_size)
+            self._sinks = [self._keep_early]
+            self._tasks.append(asyncio.create_task(self._attach_later(), name="store-open"))
+
+    def _keep_early(self, result: ProbeResult) -> None:
+        """Keep a result probed before the database first answered (oldest dropped if full)."""
+        early = self._early
+        assert early is not None
+        if len(early) == early.maxlen:
+            self.metrics.store_dropped()
+        early.append(result)
+        self.metrics.store_queue_depth(len(early))
+
+    async def _attach_later(self) -> None:
+        delay = 1.0
+        while True:
+            await self.clock.sleep(delay)
+            try:
+                await self._attach_store()
+            except StoreUnreachableError as exc:
+                delay = min(delay * 2, 30.0)
+                log.warning("store_still_unreachable", error=str(exc), retry_in=delay)
+            except StoreError as exc:  # it answered, but cannot be used (a newer schema)
+                log.error("store_unusable", error=str(exc))
+                return
+            else:
+                return
+
+    async def _attach_store(self) -> None:
+        """Open the store, restore incidents left open, then let results flow to both."""
+        config = self.config
+        store = await Store.open(config, self.metrics, self.clock)
+        schedule = MaintenanceSchedule(config.maintenance, config.timezone)
+        incidents = IncidentEngine(self._mine(config), store, self.metrics, self.clock, schedule)
+        left_open = await store.load_open_incidents(config.location)
+        restored = incidents.restore(i for i in left_open if self.shard.owns(i.key))
+        if restored:
+            log.info("incidents_restored", open=restored)
+        # No await from here on: no result can slip between the kept ones and the switch.
+        early, self._early = self._early or (), None
+        for result in early:
+            incidents.observe(result)
+            store.submit_result(result)
+        if early:
+            log.info("store_reachable", results_kept_meanwhile=len(early))
+        self.store, self.incidents = store, incidents
+        self._sinks = [incidents.observe, store.submit_result]
 
     async def stop(self) -> None:
         """Stop scheduling, let running probes finish (bounded), flush the store, close all."""
@@ -225,6 +275,8 @@ class Runtime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.store is not None:
             await self.store.close(timeout=10)
+        if self._early:
+            log.warning("store_unwritten_at_exit", results=len(self._early))
         if self._web is not None:
             await self._web.cleanup()
         await self.ctx.close()
@@ -247,10 +299,12 @@ class Runtime:
             ]
             self.config = new
             change = await self._adopt(self._mine(new))
-            if self.store is not None and self.incidents and self._maintenance:
-                schedule = MaintenanceSchedule(new.maintenance, new.timezone)
-                self.incidents.reconfigure(self._mine(new), schedule)
+            schedule = MaintenanceSchedule(new.maintenance, new.timezone)
+            if self._maintenance is not None:
                 self._maintenance.reconfigure(schedule, [site.id for site in new.sites])
+            if self.incidents is not None:
+                self.incidents.reconfigure(self._mine(new), schedule)
+            if self.store is not None:
                 self.store.reconfigure_in_background(new)
             self.metrics.config_reloaded(True, time.time())
             message = (
@@ -272,6 +326,8 @@ class Runtime:
             return False, "scheduler not running"
         if self.store is not None:
             return self.store.ready()
+        if self._early is not None:
+            return False, f"store unreachable since start ({len(self._early)} results kept)"
         return True, "ok"
 
     async def _incidents_api(self, request: web.Request) -> web.Response:

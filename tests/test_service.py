@@ -10,14 +10,16 @@ import socket
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.pg import pg_url  # noqa: F401  (fixture)
+from tests.pg import TcpProxy, pg_url, via  # noqa: F401  (pg_url: a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -248,10 +250,16 @@ async def incidents_of(service: Service, query: str = "") -> list[dict[str, obje
 async def wait_incidents(
     service: Service, query: str, predicate: Callable[[list[dict[str, object]]], bool]
 ) -> list[dict[str, object]]:
+    """Poll /api/v1/incidents until `predicate` holds (a 503 while the store opens is "not yet")."""
+    incidents: list[dict[str, object]] = []
     for _ in range(150):
-        incidents = await incidents_of(service, query)
-        if predicate(incidents):
-            return incidents
+        async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
+            if resp.status == 200:
+                incidents = await resp.json()
+                if predicate(incidents):
+                    return incidents
+            else:
+                assert resp.status == 503, resp.status
         await asyncio.sleep(0.1)
     raise AssertionError(f"/api/v1/incidents{query} never matched; last: {incidents}")
 
@@ -318,14 +326,57 @@ async def test_incident_survives_sigkill_and_resolves_once(
     assert code == 0 and out.strip() == "up to date"
 
 
-async def test_unreachable_database_at_start_is_one_line_and_exit_1(tmp_path: Path) -> None:
-    """`monitor run` against a database that does not answer says so in one line and exits 1."""
+async def test_database_down_at_start_still_probes_and_keeps_the_results(
+    target: TestServer,
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """`monitor run` whose database does not answer at start probes anyway (/readyz says why),
+    keeps the results, and once the database answers writes them all and opens the incident
+    they show, dated at the first failure: a dead database means buffering, not data loss."""
+    target.state["up"] = False  # type: ignore[attr-defined]
+    proxy = TcpProxy.to(pg_url)
+    await proxy.start()
+    await proxy.cut()  # the database "is down" before the monitor starts
+    port = free_port()
     config = tmp_path / "monitor.yaml"
-    dead = f"postgresql://monitor:hunter2@127.0.0.1:{free_port()}/monitor"
+    database_url = via(pg_url, "127.0.0.1", proxy.port)
     config.write_text(
-        f'storage: {{database_url: "{dead}"}}\nserver: {{listen: "127.0.0.1:{free_port()}"}}\n'
+        textwrap.dedent(f"""
+        server: {{listen: "127.0.0.1:{port}"}}
+        storage: {{database_url: "{database_url}", flush_interval: 100ms}}
+        defaults: {{interval: 300ms, timeout: 250ms, failure_threshold: 3, success_threshold: 2}}
+        sites:
+          - id: petrochem
+            owner: petrochem-it
+            checks:
+              - {{id: home, type: http, url: "{target.make_url("/")!s}"}}
+        """)
     )
-    code, _, err = await run_cli("run", "-c", str(config))
-    assert code == 1
-    line = err.strip().splitlines()[-1]
-    assert line.startswith("error: ") and "hunter2" not in err
+    service = Service(config, port)
+    await service.start()
+    try:
+        await service.wait_for(
+            'monitor_probe_results_total{check="home",location="default",outcome="http_error",site="petrochem",type="http"} 5.0'
+        )
+        async with service.session.get(f"{service.base}/readyz") as resp:
+            assert resp.status == 503
+            assert "store unreachable since start" in await resp.text()
+        await proxy.restore()
+        opened = await wait_incidents(service, "?open=1", lambda found: len(found) == 1)
+    finally:
+        code, err = await service.stop()
+        await proxy.close()
+    assert code == 0
+    assert "store_unreachable_at_start" in err and "store_reachable" in err
+    (incident,) = opened
+    assert incident["reason"] == "http_error"
+    conn = await asyncpg.connect(pg_url)
+    try:
+        first = await conn.fetchval("SELECT min(started_at) FROM probe_results")
+        stored = await conn.fetchval("SELECT count(*) FROM probe_results")
+    finally:
+        await conn.close()
+    # Every probe since the start is there, the ones before the database answered included.
+    assert stored >= 5
+    assert datetime.fromisoformat(str(incident["opened_at"])) == first

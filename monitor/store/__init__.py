@@ -35,6 +35,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreMetrics",
+    "StoreUnreachableError",
     "WriterSettings",
     "migrate",
 ]
@@ -53,6 +54,14 @@ COMMAND_TIMEOUT = 60.0
 
 class StoreError(Exception):
     """The store cannot be used; `str()` is one line for the person (no secrets)."""
+
+
+class StoreUnreachableError(StoreError):
+    """The database did not answer (down, starting, network): trying again later may work."""
+
+
+# Connection failures worth retrying, as against a wrong password or a missing database.
+_UNREACHABLE = (OSError, TimeoutError, asyncpg.CannotConnectNowError)
 
 
 class _NoMetrics:
@@ -136,7 +145,11 @@ def _check_url(url: str) -> str:
 async def _migrate(db: _Database) -> list[int]:
     try:
         conn = await db.connect()
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+    except _UNREACHABLE as exc:
+        raise StoreUnreachableError(
+            f"cannot connect to {db.where()}: {db.redact(str(exc))}"
+        ) from None
+    except asyncpg.PostgresError as exc:
         raise StoreError(f"cannot connect to {db.where()}: {db.redact(str(exc))}") from None
     except ValueError as exc:  # a URL asyncpg cannot use (ClientConfigurationError among them)
         message = db.redact(str(exc))
@@ -201,7 +214,10 @@ class Store:
             await _migrate(db)
             try:
                 pool = await db.pool(config.storage.pool_size)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except _UNREACHABLE as exc:
+                message = f"cannot connect to {db.where()}: {db.redact(str(exc))}"
+                raise StoreUnreachableError(message) from None
+            except asyncpg.PostgresError as exc:
                 raise StoreError(f"cannot connect to {db.where()}: {db.redact(str(exc))}") from None
         except BaseException:
             await db.close()
