@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from monitor.config import ConfigError, load_config, parse_config
 from monitor.probes.base import ProbeContext
 from monitor.probes.freshness import FreshnessCheck, probe
 from monitor.probes.httpclient import HttpClient
+from monitor.probes.page import OFF_LOOP_BYTES
 from monitor.results import Outcome, ProbeResult
 from tests.fakesite import DATE_FORMS, NOW, FakeSite, column_dates
 from tests.targets import ServeApp, raw_server, reset_mid_body
@@ -29,9 +32,11 @@ async def site(fake: FakeSite, serve: ServeApp) -> str:
 
 
 @pytest.fixture
-def ctx(http_client: HttpClient) -> ProbeContext:
+def ctx(http_client: HttpClient) -> Iterator[ProbeContext]:
     """A probe context whose clock says NOW, the time the fake site's dates are written for."""
-    return ProbeContext(http=http_client, location="test", now=lambda: NOW)
+    context = ProbeContext(http=http_client, location="test", now=lambda: NOW)
+    yield context
+    context.parser.shutdown()
 
 
 def freshness(url: str, **settings: Any) -> FreshnessCheck:
@@ -62,6 +67,29 @@ async def test_every_date_form_in_every_encoding_is_fresh(
     assert 3 * 86400 <= result.content_age_seconds < 4 * 86400
     assert result.status_code == 200
     assert result.to_json()["category"] == "news"
+
+
+async def test_a_large_gbk_page_is_read_in_the_parser_process(
+    site: str, ctx: ProbeContext, serve: ServeApp
+) -> None:
+    """A page over the off-loop size, in GBK, is parsed in the parser process with the same
+    reading as inline: the check, the page and the time zone cross the process boundary."""
+    small = await run(f"{site}/gbk/column/iso", ctx, items="ul.list li")
+    page = await ctx.http.fetch(f"{site}/gbk/column/iso", timeout=5)
+    body, content_type = page.body, page.headers["Content-Type"]
+    padding = b"<!-- " + b"x" * (OFF_LOOP_BYTES + 1) + b" -->"
+    large_page = body.replace(b"</body>", padding + b"</body>")
+    assert len(large_page) > OFF_LOOP_BYTES
+
+    async def large(request: web.Request) -> web.Response:
+        return web.Response(body=large_page, headers={"Content-Type": content_type})
+
+    app = web.Application()
+    app.router.add_get("/", large)
+    result = await run(f"{await serve(app)}/", ctx, items="ul.list li")
+    assert result.outcome is Outcome.OK, result.detail
+    assert (result.newest_item_at, result.items) == (small.newest_item_at, small.items)
+    assert result.items == 5
 
 
 async def test_default_item_scan_finds_the_list_without_a_selector(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from monitor.checkspec import CheckSpec
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 
 C = TypeVar("C", bound=CheckSpec)
 C_contra = TypeVar("C_contra", bound=CheckSpec, contravariant=True)
+
+
+def _parser_process_init() -> None:
+    """The parser process leaves Ctrl-C to the monitor, which shuts it down in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def utc_now() -> datetime:
@@ -36,10 +43,14 @@ class ProbeContext:
     now: Callable[[], datetime] = utc_now
     # State a check keeps between probes (a logged-in session), keyed by check key.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Large pages are parsed here, off the event loop, one at a time: several parser threads
-    # starve the loop of the GIL (tests/bench/bench_parsing.py), one leaves it responsive.
+    # Large pages are parsed here, off the event loop, in one worker process: a parser thread
+    # still takes the GIL from the loop while lexbor and the item scan run; threads are worse
+    # (tests/bench/bench_parsing.py). Started on first use; "spawn" keeps the loop's state
+    # out of the child.
     parser: Executor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="monitor-parse")
+        default_factory=lambda: ProcessPoolExecutor(
+            1, mp_context=get_context("spawn"), initializer=_parser_process_init
+        )
     )
 
     def state(self, check: CheckSpec) -> dict[str, Any]:

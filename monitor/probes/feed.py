@@ -32,7 +32,7 @@ from monitor.checkspec import Duration, Model
 from monitor.dates import parse_date, parse_exact, site_zone
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date
-from monitor.probes.httpclient import FetchError, Response
+from monitor.probes.httpclient import FetchError
 from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
 from monitor.results import Outcome, ProbeResult
 
@@ -150,14 +150,12 @@ def read_feed(
     return FeedReading(str(parsed["version"]), len(entries), dates)
 
 
-def _read_response(
-    check: FeedCheck, response: Response, *, now: datetime, zone: tzinfo
+def _read_body(
+    encoding: str | None, body: bytes, content_type: str | None, *, now: datetime, zone: tzinfo
 ) -> FeedReading | None:
-    content_type = response.headers.get("Content-Type")
-    body = response.body
-    if check.encoding is not None:
+    if encoding is not None:
         # The configured encoding wins over the document's own declaration.
-        body = body.decode(check.encoding, errors="replace").encode("utf-8")
+        body = body.decode(encoding, errors="replace").encode("utf-8")
         content_type = f"{(content_type or 'application/xml').split(';')[0]}; charset=utf-8"
     return read_feed(body, content_type, now=now, zone=zone)
 
@@ -203,7 +201,14 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
     now = ctx.now()
     zone = site_zone(check.timezone)
     reading = await off_loop(
-        ctx, len(response.body), lambda: _read_response(check, response, now=now, zone=zone)
+        ctx,
+        len(response.body),
+        _read_body,
+        check.encoding,
+        response.body,
+        response.headers.get("Content-Type"),
+        now=now,
+        zone=zone,
     )
     fields = response_fields(response)
     if reading is None:

@@ -34,7 +34,14 @@ from monitor.dates import DateScanner, parse_date, site_zone
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.httpclient import FetchError
-from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
+from monitor.probes.page import (
+    PageCheck,
+    body_text,
+    fetch_page,
+    from_fetch_error,
+    off_loop,
+    response_fields,
+)
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["CATEGORY_MAX_AGE", "ColumnReading", "FreshnessCheck", "probe", "read_column"]
@@ -176,6 +183,13 @@ def judge(check: FreshnessCheck, reading: ColumnReading, now: datetime) -> tuple
     return Outcome.OK, summary
 
 
+def _read_page(
+    check: FreshnessCheck, body: bytes, content_type: str | None, *, now: datetime, zone: tzinfo
+) -> ColumnReading:
+    text = body_text(check.encoding, body, content_type)
+    return read_column(text, now=now, zone=zone, items=check.items, date=check.date)
+
+
 async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the page, read its newest date and judge it against the allowed age."""
     stopwatch = Stopwatch(ctx)
@@ -188,9 +202,12 @@ async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
     reading = await off_loop(
         ctx,
         len(response.body),
-        lambda: read_column(
-            check.page_text(response), now=now, zone=zone, items=check.items, date=check.date
-        ),
+        _read_page,
+        check,
+        response.body,
+        response.headers.get("Content-Type"),
+        now=now,
+        zone=zone,
     )
     outcome, detail = judge(check, reading, now)
     return stopwatch.result(

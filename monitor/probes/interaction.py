@@ -38,7 +38,14 @@ from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.freshness import DAY, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError
-from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
+from monitor.probes.page import (
+    PageCheck,
+    body_text,
+    fetch_page,
+    from_fetch_error,
+    off_loop,
+    response_fields,
+)
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["AnsweredMarker", "BoardReading", "InteractionCheck", "probe", "read_board"]
@@ -150,6 +157,12 @@ def judge(
     return Outcome.OK, ", ".join(notes), extra
 
 
+def _read_page(
+    check: InteractionCheck, body: bytes, content_type: str | None, *, now: datetime, zone: tzinfo
+) -> BoardReading:
+    return read_board(body_text(check.encoding, body, content_type), check, now=now, zone=zone)
+
+
 async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the board, find overdue questions and the median response time."""
     stopwatch = Stopwatch(ctx)
@@ -162,7 +175,12 @@ async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
     reading = await off_loop(
         ctx,
         len(response.body),
-        lambda: read_board(check.page_text(response), check, now=now, zone=zone),
+        _read_page,
+        check,
+        response.body,
+        response.headers.get("Content-Type"),
+        now=now,
+        zone=zone,
     )
     outcome, detail, extra = judge(check, reading, now)
     newest = reading.newest_answer

@@ -37,7 +37,14 @@ from monitor.checkspec import Duration
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, Pattern, parse_html
 from monitor.probes.httpclient import FetchError
-from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
+from monitor.probes.page import (
+    PageCheck,
+    body_text,
+    fetch_page,
+    from_fetch_error,
+    off_loop,
+    response_fields,
+)
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["Link", "LinksCheck", "collect_links", "probe"]
@@ -200,6 +207,11 @@ async def _check_all(
     return broken, cached
 
 
+def _collect(check: LinksCheck, body: bytes, content_type: str | None, page_url: str) -> list[Link]:
+    text = body_text(check.encoding, body, content_type)
+    return collect_links(text, page_url, images=check.images, within=check.within)
+
+
 async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the page, check its links and images, report the broken ones."""
     stopwatch = Stopwatch(ctx)
@@ -211,9 +223,11 @@ async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
     found = await off_loop(
         ctx,
         len(response.body),
-        lambda: collect_links(
-            check.page_text(response), page_url, images=check.images, within=check.within
-        ),
+        _collect,
+        check,
+        response.body,
+        response.headers.get("Content-Type"),
+        page_url,
     )
     page_host = URL(page_url).host
     links = [link for link in found if _in_scope(check, link, page_host)][: check.max_links]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from pydantic import Field, field_validator
 from monitor.checkspec import CheckSpec, SecretStr, Size, TLSSpec, WebURL
 from monitor.dates import DEFAULT_TIMEZONE, site_zone
 from monitor.probes.base import ProbeContext, Stopwatch
-from monitor.probes.httpclient import FetchError, Response
+from monitor.probes.httpclient import FetchError, Response, decode_body
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["PageCheck", "fetch_page", "from_fetch_error", "off_loop", "response_fields"]
@@ -68,9 +69,14 @@ class PageCheck(CheckSpec):
 
     def page_text(self, response: Response) -> str:
         """The body as text: the configured encoding if any, else the page's own charset."""
-        if self.encoding is not None:
-            return response.body.decode(self.encoding, errors="replace")
-        return response.text()
+        return body_text(self.encoding, response.body, response.headers.get("Content-Type"))
+
+
+def body_text(encoding: str | None, body: bytes, content_type: str | None) -> str:
+    """A page's body as text: `encoding` if configured, else the page's own charset."""
+    if encoding is not None:
+        return body.decode(encoding, errors="replace")
+    return decode_body(body, content_type)
 
 
 async def fetch_page(ctx: ProbeContext, check: PageCheck, url: str | None = None) -> Response:
@@ -121,8 +127,12 @@ def from_fetch_error(
     )
 
 
-async def off_loop(ctx: ProbeContext, size: int, parse: Callable[[], T]) -> T:
-    """Run a parser inline for a small page, on the context's parser thread for a large one."""
+async def off_loop(
+    ctx: ProbeContext, size: int, parse: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """`parse(*args, **kwargs)`: inline for a small page, in the context's parser process for a
+    large one (so `parse` is a module-level function and its arguments can be pickled)."""
     if size <= OFF_LOOP_BYTES:
-        return parse()
-    return await asyncio.get_running_loop().run_in_executor(ctx.parser, parse)
+        return parse(*args, **kwargs)
+    call = functools.partial(parse, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(ctx.parser, call)
