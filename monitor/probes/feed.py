@@ -29,11 +29,11 @@ import feedparser
 from pydantic import Field
 
 from monitor.checkspec import Duration, Model
-from monitor.dates import parse_date, parse_exact, site_zone
+from monitor.dates import parse_date, parse_exact
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError
-from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, off_loop, response_fields
+from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, read_dated, response_fields
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["FeedCheck", "FeedReading", "MinPosts", "probe", "read_feed"]
@@ -151,11 +151,11 @@ def read_feed(
 
 
 def _read_body(
-    encoding: str | None, body: bytes, content_type: str | None, *, now: datetime, zone: tzinfo
+    check: FeedCheck, body: bytes, content_type: str | None, *, now: datetime, zone: tzinfo
 ) -> FeedReading | None:
-    if encoding is not None:
+    if check.encoding is not None:
         # The configured encoding wins over the document's own declaration.
-        body = body.decode(encoding, errors="replace").encode("utf-8")
+        body = body.decode(check.encoding, errors="replace").encode("utf-8")
         content_type = f"{(content_type or 'application/xml').split(';')[0]}; charset=utf-8"
     return read_feed(body, content_type, now=now, zone=zone)
 
@@ -198,18 +198,7 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
         response = await fetch_page(ctx, check)
     except FetchError as error:
         return from_fetch_error(stopwatch, check, ctx, error)
-    now = ctx.now()
-    zone = site_zone(check.timezone)
-    reading = await off_loop(
-        ctx,
-        len(response.body),
-        _read_body,
-        check.encoding,
-        response.body,
-        response.headers.get("Content-Type"),
-        now=now,
-        zone=zone,
-    )
+    now, reading = await read_dated(ctx, check, response, _read_body)
     fields = response_fields(response)
     if reading is None:
         return stopwatch.result(

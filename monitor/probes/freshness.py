@@ -30,7 +30,7 @@ from pydantic import model_validator
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.checkspec import Duration
-from monitor.dates import DateScanner, parse_date, site_zone
+from monitor.dates import DateScanner, parse_date
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.httpclient import FetchError
@@ -39,7 +39,7 @@ from monitor.probes.page import (
     body_text,
     fetch_page,
     from_fetch_error,
-    off_loop,
+    read_dated,
     response_fields,
 )
 from monitor.results import Outcome, ProbeResult
@@ -197,18 +197,7 @@ async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
         response = await fetch_page(ctx, check)
     except FetchError as error:
         return from_fetch_error(stopwatch, check, ctx, error, extra={"category": check.category})
-    now = ctx.now()
-    zone = site_zone(check.timezone)
-    reading = await off_loop(
-        ctx,
-        len(response.body),
-        _read_page,
-        check,
-        response.body,
-        response.headers.get("Content-Type"),
-        now=now,
-        zone=zone,
-    )
+    now, reading = await read_dated(ctx, check, response, _read_page)
     outcome, detail = judge(check, reading, now)
     return stopwatch.result(
         check,

@@ -33,7 +33,6 @@ from pydantic import model_validator
 from selectolax.lexbor import LexborNode
 
 from monitor.checkspec import Duration, Model
-from monitor.dates import site_zone
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.freshness import DAY, content_age, show_age, show_date
@@ -43,7 +42,7 @@ from monitor.probes.page import (
     body_text,
     fetch_page,
     from_fetch_error,
-    off_loop,
+    read_dated,
     response_fields,
 )
 from monitor.results import Outcome, ProbeResult
@@ -170,18 +169,7 @@ async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
         response = await fetch_page(ctx, check)
     except FetchError as error:
         return from_fetch_error(stopwatch, check, ctx, error)
-    now = ctx.now()
-    zone = site_zone(check.timezone)
-    reading = await off_loop(
-        ctx,
-        len(response.body),
-        _read_page,
-        check,
-        response.body,
-        response.headers.get("Content-Type"),
-        now=now,
-        zone=zone,
-    )
+    now, reading = await read_dated(ctx, check, response, _read_page)
     outcome, detail, extra = judge(check, reading, now)
     newest = reading.newest_answer
     return stopwatch.result(

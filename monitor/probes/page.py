@@ -10,6 +10,7 @@ import asyncio
 import codecs
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
@@ -20,7 +21,14 @@ from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.httpclient import FetchError, Response, decode_body
 from monitor.results import Outcome, ProbeResult
 
-__all__ = ["PageCheck", "fetch_page", "from_fetch_error", "off_loop", "response_fields"]
+__all__ = [
+    "PageCheck",
+    "fetch_page",
+    "from_fetch_error",
+    "off_loop",
+    "read_dated",
+    "response_fields",
+]
 
 # Column pages are a few hundred KiB; 10 MiB stops a runaway page without cutting a real one.
 DEFAULT_PAGE_MAX = 10 * 1024 * 1024
@@ -125,6 +133,19 @@ def from_fetch_error(
         tls_verified=error.tls_verified,
         **fields,
     )
+
+
+async def read_dated(
+    ctx: ProbeContext, check: PageCheck, response: Response, read: Callable[..., T]
+) -> tuple[datetime, T]:
+    """Read a fetched page with `read(check, body, content_type, now=, zone=)`, off the loop
+    when it is large; returns the moment it was read at (ages are judged against it) and
+    what `read` found."""
+    now = ctx.now()
+    content_type = response.headers.get("Content-Type")
+    zone = site_zone(check.timezone)
+    body = response.body
+    return now, await off_loop(ctx, len(body), read, check, body, content_type, now=now, zone=zone)
 
 
 async def off_loop(
