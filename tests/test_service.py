@@ -264,6 +264,22 @@ async def wait_incidents(
     raise AssertionError(f"/api/v1/incidents{query} never matched; last: {incidents}")
 
 
+def write_incident_config(path: Path, port: int, database_url: str, target: TestServer) -> None:
+    """One http check on `target`, probed every 300 ms, opening an incident after 3 failures."""
+    path.write_text(
+        textwrap.dedent(f"""
+        server: {{listen: "127.0.0.1:{port}"}}
+        storage: {{database_url: "{database_url}", flush_interval: 100ms}}
+        defaults: {{interval: 300ms, timeout: 250ms, failure_threshold: 3, success_threshold: 2}}
+        sites:
+          - id: petrochem
+            owner: petrochem-it
+            checks:
+              - {{id: home, type: http, url: "{target.make_url("/")!s}"}}
+        """)
+    )
+
+
 async def test_incident_survives_sigkill_and_resolves_once(
     target: TestServer,
     tmp_path: Path,
@@ -275,18 +291,7 @@ async def test_incident_survives_sigkill_and_resolves_once(
     target.state["up"] = False  # type: ignore[attr-defined]
     port = free_port()
     config = tmp_path / "monitor.yaml"
-    config.write_text(
-        textwrap.dedent(f"""
-        server: {{listen: "127.0.0.1:{port}"}}
-        storage: {{database_url: "{pg_url}", flush_interval: 100ms}}
-        defaults: {{interval: 300ms, timeout: 250ms, failure_threshold: 3, success_threshold: 2}}
-        sites:
-          - id: petrochem
-            owner: petrochem-it
-            checks:
-              - {{id: home, type: http, url: "{target.make_url("/")!s}"}}
-        """)
-    )
+    write_incident_config(config, port, pg_url, target)
     first = Service(config, port)
     await first.start()
     try:
@@ -341,18 +346,7 @@ async def test_database_down_at_start_still_probes_and_keeps_the_results(
     port = free_port()
     config = tmp_path / "monitor.yaml"
     database_url = via(pg_url, "127.0.0.1", proxy.port)
-    config.write_text(
-        textwrap.dedent(f"""
-        server: {{listen: "127.0.0.1:{port}"}}
-        storage: {{database_url: "{database_url}", flush_interval: 100ms}}
-        defaults: {{interval: 300ms, timeout: 250ms, failure_threshold: 3, success_threshold: 2}}
-        sites:
-          - id: petrochem
-            owner: petrochem-it
-            checks:
-              - {{id: home, type: http, url: "{target.make_url("/")!s}"}}
-        """)
-    )
+    write_incident_config(config, port, database_url, target)
     service = Service(config, port)
     await service.start()
     try:
