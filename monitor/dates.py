@@ -6,6 +6,10 @@ after a space or `T`); and without a year, `[09-30]`, `(9-30)`, `【09-30】`, a
 and `9月30日`, whose year is inferred as the latest one that does not put the date in the
 future. A date is in the site's time zone (Asia/Shanghai unless told otherwise).
 
+A date outside 1900-2199 is no date: pages print `0001-01-01` for an unset value (ASP.NET's
+default) and `9999-12-31` for "never", and such a date, moved to another zone, overflows
+Python's datetime. `plausible()` is the one gate every parsed date passes.
+
 Every pattern here is bounded (no nested or unbounded repetition), so a scan is linear in the
 text, whatever a hostile page contains.
 """
@@ -24,6 +28,7 @@ __all__ = [
     "normalize",
     "parse_date",
     "parse_exact",
+    "plausible",
     "site_zone",
 ]
 
@@ -74,6 +79,11 @@ _DATE = re.compile(
     re.VERBOSE,
 )
 
+# The years a page's date can mean. Far enough from datetime's 1..9999 that no zone offset
+# (at most ±24 h) can push a plausible date over either edge.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2199
+
 # A year-less date is read as the latest year that does not put it in the future; 29 February
 # may need to look back to the last leap year.
 _YEARS_BACK = 8
@@ -86,6 +96,12 @@ class DateFormatError(ValueError):
 def site_zone(name: str | None) -> tzinfo:
     """The zone a site writes its dates in (raises ZoneInfoNotFoundError for unknown names)."""
     return ZoneInfo(name or DEFAULT_TIMEZONE)
+
+
+def plausible(value: datetime) -> datetime | None:
+    """`value` if its year is one a page can mean (1900-2199), else None: a placeholder such
+    as 0001-01-01 or 9999-12-31 says the item is undated, not that the probe failed."""
+    return value if EARLIEST_YEAR <= value.year <= LATEST_YEAR else None
 
 
 def normalize(text: str) -> str:
@@ -206,4 +222,4 @@ def parse_date(
         if inferred is None:
             return None
         value = value.replace(year=inferred.year)
-    return value
+    return plausible(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -265,3 +266,63 @@ def test_date_of_today_is_not_in_the_future() -> None:
         datetime.combine(today, time(0, 0), tzinfo=ZONE)
     ]
     assert date(2026, 7, 1) == today
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0001-01-01", None),  # ASP.NET's unset DateTime
+        ("9999-12-31", None),  # "never"
+        ("1899-12-31", None),
+        ("2200-01-01", None),
+        ("1900-01-01", datetime(1900, 1, 1, tzinfo=ZONE)),
+        ("2199-12-31", datetime(2199, 12, 31, tzinfo=ZONE)),
+    ],
+)
+def test_a_configured_format_reads_no_date_outside_the_sane_years(
+    text: str, expected: datetime | None
+) -> None:
+    """Through a strptime format, a year outside 1900-2199 is no date; the edges are dates."""
+    assert parse_date(text, now=NOW, zone=ZONE, fmt="%Y-%m-%d") == expected
+
+
+def test_a_column_dated_0001_01_01_is_undated_not_an_error() -> None:
+    """A column whose only date is the placeholder 0001-01-01 reads as undated, and its
+    reading converts to UTC without overflowing (it has no date at all)."""
+    page = "<ul>" + "<li><a>a</a><span>0001-01-01</span></li>" * 2 + "</ul>"
+    rule = DateRule.model_validate({"selector": "span", "format": "%Y-%m-%d"})
+    reading = read_column(page, now=NOW, zone=ZONE, items="li", date=rule)
+    assert (reading.items, reading.dated, reading.newest) == (2, 0, None)
+
+
+@pytest.mark.parametrize(
+    "published", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "0001-01-01"]
+)
+def test_a_json_feed_dated_at_the_edge_of_time_is_undated(published: str) -> None:
+    """JSON Feed dates at datetime's limits, with the offsets that overflow them in UTC, are
+    entries without a date (a content finding), beside a good one that still counts."""
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "items": [
+                {"id": "1", "date_published": published},
+                {"id": "2", "date_published": "2026-06-30T10:00:00+08:00"},
+            ],
+        }
+    ).encode()
+    reading = read_feed(body, "application/feed+json", now=NOW, zone=ZONE)
+    assert reading is not None
+    assert (reading.entries, reading.dates) == (2, (datetime(2026, 6, 30, 10, tzinfo=ZONE),))
+
+
+def test_an_rss_entry_dated_9999_is_undated() -> None:
+    """An RSS pubDate in year 9999 (read by feedparser as UTC) is no date, not an overflow
+    when shown in the site's zone."""
+    body = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+        b"<item><title>a</title><pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>"
+        b"</channel></rss>"
+    )
+    reading = read_feed(body, "application/rss+xml", now=NOW, zone=ZONE)
+    assert reading is not None
+    assert (reading.entries, reading.dates) == (1, ())

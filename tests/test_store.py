@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+import structlog
 
 from monitor.clock import SystemClock
 from monitor.incidents import Incident, IncidentEvent
@@ -422,7 +423,7 @@ async def test_a_value_postgres_refuses_costs_only_its_own_result(
     pg_url: str,  # noqa: F811
 ) -> None:
     """A result that cannot be stored (a lone surrogate in its detail) is dropped and counted
-    after retries; the rest of its batch and the incident event with it are written."""
+    at once; the rest of its batch and the incident event with it are written."""
     metrics = RecordingStoreMetrics()
     settings = WriterSettings(retry_initial=0.01, retry_max=0.02)
     store = await Store.open(make_config(pg_url), metrics, SystemClock(), settings=settings)
@@ -436,9 +437,54 @@ async def test_a_value_postgres_refuses_costs_only_its_own_result(
         assert [r[0] for r in rows] == [T0, T0 + timedelta(seconds=2)]
         assert len(await store.list_incidents()) == 1
         assert metrics.dropped == 1
-        assert metrics.write_errors == 2  # the third attempt goes item by item
+        assert metrics.write_errors == 1  # the refused batch, then halves: no retry loop
         [roll] = await store.rollups(T0, T0 + timedelta(hours=1))
         assert roll.probes == 2
+    finally:
+        await store.close()
+
+
+async def test_poisoned_rows_in_a_batch_cost_only_themselves(pg_url: str) -> None:  # noqa: F811
+    """One batch holding a date that overflows in UTC, a lone surrogate and a status past
+    int32 among 97 good results and an incident event: those 3 are dropped, counted and logged
+    once per check; the 97 and the event are written in order, and so is the next batch."""
+    metrics = RecordingStoreMetrics()
+    settings = WriterSettings(batch_size=200, retry_initial=0.01, retry_max=0.02)
+    store = await Store.open(make_config(pg_url), metrics, SystemClock(), settings=settings)
+    poison = {
+        10: {"newest_item_at": datetime(1, 1, 1, tzinfo=SHANGHAI), "check": "news"},
+        40: {"detail": "bad \ud800 text"},
+        41: {"status_code": 2**40},
+    }
+    try:
+        with structlog.testing.capture_logs() as logs:
+            for i in range(100):
+                store.submit_result(result(T0 + timedelta(seconds=i), **poison.get(i, {})))
+            store.submit_incident_event(IncidentEvent("opened", T0, incident()))
+            assert await store.flush(20)
+            # The same poison again: counted again, not logged again.
+            store.submit_result(result(T0 + timedelta(seconds=100), **poison[10]))
+            store.submit_result(result(T0 + timedelta(seconds=101), **poison[40]))
+            store.submit_result(result(T0 + timedelta(seconds=102)))
+            assert await store.flush(20)
+        rows = await store.fetch("SELECT started_at FROM probe_results ORDER BY started_at")
+        good = [i for i in range(103) if i not in (*poison, 100, 101)]
+        assert [r[0] for r in rows] == [T0 + timedelta(seconds=i) for i in good]
+        assert metrics.dropped == 5 and store.writer is not None and store.writer.dropped == 5
+        assert len(await store.list_incidents()) == 1
+        [roll] = await store.rollups(T0, T0 + timedelta(hours=1))
+        assert roll.probes == 98
+        refusals = sorted(
+            (e["event"], e["check"])
+            for e in logs
+            if e["event"] in ("store_result_unencodable", "store_result_rejected")
+        )
+        # The surrogate and the int32 overflow are two kinds of error on one check.
+        assert refusals == [
+            ("store_result_rejected", "home"),
+            ("store_result_rejected", "home"),
+            ("store_result_unencodable", "news"),
+        ]
     finally:
         await store.close()
 

@@ -29,7 +29,7 @@ import feedparser
 from pydantic import Field
 
 from monitor.checkspec import Duration, Model
-from monitor.dates import parse_date, parse_exact
+from monitor.dates import parse_date, parse_exact, plausible
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError
@@ -80,7 +80,7 @@ def _time_of(value: Any, zone: tzinfo, now: datetime) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         return parse_date(text, now=now, zone=zone)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+    return plausible(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone))
 
 
 def _read_json_feed(body: bytes, zone: tzinfo, now: datetime) -> FeedReading | None:
@@ -116,9 +116,11 @@ def _entry_date(entry: Any, zone: tzinfo, now: datetime) -> datetime | None:
         if parsed is not None:
             try:
                 year, month, day, hour, minute, second = parsed[:6]
-                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+                stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
+            # 9999-12-31 and the like stand for "no date": the entry is undated.
+            return plausible(stamp)
         # feedparser reads RFC 822 and W3C dates; anything else, try ours.
         if (when := _time_of(raw, zone, now)) is not None:
             return when

@@ -15,6 +15,11 @@
 When Postgres is slow or down the batch is retried with backoff, in order, and new results
 wait. Past `buffer_size` the oldest waiting results are dropped and counted; incident events
 are never dropped for lack of room.
+
+One bad row never stops the rest: a result that cannot be encoded, or a batch Postgres refuses
+for a value in it, is split in halves until the refused rows stand alone; those are dropped,
+counted in `monitor_store_dropped_total` and logged once per check and error, and every other
+row of the batch is written.
 """
 
 from __future__ import annotations
@@ -86,11 +91,20 @@ UPDATE incidents SET reason = $2, resolved_at = $3, resolution = $4, failures = 
     outcome_counts = $6, last_error = $7, last_failure_at = $8, revision = $9
 WHERE id = $1 AND revision < $9
 """
-# Errors a smaller batch can get past: a value Postgres (or its encoder: a lone surrogate)
-# refuses. Anything else (connection, timeout, a missing table) is retried whole, with backoff.
-_REJECTED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, UnicodeError)
+# Errors a smaller batch can get past: a value Postgres refuses, or asyncpg's encoder (a lone
+# surrogate, an integer past int32, a wrong type). Anything else (connection, timeout, a
+# missing table) is retried whole, with backoff.
+_REJECTED = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    ValueError,
+    OverflowError,
+    TypeError,
+)
 _MAX_EVENTS_PER_BATCH = 1000
 _NAME = re.compile(r"[a-z_]+")
+# How many distinct (site, check, error) refusals are remembered, so each is logged once.
+_LOGGED_REFUSALS = 10_000
 
 
 class StoreMetrics(Protocol):
@@ -122,7 +136,18 @@ class WriterSettings:
 class _Batch:
     records: list[tuple[Any, ...]]
     events: list[IncidentEvent]
-    failed_attempts: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.records) + len(self.events)
+
+    def halves(self) -> tuple[_Batch, _Batch]:
+        """The batch cut in two, in order (results before events)."""
+        middle, count = self.size // 2, len(self.records)
+        if middle <= count:
+            return _Batch(self.records[:middle], []), _Batch(self.records[middle:], self.events)
+        cut = middle - count
+        return _Batch(self.records, self.events[:cut]), _Batch([], self.events[cut:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +194,7 @@ class Writer:
         # Ids need uniqueness, not secrecy: a fast generator will do.
         self._rng = random.Random()  # noqa: S311
         self._last_error: str | None = None
+        self._logged_refusals: set[tuple[str, str, str]] = set()
         # Totals, for flush() and the tests.
         self.submitted = 0
         self.written = 0
@@ -310,15 +336,18 @@ class Writer:
         try:
             await self._write(conn, batch.records, batch.events)
         except _REJECTED as exc:
-            batch.failed_attempts += 1
-            if batch.failed_attempts < 3:
-                raise
-            log.error("store_batch_rejected", error=self._redact(str(exc)), size=len(batch.records))
-            rejected = await self._write_one_by_one(conn, batch)
+            # A value in the batch that Postgres refuses: the same rows would be refused
+            # forever, so find them now and write the rest. A connection lost meanwhile
+            # retries the whole batch; the rows already written are recognised by their ids.
+            self._metrics.store_write_error()
+            log.warning("store_batch_rejected", error=self._redact(str(exc)), size=batch.size)
+            refused = await self._isolate(conn, batch, exc)
+            self._refused(refused)
         else:
-            rejected = 0
+            refused = []
+        dropped = sum(len(part.records) for part, _ in refused)
         self._inflight = None
-        self.written += len(batch.records) - rejected
+        self.written += len(batch.records) - dropped
         self.events_written += len(batch.events)
         if self._last_error is not None:
             log.info("store_reachable_again", waiting=self.pending)
@@ -327,40 +356,61 @@ class Writer:
         self._progress.set()
 
     def _take(self) -> _Batch:
-        count = min(len(self._results), self._s.batch_size)
-        records = [self._record(self._results.popleft()) for _ in range(count)]
+        """The next batch, oldest first; a result that cannot be made a row is dropped here."""
+        records: list[tuple[Any, ...]] = []
+        while self._results and len(records) < self._s.batch_size:
+            result = self._results.popleft()
+            try:
+                records.append(self._record(result))
+            except Exception as exc:  # whatever it is, it must not stop the rest of the batch
+                self.dropped += 1
+                self._metrics.store_dropped(1)
+                self._log_refusal("store_result_unencodable", result.site, result.check, exc)
         events = [
             self._events.popleft() for _ in range(min(len(self._events), _MAX_EVENTS_PER_BATCH))
         ]
         return _Batch(records, events)
 
-    async def _write_one_by_one(self, conn: asyncpg.Connection, batch: _Batch) -> int:
-        """Write a rejected batch item by item; returns how many results Postgres refused."""
-        rejected = 0
-        for record in batch.records:
+    async def _isolate(
+        self, conn: asyncpg.Connection, part: _Batch, error: Exception
+    ) -> list[tuple[_Batch, Exception]]:
+        """Write a refused part in halves, in order; returns the single rows still refused.
+
+        Halving finds k bad rows among n in about 2·k·log2(n) small writes, not n.
+        """
+        if part.size <= 1:
+            return [(part, error)]
+        refused = []
+        for half in part.halves():
+            if half.size == 0:
+                continue
             try:
-                await self._write(conn, [record], [])
+                await self._write(conn, half.records, half.events)
             except _REJECTED as exc:
-                rejected += 1
+                refused += await self._isolate(conn, half, exc)
+        return refused
+
+    def _refused(self, refused: list[tuple[_Batch, Exception]]) -> None:
+        """Count and log the rows Postgres refused (each check and error once)."""
+        for part, error in refused:
+            for record in part.records:
                 self.dropped += 1
                 self._metrics.store_dropped(1)
-                log.error(
-                    "store_result_rejected",
-                    error=self._redact(str(exc)),
-                    site=record[1],
-                    check=record[2],
-                )
-        for event in batch.events:
-            try:
-                await self._write(conn, [], [event])
-            except _REJECTED as exc:
+                self._log_refusal("store_result_rejected", record[1], record[2], error)
+            for event in part.events:
                 # Our own snapshot, refused: retrying forever would stop every later write.
-                log.error(
-                    "store_incident_event_rejected",
-                    error=self._redact(str(exc)),
-                    incident_id=event.incident.id,
-                )
-        return rejected
+                i = event.incident
+                self._log_refusal("store_incident_event_rejected", i.site, i.check, error)
+
+    def _log_refusal(self, what: str, site: str, check: str, error: Exception) -> None:
+        """Log a dropped row once per check and kind of error; the counter counts them all."""
+        key = (site, check, f"{what}:{type(error).__name__}")
+        if key in self._logged_refusals:
+            return
+        if len(self._logged_refusals) < _LOGGED_REFUSALS:
+            self._logged_refusals.add(key)
+        message = self._redact(f"{type(error).__name__}: {error}")[:300]
+        log.error(what, site=site, check=check, error=message, later="counted, not logged")
 
     async def _write(
         self,
