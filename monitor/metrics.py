@@ -116,6 +116,31 @@ _OPTIONAL = MappingProxyType(
 )
 
 
+# The reasons an incident of each check type can have (the failing outcomes its probes give):
+# monitor_incidents_total{reason} starts at 0 for each from declare() on, so that increase()
+# sees a check's first incident. A type not listed gets every failing outcome.
+_PAGE_REASONS = (
+    Outcome.DNS_ERROR, Outcome.CONNECT_ERROR, Outcome.TIMEOUT, Outcome.TLS_ERROR,
+    Outcome.DROPOUT, Outcome.HTTP_ERROR, Outcome.CONTENT_MISMATCH,
+)  # fmt: skip
+_INCIDENT_REASONS: MappingProxyType[str, tuple[Outcome, ...]] = MappingProxyType(
+    {
+        "http": _PAGE_REASONS,
+        "login": (*_PAGE_REASONS, Outcome.LOGIN_FAILED, Outcome.SESSION_DROPPED),
+        "freshness": (*_PAGE_REASONS, Outcome.STALE),
+        "feed": (*_PAGE_REASONS, Outcome.STALE),
+        "links": (*_PAGE_REASONS, Outcome.BROKEN_LINKS),
+        "interaction": (*_PAGE_REASONS, Outcome.UNANSWERED),
+    }
+)
+_ALL_REASONS = tuple(o for o in Outcome if o not in (Outcome.OK, Outcome.PROBE_ERROR))
+
+# The latest probe's gauges: no sample before a check's first result.
+_LATEST_PROBE = frozenset(
+    {PROBE_SUCCESS, PROBE_DURATION, PROBE_HTTP_STATUS_CODE, PROBE_HTTP_PHASE_DURATION}
+)
+
+
 def _escape(value: str) -> str:
     """Escape a label value for the text exposition format."""
     return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
@@ -166,7 +191,10 @@ class _CheckSeries:
     """Every per-check series of one check: the latest probe's values and the running totals.
 
     None means "not measured yet / does not apply": the series is left out rather than shown
-    as 0 (a 0 certificate expiry would page as expired, a 0 content age as fresh).
+    as 0 (a 0 certificate expiry would page as expired, a 0 content age as fresh). The
+    latest-probe gauges (`success` and the rest) are left out until the check's first result: a
+    check not probed yet has no `probe_success` at all, so nothing reads it as down. Counters
+    and histograms start at 0 from declare() on, so `increase()` sees their first event.
     """
 
     __slots__ = (
@@ -182,6 +210,7 @@ class _CheckSeries:
         "location_label",
         "outcomes",
         "phases",
+        "probed",
         "response_median",
         "session_dropouts",
         "session_lifetime",
@@ -208,6 +237,7 @@ class _CheckSeries:
         self.type_label = f'type="{_escape(type_)}"'
         self.site_type_labels = f"{self.site_label},{self.type_label}"
         self.labels = f"{self.check_label},{self.location_label},{self.site_type_labels}"
+        self.probed = False  # no latest-probe gauges until the first result (see above)
         self.success = 0
         self.duration = 0.0
         self.status_code = 0
@@ -315,7 +345,10 @@ def _check_lines(name: str, checks: list[_CheckSeries], out: list[str]) -> None:
     if name == CHECK_INFO:
         for s in checks:
             add(f"{name}{{{s.info_labels}}} 1.0\n")
-    elif name == PROBE_SUCCESS:
+        return
+    if name in _LATEST_PROBE:
+        checks = [s for s in checks if s.probed]
+    if name == PROBE_SUCCESS:
         for s in checks:
             add(f"{name}{{{s.labels}}} {_count(s.success)}\n")
     elif name == PROBE_DURATION:
@@ -423,6 +456,11 @@ class Metrics:
             f'category="{_escape(category)}",{series.check_label},kind="{_escape(check.kind)}",'
             f'{series.location_label},owner="{_escape(check.owner)}",{series.site_type_labels}'
         )
+        incidents = self._checks.incidents.get(key)
+        if incidents is None:
+            incidents = self._checks.incidents[key] = _Incidents()
+        for reason in _INCIDENT_REASONS.get(check.type, _ALL_REASONS):
+            incidents.opened.setdefault(str(reason), 0)
         tls = getattr(check, "tls", None)
         if isinstance(tls, TLSSpec):
             if not tls.verify:
@@ -443,6 +481,7 @@ class Metrics:
             return
         outcome = result.outcome
         duration = result.duration_seconds
+        series.probed = True
         series.success = 1 if outcome is Outcome.OK else 0
         series.duration = duration
         series.status_code = result.status_code or 0

@@ -130,14 +130,15 @@ def populate(metrics: Metrics) -> None:
 def test_declared_series_exist_before_the_first_probe(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
-    """declare() sets up gauges, every phase, every outcome and the histogram at zero."""
+    """declare() sets up every outcome counter and the histogram at zero, and no latest-probe gauge."""
     metrics.declare(http_check())
     get = registry.get_sample_value
-    assert get("probe_success", ids()) == 0
-    assert get("probe_duration_seconds", ids()) == 0
-    assert get("probe_http_status_code", ids()) == 0
+    # Not probed yet is not down: no probe_success (nor its companions) until a result.
+    assert get("probe_success", ids()) is None
+    assert get("probe_duration_seconds", ids()) is None
+    assert get("probe_http_status_code", ids()) is None
     for phase in PHASE_NAMES:
-        assert get("probe_http_duration_seconds", {**ids(), "phase": phase}) == 0
+        assert get("probe_http_duration_seconds", {**ids(), "phase": phase}) is None
     for outcome in Outcome:
         assert get("monitor_probe_results_total", {**ids(), "outcome": str(outcome)}) == 0
     assert get("monitor_probe_duration_seconds_count", ids()) == 0
@@ -149,6 +150,10 @@ def test_declared_series_exist_before_the_first_probe(
     # A zero expiry would read as "expired": the series waits for a real certificate.
     assert get("probe_ssl_earliest_cert_expiry", ids()) is None
     assert get("monitor_tls_verified", ids()) is None
+    # The first result brings the latest-probe gauges, a failure as 0.
+    metrics.observe(result(outcome=Outcome.TIMEOUT))
+    assert get("probe_success", ids()) == 0
+    assert get("probe_http_duration_seconds", {**ids(), "phase": "connect"}) == 0
 
 
 def test_successful_probe_sets_latest_gauges_histogram_and_counter(
@@ -273,7 +278,9 @@ def test_forget_removes_every_series_of_the_check(
     text = metrics.exposition()
     assert b'check="home"' not in text
     assert b'check="news"' in text
-    assert registry.get_sample_value("probe_success", ids(check="news")) == 0
+    assert registry.get_sample_value("probe_success", ids(check="news")) is None
+    labels = {**ids(check="news"), "outcome": "ok"}
+    assert registry.get_sample_value("monitor_probe_results_total", labels) == 0
     assert registry.get_sample_value("probe_success", ids()) is None
 
 
@@ -305,7 +312,7 @@ def test_redeclare_keeps_totals_and_a_changed_type_starts_afresh(
     assert get("monitor_probe_results_total", {**ids(type_="freshness"), "outcome": "ok"}) == 0
     # Forgetting the check under its old type leaves the new series alone.
     metrics.forget("sasac", "home", "http")
-    assert get("probe_success", ids(type_="freshness")) == 0
+    assert get("monitor_probe_results_total", {**ids(type_="freshness"), "outcome": "ok"}) == 0
 
 
 def test_skipped_probes_are_counted(metrics: Metrics, registry: CollectorRegistry) -> None:
@@ -360,6 +367,36 @@ def test_incident_open_gauge_and_count(metrics: Metrics, registry: CollectorRegi
     metrics.incident_opened("sasac", "home", "sasac-it", "timeout", new=False)
     assert get("monitor_incident_open", open_labels) == 1
     assert get("monitor_incidents_total", count_labels) == 1
+
+
+def test_incident_counters_start_at_zero_for_each_reason_of_the_type(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A declared check counts 0 incidents for every reason its type can give, so increase() sees the first."""
+    metrics.declare(http_check())
+    metrics.declare(login_check("petrochem", "member"))
+    get = registry.get_sample_value
+
+    def count(site: str, check: str, reason: str) -> float | None:
+        labels = {"site": site, "check": check, "reason": reason, "location": LOC}
+        return get("monitor_incidents_total", labels)
+
+    for reason in ("dns_error", "connect_error", "timeout", "tls_error", "dropout",
+                   "http_error", "content_mismatch"):  # fmt: skip
+        assert count("sasac", "home", reason) == 0
+        assert count("petrochem", "member", reason) == 0
+    assert count("petrochem", "member", "login_failed") == 0
+    assert count("petrochem", "member", "session_dropped") == 0
+    # Reasons the type cannot give, and the non-reasons, have no series.
+    assert count("sasac", "home", "login_failed") is None
+    assert count("sasac", "home", "stale") is None
+    assert count("sasac", "home", "ok") is None
+    assert count("sasac", "home", "probe_error") is None
+    metrics.incident_opened("sasac", "home", "sasac-it", "timeout")
+    assert count("sasac", "home", "timeout") == 1
+    # A reload keeps the count.
+    metrics.declare(http_check())
+    assert count("sasac", "home", "timeout") == 1
 
 
 def test_process_wide_metrics(metrics: Metrics, registry: CollectorRegistry) -> None:
