@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from monitor import __version__
 from monitor.checkspec import CheckSpec
-from monitor.config import Config, ConfigError, config_path, load_config
+from monitor.config import Config, ConfigError, config_path, config_warnings, load_config
 from monitor.logs import configure_logging
 from monitor.results import ProbeResult
 from monitor.shard import ALL, Shard
@@ -112,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = _load(args.config)
         if args.command == "validate":
             checks = sum(len(site.checks) for site in config.sites)
+            for warning in config_warnings(config):
+                print(f"warning: {warning}", file=sys.stderr)
             print(f"{config.source}: ok ({len(config.sites)} sites, {checks} checks)")
             return EXIT_OK
         selected = _select(config, args.site, args.check) if args.command == "check" else []

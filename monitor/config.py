@@ -347,6 +347,24 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return parse_config(data, source)
 
 
+# The official rule of 站点无法访问: a page still not open after 15 s failed.
+OFFICIAL_TIMEOUT_S = 15.0
+
+
+def config_warnings(config: Config) -> list[str]:
+    """Settings that load but weaken what the report can judge, one line each."""
+    out = []
+    for i, site in enumerate(config.sites):
+        for j, check in enumerate(site.checks):
+            if check.type == "http" and check.timeout_s < OFFICIAL_TIMEOUT_S:
+                out.append(
+                    f"{config.source}: sites[{i}].checks[{j}].timeout: {check.timeout_s:g}s is "
+                    "below the official 15 s: its timeouts cannot count as 站点无法访问 "
+                    "failures, and the report may judge that indicator not assessable"
+                )
+    return out
+
+
 def config_path(cli_value: str | None) -> str:
     """`-c`, then $MONITOR_CONFIG, then ./monitor.yaml."""
     return cli_value or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG

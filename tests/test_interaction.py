@@ -114,3 +114,18 @@ def test_example_config_is_valid() -> None:
     """examples/checks-interaction.yaml loads: every key it documents is a real key."""
     config = load_config(Path(__file__).parent.parent / "examples" / "checks-interaction.yaml")
     assert {check.type for check in config.checks()} == {"interaction"}
+
+
+async def test_oldest_unanswered_age_is_recorded_whatever_the_limit(
+    site: str, ctx: ProbeContext
+) -> None:
+    """The oldest open question's age and the slowest answer are in `extra` under any limit."""
+    old = await run(f"{site}/board/old", ctx, BY_DATE, max_unanswered="200d")
+    assert old.outcome is Outcome.OK
+    # Dates without a time are local midnight: the age is the days plus the time since.
+    assert 120 * DAY < old.extra["oldest_unanswered_seconds"] < 121 * DAY
+    ok = await run(f"{site}/board/ok", ctx, BY_DATE, max_unanswered="3d")
+    assert old.extra["oldest_unanswered_seconds"] - ok.extra["oldest_unanswered_seconds"] == (
+        115 * DAY
+    )
+    assert ok.extra["slowest_answer_seconds"] == 8 * DAY

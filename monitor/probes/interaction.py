@@ -15,8 +15,10 @@ Keys (besides `url`, `headers`, `tls`, `max_body_size`, `encoding`, `timezone`):
 - `max_unanswered`: an open question older than this is overdue (default 90 d) → `unanswered`.
 
 Reported: `items` (rows), `extra.unanswered` (overdue questions), `extra.open_questions`,
-`extra.median_response_seconds` (over rows with both dates), `extra.late_answers` (answered,
-but after more than `max_unanswered`: reported, not failed), and the newest answer's date and
+`extra.oldest_unanswered_seconds` (the age of the oldest open question, whatever the limit),
+`extra.median_response_seconds` and `extra.slowest_answer_seconds` (over rows with both
+dates), `extra.late_answers` (answered, but after more than `max_unanswered`: reported, not
+failed), and the newest answer's date and
 age as `newest_item_at` / `content_age_seconds` (留言答复 not updated in two months is a
 deduction in the inspection). A board with no rows is `content_mismatch`: the channel is
 missing or the selector no longer fits the page.
@@ -134,8 +136,15 @@ def judge(
         "open_questions": len(reading.open_asked),
         "late_answers": late,
     }
+    if reading.open_asked:
+        # The evidence of 互动回应差 whatever the check's own limit: the report judges this
+        # age against the official 3 months.
+        extra["oldest_unanswered_seconds"] = max(
+            0.0, (now - min(reading.open_asked)).total_seconds()
+        )
     if reading.response_seconds:
         extra["median_response_seconds"] = statistics.median(reading.response_seconds)
+        extra["slowest_answer_seconds"] = max(reading.response_seconds)
     if reading.rows == 0:
         return Outcome.CONTENT_MISMATCH, "no questions on the board (rows matched nothing)", extra
     notes = [f"{_questions(reading.rows)}, {len(reading.open_asked)} open"]

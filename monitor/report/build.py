@@ -15,6 +15,7 @@ from monitor.probes.interaction import InteractionCheck
 from monitor.report import indicators
 from monitor.report.content import longest_gap, max_age, posts_per_month, stale_spans, timeline
 from monitor.report.gather import (
+    BoardFacts,
     CheckDays,
     CheckMonths,
     ContentHour,
@@ -50,6 +51,9 @@ CONTENT_TYPES = ("freshness", "feed", "interaction")
 ACCESS_TYPES = ("http", "login")
 # What a content check finds about the page, as opposed to failing to read it.
 CONTENT_OUTCOMES = ("stale", "broken_links", "unanswered", "content_mismatch")
+# Login health: the site answered but did not log in, or dropped the session. Reported on its
+# own, never as the site being unreachable or down.
+LOGIN_OUTCOMES = ("login_failed", "session_dropped")
 _OFFICIAL_AGE = {
     "homepage": indicators.NOT_UPDATED_VETO,
     "news": indicators.NEWS_MAX_AGE,
@@ -235,7 +239,9 @@ def _incidents(
                 failures=r.failures,
                 first_error=r.first_error,
                 during_maintenance=r.during_maintenance,
-                outage=types.get(r.check) in ACCESS_TYPES or r.reason not in CONTENT_OUTCOMES,
+                outage=r.reason not in LOGIN_OUTCOMES
+                and (types.get(r.check) in ACCESS_TYPES or r.reason not in CONTENT_OUTCOMES),
+                login=r.reason in LOGIN_OUTCOMES,
             )
         )
 
@@ -254,7 +260,8 @@ def _incidents(
         longest=max(counted, key=lambda r: r.duration_seconds, default=None),
         maintenance_count=len(maintenance),
         maintenance_seconds=_union_seconds(spans(maintenance)),
-        content_count=sum(1 for r in rows if not r.outage),
+        content_count=sum(1 for r in rows if not r.outage and not r.login),
+        login_count=sum(1 for r in rows if r.login),
     )
     return tuple(rows), summary
 
@@ -298,7 +305,9 @@ def _column(check: CheckSpec, site: Site, facts: Facts, period: Period) -> Colum
     )
 
 
-def _board(check: InteractionCheck, hours: Sequence[ContentHour]) -> InteractionFinding:
+def _board(
+    check: InteractionCheck, hours: Sequence[ContentHour], board: BoardFacts | None
+) -> InteractionFinding:
     overdue = [h.hour for h in hours if (h.unanswered_max or 0) > 0]
     responses = sum(h.median_response_count for h in hours)
     return InteractionFinding(
@@ -313,6 +322,11 @@ def _board(check: InteractionCheck, hours: Sequence[ContentHour]) -> Interaction
             sum(h.median_response_sum for h in hours) / responses if responses else None
         ),
         max_unanswered=check.max_unanswered,
+        oldest_unanswered_seconds=None if board is None else board.oldest_unanswered,
+        slowest_answer_seconds=None if board is None else board.slowest_answer,
+        overdue_first=None if board is None else board.overdue_first,
+        overdue_last=None if board is None else board.overdue_last,
+        evidence_observations=0 if board is None else board.observations,
     )
 
 
@@ -358,7 +372,8 @@ def _steps(site: Site, facts: Facts) -> tuple[StepLatency, ...]:
 def _site(site: Site, facts: Facts, period: Period, now: datetime) -> SiteReport:
     checks = tuple(_check(c, facts, period, site.id) for c in site.checks)
     http = [c for c in checks if c.type == "http"]
-    measured = [c.availability for c in http] or [_access(c) for c in checks]
+    # Whether the site's pages opened: login checks are login health, reported on their own.
+    measured = [c.availability for c in http] or [_access(c) for c in checks if c.type != "login"]
     availability = Availability(
         probes=sum(a.probes for a in measured),
         failures=sum(a.failures for a in measured),
@@ -378,7 +393,7 @@ def _site(site: Site, facts: Facts, period: Period, now: datetime) -> SiteReport
         if isinstance(c, FreshnessCheck | FeedCheck)
     )
     boards = tuple(
-        _board(c, facts.content.get((site.id, c.id), []))
+        _board(c, facts.content.get((site.id, c.id), []), facts.boards.get((site.id, c.id)))
         for c in site.checks
         if isinstance(c, InteractionCheck)
     )
@@ -450,7 +465,14 @@ def _verdicts(
     homepages = [c for c in freshness if c.category == "homepage"]
     others = [c for c in freshness if c.category != "homepage"]
     blank = {
-        c.check: [h.hour for h in facts.content.get((site.id, c.check), []) if h.blank > 0]
+        c.check: indicators.blank_spans(
+            [
+                (h.hour, h.blank > 0)
+                for h in facts.content.get((site.id, c.check), [])
+                if h.observations > 0
+            ],
+            period.end,
+        )
         for c in others
     }
     return (

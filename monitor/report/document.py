@@ -418,6 +418,8 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
                 f"另有内容类告警{s.content_count}次"
                 "（栏目未更新、空白栏目、链接不可用、留言未回应等），不计入故障时长。"
             )
+        if s.login_count:
+            text += f"另有登录类事件{s.login_count}次（登录失败、会话掉线），不计入故障时长。"
         if s.maintenance_count:
             text += (
                 f"另有维护期内故障{s.maintenance_count}次"
@@ -438,6 +440,11 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
             text += (
                 f" {s.content_count} content alerts (stale or blank columns, broken links, "
                 "unanswered questions) are listed too; they are no downtime."
+            )
+        if s.login_count:
+            text += (
+                f" {s.login_count} login incidents (failed logins, dropped sessions) are listed"
+                " too; they are no downtime."
             )
         if s.maintenance_count:
             text += (

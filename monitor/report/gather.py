@@ -14,16 +14,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from monitor.config import OFFICIAL_TIMEOUT_S
 from monitor.report.model import BrokenLink
 from monitor.report.period import Period
 
 __all__ = [
     "OFFICIAL_TIMEOUT",
+    "OFFICIAL_UNANSWERED",
+    "BoardFacts",
     "CheckDays",
     "CheckMonths",
     "ContentHour",
     "Facts",
     "IncidentRecord",
+    "LoginFacts",
     "Reader",
     "StepMonth",
     "Version",
@@ -39,7 +43,9 @@ class Reader(Protocol):
 
 
 # The official rule: a page not open after 15 s failed, even if it opened later.
-OFFICIAL_TIMEOUT = 15.0
+OFFICIAL_TIMEOUT = OFFICIAL_TIMEOUT_S
+# 互动回应差: a question unanswered for more than 3 months.
+OFFICIAL_UNANSWERED = 90 * 86400.0
 
 
 def slow_buckets(bounds: Sequence[float]) -> list[int]:
@@ -57,6 +63,8 @@ class CheckDays:
     probes: dict[date, int] = field(default_factory=dict)
     failures: dict[date, int] = field(default_factory=dict)
     slow: dict[date, int] = field(default_factory=dict)
+    # Failures that were the probe's own timeout (they prove nothing when it is below 15 s).
+    timeouts: dict[date, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -121,6 +129,26 @@ class StepMonth:
     latency_count: int
 
 
+@dataclass(frozen=True, slots=True)
+class BoardFacts:
+    """A message board's official evidence over the period (migration 0003)."""
+
+    observations: int
+    oldest_unanswered: float | None  # the oldest open question's age, at its greatest
+    slowest_answer: float | None  # the longest time an answer took
+    overdue_first: datetime | None  # first hour an open question was past the official limit
+    overdue_last: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoginFacts:
+    """A login check's logins over the period: how many ran, how many were slow."""
+
+    logins: int
+    slow_logins: int
+    slowest: float | None
+
+
 @dataclass(slots=True)
 class Facts:
     """Everything read for one report, keyed by (site, check)."""
@@ -134,6 +162,8 @@ class Facts:
     content: dict[tuple[str, str], list[ContentHour]]
     broken_links: dict[str, list[BrokenLink]]
     steps: dict[tuple[str, str], list[StepMonth]]
+    boards: dict[tuple[str, str], BoardFacts] = field(default_factory=dict)
+    logins: dict[tuple[str, str], LoginFacts] = field(default_factory=dict)
 
 
 def _sums(column: str, count: int) -> str:
@@ -157,15 +187,19 @@ async def gather(
     await _read_content(db, period, site_list, facts)
     await _read_broken_links(db, period, site_list, facts)
     await _read_steps(db, period, site_list, facts)
+    await _read_boards(db, period, site_list, facts)
+    await _read_logins(db, period, site_list, facts)
     return facts
 
 
 async def _read_days(db: Reader, period: Period, sites: list[str], facts: Facts) -> None:
     # Narrow rows: a day's sums only, so Postgres aggregates 400,000 rows in memory.
     slow = " + ".join(f"coalesce(latency_buckets[{i + 1}], 0)" for i in slow_buckets(facts.bounds))
+    timeout = facts.outcome_names.index("timeout") + 1
     query = f"""
         SELECT site, check_id, (hour AT TIME ZONE $3)::date AS day,
-               sum(probes), sum(failures), sum({slow or "0"})
+               sum(probes), sum(failures), sum({slow or "0"}),
+               sum(coalesce(outcome_counts[{timeout}], 0))
         FROM rollups_hourly
         WHERE hour >= $1 AND hour < $2 AND site = ANY($4::text[])
         GROUP BY 1, 2, 3
@@ -176,6 +210,7 @@ async def _read_days(db: Reader, period: Period, sites: list[str], facts: Facts)
         days.probes[day] = int(row[3] or 0)
         days.failures[day] = int(row[4] or 0)
         days.slow[day] = int(row[5] or 0)
+        days.timeouts[day] = int(row[6] or 0)
 
 
 async def _read_months(db: Reader, period: Period, sites: list[str], facts: Facts) -> None:
@@ -352,3 +387,39 @@ async def _read_steps(db: Reader, period: Period, sites: list[str], facts: Facts
                 buckets=[int(v or 0) for v in r[9 : 9 + n_buckets]],
             )
         )
+
+
+async def _read_boards(db: Reader, period: Period, sites: list[str], facts: Facts) -> None:
+    rows = await db.fetch(
+        """
+        SELECT site, check_id, sum(observations), max(oldest_unanswered_max),
+               max(slowest_answer_max),
+               min(hour) FILTER (WHERE oldest_unanswered_max > $4),
+               max(hour) FILTER (WHERE oldest_unanswered_max > $4)
+        FROM interaction_hourly
+        WHERE hour >= $1 AND hour < $2 AND site = ANY($3::text[])
+        GROUP BY site, check_id
+        """,
+        period.start,
+        period.end,
+        sites,
+        OFFICIAL_UNANSWERED,
+    )
+    for r in rows:
+        facts.boards[(r[0], r[1])] = BoardFacts(int(r[2]), r[3], r[4], r[5], r[6])
+
+
+async def _read_logins(db: Reader, period: Period, sites: list[str], facts: Facts) -> None:
+    rows = await db.fetch(
+        """
+        SELECT site, check_id, sum(logins), sum(slow_logins), max(login_seconds_max)
+        FROM login_hourly
+        WHERE hour >= $1 AND hour < $2 AND site = ANY($3::text[])
+        GROUP BY site, check_id
+        """,
+        period.start,
+        period.end,
+        sites,
+    )
+    for r in rows:
+        facts.logins[(r[0], r[1])] = LoginFacts(int(r[2]), int(r[3]), r[4])

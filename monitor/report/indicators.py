@@ -38,6 +38,7 @@ __all__ = [
     "UNREACHABLE_VETO",
     "UNREACHABLE_WARNING",
     "blank_columns",
+    "blank_spans",
     "columns_not_updated",
     "homepage_not_updated",
     "new_media_not_updated",
@@ -68,6 +69,7 @@ INDICATORS = (
     "homepage_not_updated",
     "columns_not_updated",
     "blank_columns",
+    "blank_spans",
     "new_media_not_updated",
     "poor_interaction",
 )
@@ -89,49 +91,76 @@ class AccessCheck:
     days: CheckDays
 
 
-def _check_unreachable(check: AccessCheck, period: Period) -> tuple[Status, dict[str, Any]]:
+def _level(ratio: Fraction | None) -> Status:
+    if ratio is not None and ratio >= UNREACHABLE_VETO:
+        return Status.VETO
+    if ratio is not None and ratio >= UNREACHABLE_WARNING:
+        return Status.WARNING
+    return Status.PASS
+
+
+def _check_unreachable(
+    check: AccessCheck, period: Period
+) -> tuple[Status, dict[str, Any], str | None]:
+    """One check's verdict, evidence and (when not assessable) reason.
+
+    With a timeout below 15 s a probe that gave up proves nothing about 15 s: the verdict is
+    judged on the other failures, and where counting those timeouts or not would change it,
+    it is not assessable (`timeout_below_official`).
+    """
     days = period.days()
     probes = [check.days.probes.get(d, 0) for d in days]
-    failed = [check.days.failures.get(d, 0) + check.days.slow.get(d, 0) for d in days]
     slow = [check.days.slow.get(d, 0) for d in days]
+    with_timeouts = [check.days.failures.get(d, 0) + s for d, s in zip(days, slow, strict=True)]
+    early = check.timeout < OFFICIAL_TIMEOUT
+    timeouts = [check.days.timeouts.get(d, 0) if early else 0 for d in days]
+    failed = [f - n for f, n in zip(with_timeouts, timeouts, strict=True)]
     short = [
         {"check": check.id, "day": d, "probes": n}
         for d, n in zip(days, probes, strict=True)
         if n < MIN_DAILY_PROBES
     ]
-    best: tuple[Fraction, int] | None = None
-    for i in range(len(days) - WINDOW_DAYS + 1):
-        window = slice(i, i + WINDOW_DAYS)
-        if min(probes[window]) < MIN_DAILY_PROBES:
-            continue
-        ratio = Fraction(sum(failed[window]), sum(probes[window]))
-        if best is None or ratio > best[0]:
-            best = (ratio, i)
+    windows = [
+        slice(i, i + WINDOW_DAYS)
+        for i in range(len(days) - WINDOW_DAYS + 1)
+        if min(probes[i : i + WINDOW_DAYS]) >= MIN_DAILY_PROBES
+    ]
+
+    def ratio(counts: list[int], window: slice) -> Fraction:
+        return Fraction(sum(counts[window]), sum(probes[window]))
+
+    official = max(windows, key=lambda w: ratio(failed, w), default=None)
+    upper = max(windows, key=lambda w: ratio(with_timeouts, w), default=None)
+    status = _level(None if official is None else ratio(failed, official))
+    uncertain = upper is not None and _level(ratio(with_timeouts, upper)) is not status
     evidence: dict[str, Any] = {"check": check.id}
-    if best is not None:
-        ratio, i = best
-        window = slice(i, i + WINDOW_DAYS)
+    shown = upper if uncertain else official
+    if shown is not None:
         evidence.update(
-            window_start=days[i],
-            window_end=days[i + WINDOW_DAYS - 1],
-            probes=sum(probes[window]),
-            failures=sum(failed[window]),
-            slow=sum(slow[window]),
-            ratio=float(ratio),
+            window_start=days[shown.start],
+            window_end=days[shown.stop - 1],
+            probes=sum(probes[shown]),
+            failures=sum(failed[shown]),
+            slow=sum(slow[shown]),
+            ratio=float(ratio(failed, shown)),
         )
+        if early:
+            evidence.update(
+                timeouts_not_counted=sum(timeouts[shown]),
+                ratio_with_timeouts=float(ratio(with_timeouts, shown)),
+            )
     if short:
         evidence["short_days"] = short[:_SHORT_DAYS_SHOWN]
         evidence["short_days_count"] = len(short)
-    if check.timeout < OFFICIAL_TIMEOUT:
-        # A probe that gave up before 15 s might still have opened by then.
+    if early:
         evidence["timeout_below_official"] = check.timeout
-    if best is not None and best[0] >= UNREACHABLE_VETO:
-        return Status.VETO, evidence
-    if best is not None and best[0] >= UNREACHABLE_WARNING:
-        return Status.WARNING, evidence
+    if uncertain:
+        return Status.NOT_ASSESSABLE, evidence, "timeout_below_official"
+    if status is not Status.PASS:
+        return status, evidence, None
     if short:
-        return Status.NOT_ASSESSABLE, evidence
-    return Status.PASS, evidence
+        return Status.NOT_ASSESSABLE, evidence, "too_few_probes"
+    return Status.PASS, evidence, None
 
 
 def site_unreachable(checks: Sequence[AccessCheck], period: Period) -> Verdict:
@@ -142,15 +171,16 @@ def site_unreachable(checks: Sequence[AccessCheck], period: Period) -> Verdict:
     if len(period.days()) < WINDOW_DAYS:
         return Verdict(name, Status.NOT_ASSESSABLE, reason="period_too_short")
     results = [_check_unreachable(c, period) for c in checks]
-    status = worst([s for s, _ in results])
+    status = worst([s for s, _, _ in results])
     # The evidence of the check that decided it (the highest ratio among equals).
-    deciding = max(
+    _, deciding, reason = max(
         (r for r in results if r[0] is status), key=lambda r: float(r[1].get("ratio", -1))
-    )[1]
+    )
     evidence = dict(deciding)
     if len(results) > 1:
-        evidence["checks"] = [{"status": str(s), **e} for s, e in results]
-    reason = "too_few_probes" if status is Status.NOT_ASSESSABLE else None
+        evidence["checks"] = [
+            {"status": str(s), **({"reason": why} if why else {}), **e} for s, e, why in results
+        ]
     return Verdict(name, status, evidence, reason)
 
 
@@ -265,33 +295,52 @@ def columns_not_updated(columns: Sequence[ColumnFreshness]) -> Verdict:
     return Verdict(name, Status.PASS, evidence)
 
 
+def blank_spans(
+    hours: Sequence[tuple[datetime, bool]], until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """When one column was blank: each blank observed hour until its next observed hour.
+
+    A column's state holds from one observation to the next, whatever its probe interval; the
+    last one holds until `until` (the period's end). `hours` are (hour, blank) in time order,
+    only hours with observations.
+    """
+    spans: list[tuple[datetime, datetime]] = []
+    for i, (hour, blank) in enumerate(hours):
+        if not blank:
+            continue
+        end = hours[i + 1][0] if i + 1 < len(hours) else until
+        if spans and spans[-1][1] == hour:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((hour, end))
+    return spans
+
+
 def blank_columns(
-    columns: Sequence[ColumnFreshness], blank_hours: dict[str, list[datetime]]
+    columns: Sequence[ColumnFreshness], spans: dict[str, list[tuple[datetime, datetime]]]
 ) -> Verdict:
-    """栏目不更新 (3): blank columns (栏目无内容) at one moment, by the hour."""
+    """栏目不更新 (3): the most columns blank (栏目无内容) at one moment.
+
+    `spans` are each column's blank spans (`blank_spans`): columns probed at different
+    intervals are blank together wherever their spans overlap.
+    """
     name = "blank_columns"
     if not columns:
         return Verdict(name, Status.NOT_ASSESSABLE, reason="no_column_check")
-    hours: dict[datetime, set[str]] = {}
-    for check, blank in blank_hours.items():
-        for hour in blank:
-            hours.setdefault(hour, set()).add(check)
-    most: tuple[int, datetime | None, list[str]] = (0, None, [])
-    for hour in sorted(hours):
-        if len(hours[hour]) > most[0]:
-            most = (len(hours[hour]), hour, sorted(hours[hour]))
-    ever = sorted(c for c, blank in blank_hours.items() if blank)
+    count, moment, blank = _most_at_once(spans)
+    ever = sorted(c for c, s in spans.items() if s)
     evidence: dict[str, Any] = {
-        "max_count": most[0],
-        "at": most[1],
-        "columns": most[2],
+        "max_count": count,
+        "at": moment,
+        "columns": blank,
         "ever_blank": ever,
         "veto_count": BLANK_VETO,
         "warning_count": BLANK_WARNING,
+        "reading": "state_holds_until_next_observation",
     }
-    if most[0] >= BLANK_VETO:
+    if count >= BLANK_VETO:
         return Verdict(name, Status.VETO, evidence)
-    if most[0] >= BLANK_WARNING:
+    if count >= BLANK_WARNING:
         return Verdict(name, Status.WARNING, evidence)
     if all(c.observations == 0 for c in columns):
         return Verdict(name, Status.NOT_ASSESSABLE, evidence, reason="no_observations")
@@ -299,6 +348,53 @@ def blank_columns(
 
 
 # -- 互动回应差 ---------------------------------------------------------------------------------
+
+
+def _board_verdict(board: InteractionFinding) -> tuple[Status, dict[str, Any]]:
+    """One board against the official 3 months; the check's own limit only warns.
+
+    The probes record the oldest open question's age and the slowest answer whatever their
+    limit (`oldest_unanswered_seconds`, `slowest_answer_seconds`). Where some observations did
+    not (results written before they did), their overdue count under the check's limit stands
+    in, as official only when that limit is at least the official one.
+    """
+    official = board.max_unanswered >= INTERACTION_MAX
+    partial = board.evidence_observations < board.observations
+    oldest = board.oldest_unanswered_seconds
+    slowest = board.slowest_answer_seconds
+    evidence: dict[str, Any] = {
+        "check": board.check,
+        "oldest_unanswered_seconds": oldest,
+        "slowest_answer_seconds": slowest,
+        "first_seen": board.overdue_first,
+        "last_seen": board.overdue_last,
+        "unanswered_max": board.unanswered_max,
+        "late_answers_max": board.late_answers_max,
+        "check_first_seen": board.unanswered_first,
+        "check_last_seen": board.unanswered_last,
+        "max_unanswered_seconds": board.max_unanswered,
+        "official_seconds": INTERACTION_MAX,
+        "reading": "official_limit",
+    }
+    if board.max_unanswered > INTERACTION_MAX:
+        # A looser limit than the rule's: overdue questions between the two go unseen.
+        evidence["limit_above_official"] = True
+    if oldest is not None and oldest > INTERACTION_MAX:
+        return Status.VETO, evidence
+    if partial and official and board.unanswered_max > 0:
+        evidence["first_seen"], evidence["last_seen"] = (
+            board.unanswered_first,
+            (board.unanswered_last),
+        )
+        return Status.VETO, evidence
+    if slowest is not None and slowest > INTERACTION_MAX:
+        return Status.WARNING, evidence
+    if board.unanswered_max > 0 or board.late_answers_max > 0:
+        # Past the check's own (stricter) limit, or answered late by it: an early warning.
+        if not official:
+            evidence["check_limit_reached"] = True
+        return Status.WARNING, evidence
+    return Status.PASS, evidence
 
 
 def poor_interaction(boards: Sequence[InteractionFinding]) -> Verdict:
@@ -311,24 +407,11 @@ def poor_interaction(boards: Sequence[InteractionFinding]) -> Verdict:
         return Verdict(
             name, Status.NOT_ASSESSABLE, {"checks": [b.check for b in boards]}, "no_observations"
         )
-    board = max(observed, key=lambda b: (b.unanswered_max, b.late_answers_max))
-    evidence: dict[str, Any] = {
-        "check": board.check,
-        "unanswered_max": board.unanswered_max,
-        "first_seen": board.unanswered_first,
-        "last_seen": board.unanswered_last,
-        "late_answers_max": board.late_answers_max,
-        "max_unanswered_seconds": board.max_unanswered,
-        "official_seconds": INTERACTION_MAX,
-    }
-    if board.max_unanswered > INTERACTION_MAX:
-        # A looser limit than the rule's: overdue questions between the two go unseen.
-        evidence["limit_above_official"] = True
-    if board.unanswered_max > 0:
-        return Verdict(name, Status.VETO, evidence)
-    if board.late_answers_max > 0:
-        return Verdict(name, Status.WARNING, evidence)
-    if len(observed) < len(boards):
+    judged = [_board_verdict(b) for b in observed]
+    status, evidence = max(
+        judged, key=lambda j: (j[0].rank, j[1]["oldest_unanswered_seconds"] or 0.0)
+    )
+    if status is Status.PASS and len(observed) < len(boards):
         evidence["unobserved"] = [b.check for b in boards if b.observations == 0]
         return Verdict(name, Status.NOT_ASSESSABLE, evidence, "no_observations")
-    return Verdict(name, Status.PASS, evidence)
+    return Verdict(name, status, evidence)

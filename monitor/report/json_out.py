@@ -109,6 +109,7 @@ def _incident(i: IncidentRow, zone: tzinfo) -> dict[str, Any]:
         "first_error": i.first_error,
         "during_maintenance": i.during_maintenance,
         "outage": i.outage,
+        "login": i.login,
     }
 
 
@@ -174,6 +175,7 @@ def _site(site: SiteReport, t: Texts) -> dict[str, Any]:
             "maintenance_count": s.maintenance_count,
             "maintenance_seconds": s.maintenance_seconds,
             "content_count": s.content_count,
+            "login_count": s.login_count,
         },
         "incidents": [_incident(i, zone) for i in site.incidents],
         "checks": [_check(c) for c in site.checks],
@@ -200,6 +202,8 @@ def _site(site: SiteReport, t: Texts) -> dict[str, Any]:
                 "late_answers_max": b.late_answers_max,
                 "median_response_seconds": b.median_response_seconds,
                 "max_unanswered_seconds": b.max_unanswered,
+                "oldest_unanswered_seconds": b.oldest_unanswered_seconds,
+                "slowest_answer_seconds": b.slowest_answer_seconds,
             }
             for b in site.interaction
         ],

@@ -169,6 +169,12 @@ class InteractionFinding:
     late_answers_max: int
     median_response_seconds: float | None  # mean over probes of each probe's median
     max_unanswered: float  # the check's limit, seconds
+    # The official evidence, whatever the check's limit (None: the probes did not record it).
+    oldest_unanswered_seconds: float | None = None  # the oldest open question's greatest age
+    slowest_answer_seconds: float | None = None
+    overdue_first: datetime | None = None  # open questions past the official 3 months
+    overdue_last: datetime | None = None
+    evidence_observations: int = 0  # observations that recorded the two ages
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +190,11 @@ class IncidentRow:
     failures: int
     first_error: str
     during_maintenance: bool
-    # An outage (the site or its login failed); False: a content alert (a stale column, a
-    # blank column, broken links, unanswered questions) that is no downtime.
+    # An outage (a page did not open); False: a login incident (`login`: login_failed,
+    # session_dropped) or a content alert (a stale column, a blank column, broken links,
+    # unanswered questions), neither of which is downtime.
     outage: bool = True
+    login: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +208,7 @@ class IncidentSummary:
     maintenance_count: int
     maintenance_seconds: float
     content_count: int = 0
+    login_count: int = 0  # login incidents (failed logins, dropped sessions)
 
 
 @dataclass(frozen=True, slots=True)

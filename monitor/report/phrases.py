@@ -76,10 +76,15 @@ def _unreachable(t: Texts, v: Verdict) -> str:
                 f"(e.g. {first['check']} on {t.day(first['day'])}: {first['probes']})"
             )
     if "timeout_below_official" in e:
+        timeout = t.duration(e["timeout_below_official"])
+        left_out = e.get("timeouts_not_counted", 0)
+        counted = t.percent(e.get("ratio_with_timeouts"))
         parts.append(
-            f"超时设置{e['timeout_below_official']:g}秒短于15秒，比例为上限"
+            f"超时设置{timeout}短于15秒，超时{left_out}次不能证明15秒内无法打开，未计入"
+            f"（计入则为{counted}）"
             if t.zh
-            else f"timeout {e['timeout_below_official']:g} s is below 15 s: ratios are upper bounds"
+            else f"the timeout of {timeout} is below 15 s: its {left_out} timeouts prove "
+            f"nothing about 15 s and are not counted (counted: {counted})"
         )
     return t.join(parts)
 
@@ -160,11 +165,11 @@ def _blank(t: Texts, v: Verdict) -> str:
         text = f"同一时间最多{e['max_count']}个空白栏目"
         if e["max_count"]:
             text += f"（{t.when(e['at'])}：{columns}）"
-        return text + "，5个（含）以上否决，超过2个预警"
+        return text + "，5个（含）以上否决，超过2个预警（各栏目状态保持至其下次监测）"
     text = f"at most {e['max_count']} blank columns at once"
     if e["max_count"]:
         text += f" ({t.when(e['at'])}: {columns})"
-    return text + "; veto at 5, warning above 2"
+    return text + "; veto at 5, warning above 2 (a column's state holds until its next probe)"
 
 
 def _interaction(t: Texts, v: Verdict) -> str:
@@ -172,26 +177,44 @@ def _interaction(t: Texts, v: Verdict) -> str:
     if "check" not in e:
         return _unobserved(t, e["checks"]) if e.get("checks") else ""
     limit = t.duration(e["max_unanswered_seconds"])
+    oldest = e.get("oldest_unanswered_seconds")
     parts: list[str] = []
-    if e["unanswered_max"]:
+    if v.status is Status.VETO and e.get("first_seen") is not None:
         parts.append(
             f"{e['check']}：{t.when(e['first_seen'])}至{t.when(e['last_seen'])}期间发现"
-            f"超过{limit}未回应的留言，最多{e['unanswered_max']}条"
+            "超过3个月未回应的留言"
             if t.zh
-            else f"{e['check']}: questions unanswered for more than {limit} seen from "
-            f"{t.when(e['first_seen'])} to {t.when(e['last_seen'])}, up to {e['unanswered_max']}"
+            else f"{e['check']}: questions unanswered for more than 3 months seen from "
+            f"{t.when(e['first_seen'])} to {t.when(e['last_seen'])}"
         )
-    else:
+    elif v.status is not Status.VETO:
         parts.append(
-            f"{e['check']}：未发现超过{limit}未回应的留言"
+            f"{e['check']}：未发现超过3个月未回应的留言"
             if t.zh
-            else f"{e['check']}: no question unanswered for more than {limit}"
+            else f"{e['check']}: no question unanswered for more than 3 months"
         )
-    if e["late_answers_max"]:
+    if oldest is not None:
         parts.append(
-            f"{e['late_answers_max']}条留言超过{limit}后才答复"
+            f"最久未回应的留言已等待{t.duration(oldest)}"
             if t.zh
-            else f"{e['late_answers_max']} answered after more than {limit}"
+            else f"the oldest unanswered question waited {t.duration(oldest)}"
+        )
+    slowest = e.get("slowest_answer_seconds")
+    if slowest is not None and slowest > e["official_seconds"]:
+        parts.append(
+            f"有留言{t.duration(slowest)}后才答复（超过3个月，预警）"
+            if t.zh
+            else f"a question was answered only after {t.duration(slowest)} "
+            "(over 3 months: a warning)"
+        )
+    if e.get("check_limit_reached"):
+        parts.append(
+            f"有留言超过本检查设定的{limit}提前预警期限（最多{e['unanswered_max']}条未回应、"
+            f"{e['late_answers_max']}条迟复），按官方3个月标准仅为预警"
+            if t.zh
+            else f"questions passed the check's own early-warning limit of {limit} "
+            f"(up to {e['unanswered_max']} unanswered, {e['late_answers_max']} answered late): "
+            "a warning, the official limit is 3 months"
         )
     if e.get("limit_above_official"):
         parts.append(
@@ -257,10 +280,14 @@ def _short(t: Texts, v: Verdict) -> str:
             return f"{e.get('max_count', 0)}个空白栏目（{level}）"
         return f"{e.get('max_count', 0)} blank columns ({level})"
     if v.indicator == "poor_interaction":
-        if e.get("unanswered_max"):
+        if v.status is Status.VETO:
             if t.zh:
                 return f"存在超过3个月未回应的留言（{level}）"
             return f"questions unanswered for more than 3 months ({level})"
+        if e.get("check_limit_reached"):
+            if t.zh:
+                return f"有留言超过检查设定的提前预警期限（{level}）"
+            return f"questions past the check's early-warning limit ({level})"
         if t.zh:
             return f"有留言超过3个月后才答复（{level}）"
         return f"answers after more than 3 months ({level})"

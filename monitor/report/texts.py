@@ -33,6 +33,11 @@ _LABELS: dict[str, tuple[str, str]] = {
         "部分日期监测次数不足每天20次",
         "some days had fewer than the 20 probes a day the rule needs",
     ),
+    "timeout_below_official": (
+        "超时设置短于15秒，超时不能证明15秒内无法打开，且足以改变判定",
+        "the timeout is below 15 s: its timeouts prove nothing about 15 s and could change the"
+        " verdict",
+    ),
     "period_too_short": ("统计期不足7天", "the period is shorter than 7 days"),
     "no_homepage_check": (
         "未配置首页更新监测（freshness，category: homepage）",

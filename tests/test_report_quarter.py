@@ -1,0 +1,415 @@
+"""The report of `tests/quarter.py`'s quarter, every figure against hand-derived ground truth.
+
+Each site of the quarter sits on one boundary of an official rule. The expected evidence is
+written out in full (by hand, or by a plain count over the generated results), and compared
+with the JSON report's, so a figure the report adds, drops or changes fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.clock import SystemClock
+from monitor.report import build_report, parse_period, render
+from monitor.results import Outcome
+from monitor.store import Store
+from tests.history import write
+from tests.pg import RecordingStoreMetrics, fresh_schema
+from tests.quarter import (
+    B60_ANSWERED,
+    B60_ASKED,
+    B90_ASKED,
+    DAY,
+    LOGIN_FAILED_AT,
+    Q2_END,
+    Q2_START,
+    Quarter,
+    at,
+    config_data,
+    scenario,
+)
+
+NOW = datetime(2026, 8, 1, tzinfo=Q2_START.tzinfo)
+
+
+@dataclass
+class World:
+    quarter: Quarter
+    zh: dict[str, Any]
+    en: dict[str, Any]
+
+
+async def _build() -> World:
+    async with fresh_schema() as url:
+        quarter = scenario(url)
+        store = await Store.open(quarter.history.config, RecordingStoreMetrics(), SystemClock())
+        try:
+            await write(quarter.history, store)
+            period = parse_period(quarter.history.config.timezone, quarter_text="2026Q2")
+            report = await build_report(quarter.history.config, store, period, now=NOW)
+        finally:
+            await store.close()
+    return World(
+        quarter,
+        json.loads(render(report, "json", "zh")),
+        json.loads(render(report, "json", "en")),
+    )
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    """The quarter written once through the real store, and its JSON report in both languages."""
+    return asyncio.run(_build())
+
+
+def site(world: World, site_id: str) -> dict[str, Any]:
+    return next(s for s in world.zh["sites"] if s["id"] == site_id)
+
+
+def verdict(world: World, site_id: str, indicator: str) -> dict[str, Any]:
+    return next(v for v in site(world, site_id)["verdicts"] if v["indicator"] == indicator)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def not_assessable(world: World, site_id: str, indicator: str, reason: str) -> None:
+    v = verdict(world, site_id, indicator)
+    assert (v["status"], v["reason"], v["evidence"]) == ("not_assessable", reason, {})
+
+
+# -- blank columns --------------------------------------------------------------------------
+
+
+def test_blank_columns_probed_at_different_intervals_overlap_into_a_veto(world: World) -> None:
+    """Five columns never probed in the same hour but blank together for two days are a veto."""
+    v = verdict(world, "blanks", "blank_columns")
+    columns = ["c1", "c2", "c3", "c4", "c5"]
+    assert v["status"] == "veto"
+    assert v["reason"] is None
+    # c5 (daily at 07:00) is the last to be seen blank, at May 10 07:00; by then c1..c4 (seen
+    # blank from 00:00, 03:00, 01:00 and 05:00) still are: their next probe is on May 12.
+    assert v["evidence"] == {
+        "max_count": 5,
+        "at": iso(at(5, 10, 7)),
+        "columns": columns,
+        "ever_blank": columns,
+        "veto_count": 5,
+        "warning_count": 3,
+        "reading": "state_holds_until_next_observation",
+    }
+    rules = verdict(world, "blanks", "columns_not_updated")
+    assert rules["status"] == "pass"
+    assert rules["evidence"]["rules"] == [
+        {
+            "rule": rule,
+            "threshold": threshold,
+            "max_count": 0,
+            "at": None,
+            "columns": [],
+            "assessed": columns,
+            "unobserved": [],
+        }
+        for rule, threshold in ((1, 5), (2, 10))
+    ]
+    for indicator, reason in (
+        ("site_unreachable", "no_http_check"),
+        ("homepage_not_updated", "no_homepage_check"),
+        ("poor_interaction", "no_interaction_check"),
+    ):
+        not_assessable(world, "blanks", indicator, reason)
+    assert site(world, "blanks")["status"] == "veto"
+
+
+def test_blank_hours_of_each_column_are_counted(world: World) -> None:
+    """Each column's blank hours are its probes within the two blank days (one per hour)."""
+    # Probes from May 10 00:00 to May 12 00:00: every 6 h = 8, 8 h from 01:00 = 6, 12 h = 4,
+    # daily = 2.
+    expected = {"c1": 8, "c2": 8, "c3": 6, "c4": 4, "c5": 2}
+    observations = {"c1": 364, "c2": 364, "c3": 273, "c4": 182, "c5": 91}
+    for column in site(world, "blanks")["freshness"]:
+        assert column["blank_hours"] == expected[column["check"]]
+        assert column["observations"] == observations[column["check"]]
+        assert column["undated_hours"] == 0
+        assert column["stale_seconds"] == 0.0
+        assert column["stale_spans"] == []
+        assert column["allowed_age_seconds"] == 14 * DAY
+
+
+# -- timeouts below 15 s ---------------------------------------------------------------------
+
+
+def _window(start: date, probes: int, failures: int, **more: Any) -> dict[str, Any]:
+    return {
+        "check": "home",
+        "window_start": start.isoformat(),
+        "window_end": (start + timedelta(days=6)).isoformat(),
+        "probes": probes,
+        "failures": failures,
+        "slow": 0,
+        "ratio": failures / probes,
+        **more,
+    }
+
+
+def test_timeouts_below_15_s_that_would_decide_make_it_not_assessable(world: World) -> None:
+    """Eight 10 s timeouts in a week (5.7 % if counted, 0 % if not) cannot make a veto."""
+    v = verdict(world, "early-na", "site_unreachable")
+    assert (v["status"], v["reason"]) == ("not_assessable", "timeout_below_official")
+    assert v["evidence"] == _window(
+        date(2026, 5, 4),
+        140,
+        0,
+        timeouts_not_counted=8,
+        ratio_with_timeouts=8 / 140,
+        timeout_below_official=10.0,
+    )
+    assert "10秒" in v["text"] and "未计入" in v["text"]
+
+
+def test_other_failures_alone_can_still_make_a_veto(world: World) -> None:
+    """Seven HTTP errors in 140 probes (5 %) are a veto whatever the two 10 s timeouts were."""
+    v = verdict(world, "early-veto", "site_unreachable")
+    assert (v["status"], v["reason"]) == ("veto", None)
+    assert v["evidence"] == _window(
+        date(2026, 5, 4),
+        140,
+        7,
+        timeouts_not_counted=2,
+        ratio_with_timeouts=9 / 140,
+        timeout_below_official=10.0,
+    )
+
+
+def test_timeouts_that_cannot_change_the_verdict_leave_a_pass(world: World) -> None:
+    """One 10 s timeout in the quarter is below 3 % counted or not: a pass."""
+    v = verdict(world, "early-pass", "site_unreachable")
+    assert (v["status"], v["reason"]) == ("pass", None)
+    assert v["evidence"] == _window(
+        date(2026, 4, 1),
+        140,
+        0,
+        timeouts_not_counted=0,
+        ratio_with_timeouts=0.0,
+        timeout_below_official=10.0,
+    )
+
+
+def test_daily_rows_count_every_probe_and_failure(world: World) -> None:
+    """Each day of a 72-minute check has 20 probes; failures are on the days they happened."""
+    for site_id in ("early-na", "early-veto", "early-pass"):
+        failures: dict[str, int] = {}
+        for r in world.quarter.history.results:
+            if r.site == site_id and r.outcome is not Outcome.OK:
+                day = r.started_at.date().isoformat()
+                failures[day] = failures.get(day, 0) + 1
+        (home,) = site(world, site_id)["checks"]
+        assert len(home["days"]) == 91
+        for row in home["days"]:
+            assert row == {
+                "day": row["day"],
+                "probes": 20,
+                "failures": failures.get(row["day"], 0),
+                "slow": 0,
+            }
+        total = sum(failures.values())
+        assert site(world, site_id)["availability"] == {
+            "probes": 1820,
+            "failures": total,
+            "ratio": (1820 - total) / 1820,
+            "outcomes": dict(
+                sorted(
+                    {
+                        "ok": 1820 - total,
+                        **{
+                            str(o): n
+                            for o in Outcome
+                            if (
+                                n := sum(
+                                    1
+                                    for r in world.quarter.history.results
+                                    if r.site == site_id and r.outcome is o
+                                )
+                            )
+                            and o is not Outcome.OK
+                        },
+                    }.items()
+                )
+            ),
+            "probe_errors": 0,
+        }
+
+
+def test_validate_warns_about_a_timeout_below_15_s(tmp_path: Path) -> None:
+    """`monitor validate` accepts a 10 s timeout but warns, naming the config path."""
+    config = tmp_path / "monitor.yaml"
+    config.write_text(yaml.safe_dump(config_data(), allow_unicode=True), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "monitor", "validate", "-c", str(config)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
+    assert [w.split(": ")[2] for w in warnings] == [
+        f"sites[{i}].checks[0].timeout" for i in (1, 2, 3)
+    ]
+    assert all("below the official 15 s" in w for w in warnings)
+
+
+# -- login health beside an always-up homepage -----------------------------------------------
+
+
+def test_login_trouble_is_not_unreachability(world: World) -> None:
+    """A homepage that answered every probe passes, whatever the login and session did."""
+    v = verdict(world, "portal", "site_unreachable")
+    assert (v["status"], v["reason"]) == ("pass", None)
+    assert v["evidence"] == _window(date(2026, 4, 1), 168, 0)
+    assert site(world, "portal")["availability"] == {
+        "probes": 2184,
+        "failures": 0,
+        "ratio": 1.0,
+        "outcomes": {"ok": 2184},
+        "probe_errors": 0,
+    }
+
+
+def test_a_login_incident_is_no_downtime(world: World) -> None:
+    """Three failed logins in a row open a login incident, listed apart from outages."""
+    portal = site(world, "portal")
+    logins = [i for i in portal["incidents"] if i["reason"] == "login_failed"]
+    assert len(logins) == 1
+    incident = logins[0]
+    assert incident["opened_at"] == iso(LOGIN_FAILED_AT[0])
+    # Resolved at the first of the two successes after the third failure.
+    resolved = LOGIN_FAILED_AT[-1] + timedelta(minutes=30)
+    assert incident["resolved_at"] == iso(resolved)
+    assert incident["duration_seconds"] == (resolved - LOGIN_FAILED_AT[0]).total_seconds()
+    assert incident["in_period_seconds"] == incident["duration_seconds"]
+    assert (incident["failures"], incident["outage"], incident["login"]) == (3, False, True)
+    summary = portal["incident_summary"]
+    assert summary["count"] == 0
+    assert summary["downtime_seconds"] == 0.0
+    assert summary["mttr_seconds"] is None
+    assert summary["content_count"] == 0
+    assert summary["login_count"] == len([i for i in portal["incidents"] if i["login"]])
+    (login,) = [c for c in portal["checks"] if c["id"] == "login"]
+    trouble = world.quarter.login_trouble
+    assert login["availability"]["outcomes"] == {
+        "ok": 4368 - len(trouble),
+        "login_failed": 3,
+        "session_dropped": 91,
+    }
+
+
+# -- interaction -----------------------------------------------------------------------------
+
+
+def test_a_stricter_board_limit_warns_but_never_vetoes(world: World) -> None:
+    """A question answered after 70 days passes a 60-day check limit: a warning, not a veto."""
+    v = verdict(world, "board60", "poor_interaction")
+    assert (v["status"], v["reason"]) == ("warning", None)
+    last_open = B60_ANSWERED - timedelta(hours=3)  # the last 6-hourly probe before the answer
+    first_late = B60_ASKED + timedelta(days=60, hours=3)  # the first probe past 60 days
+    assert v["evidence"] == {
+        "check": "b60",
+        "oldest_unanswered_seconds": (last_open - B60_ASKED).total_seconds(),
+        "slowest_answer_seconds": 70 * DAY,
+        "first_seen": None,
+        "last_seen": None,
+        "unanswered_max": 1,
+        "late_answers_max": 1,
+        "check_first_seen": iso(first_late),
+        "check_last_seen": iso(last_open),
+        "max_unanswered_seconds": 60 * DAY,
+        "official_seconds": 90 * DAY,
+        "reading": "official_limit",
+        "check_limit_reached": True,
+    }
+    assert (v["evidence"]["oldest_unanswered_seconds"], 70 * DAY - 3 * 3600) == (
+        70 * DAY - 3 * 3600,
+        6037200.0,
+    )
+
+
+def test_a_question_unanswered_past_3_months_is_a_veto(world: World) -> None:
+    """A question open since Feb 20 is past 90 days from May 21 12:00: a veto from the next probe."""
+    v = verdict(world, "board90", "poor_interaction")
+    assert (v["status"], v["reason"]) == ("veto", None)
+    first = at(5, 21, 18)  # 90 days exactly at 12:00 is not "more than"
+    last = at(6, 30, 18)
+    assert v["evidence"] == {
+        "check": "b90",
+        "oldest_unanswered_seconds": (last - B90_ASKED).total_seconds(),
+        "slowest_answer_seconds": 2 * DAY,
+        "first_seen": iso(first),
+        "last_seen": iso(last),
+        "unanswered_max": 1,
+        "late_answers_max": 0,
+        "check_first_seen": iso(first),
+        "check_last_seen": iso(last),
+        "max_unanswered_seconds": 90 * DAY,
+        "official_seconds": 90 * DAY,
+        "reading": "official_limit",
+    }
+    assert v["evidence"]["oldest_unanswered_seconds"] == 130.25 * DAY
+    (board,) = site(world, "board90")["interaction"]
+    assert board == {
+        "check": "b90",
+        "observations": 364,
+        "unanswered_max": 1,
+        "unanswered_first_seen": iso(first),
+        "unanswered_last_seen": iso(last),
+        "open_questions_max": 1,
+        "late_answers_max": 0,
+        "median_response_seconds": 2 * DAY,
+        "max_unanswered_seconds": 90 * DAY,
+        "oldest_unanswered_seconds": 130.25 * DAY,
+        "slowest_answer_seconds": 2 * DAY,
+    }
+
+
+# -- the whole -------------------------------------------------------------------------------
+
+
+def test_summary_counts_every_site(world: World) -> None:
+    """Three vetoes (blanks, early-veto, board90), four not assessable, no pass."""
+    summary = world.zh["summary"]
+    statuses = {s["id"]: s["status"] for s in world.zh["sites"]}
+    assert statuses == {
+        "blanks": "veto",
+        "early-na": "not_assessable",
+        "early-veto": "veto",
+        "early-pass": "not_assessable",
+        "portal": "not_assessable",
+        "board60": "not_assessable",
+        "board90": "veto",
+    }
+    assert {k: v for k, v in summary.items() if k != "text"} == {
+        "sites": 7,
+        "websites": 7,
+        "accounts": 0,
+        "passed": 0,
+        "warned": 0,
+        "failed": 3,
+        "not_assessable": 4,
+        "pass_rate": 0.0,
+    }
+    assert world.zh["period"] == {
+        "label": "2026Q2",
+        "start": iso(Q2_START),
+        "end": iso(Q2_END),
+        "timezone": "Asia/Shanghai",
+        "quarter": "2026Q2",
+    }
