@@ -48,6 +48,7 @@ SESSION_DROPOUTS = "monitor_session_dropouts_total"
 SESSION_LIFETIME = "monitor_session_lifetime_seconds"
 INTERACTION_RESPONSE = "monitor_interaction_response_seconds"
 UNANSWERED_QUESTIONS = "monitor_unanswered_questions"
+SECURITY_FINDINGS = "monitor_security_findings"
 CHECK_INFO = "monitor_check_info"
 INCIDENT_OPEN = "monitor_incident_open"
 INCIDENTS = "monitor_incidents_total"
@@ -96,6 +97,7 @@ _CHECK_FAMILIES = (
     (SESSION_LIFETIME, "gauge", "How long the latest dropped session had lived, in seconds."),
     (INTERACTION_RESPONSE, "gauge", "Median time to answer a public question, in seconds."),
     (UNANSWERED_QUESTIONS, "gauge", "Public questions unanswered for longer than allowed."),
+    (SECURITY_FINDINGS, "gauge", "Suspected injections, defacements, wording errors found."),
     (INCIDENT_OPEN, "gauge", "1 while an incident of the check is open."),
     (INCIDENTS, "counter", "Incidents opened, by reason."),
 )
@@ -112,6 +114,7 @@ _OPTIONAL = MappingProxyType(
         SESSION_LIFETIME: "session_lifetime",
         INTERACTION_RESPONSE: "response_median",
         UNANSWERED_QUESTIONS: "unanswered",
+        SECURITY_FINDINGS: "security_findings",
     }
 )
 
@@ -212,6 +215,7 @@ class _CheckSeries:
         "phases",
         "probed",
         "response_median",
+        "security_findings",
         "session_dropouts",
         "session_lifetime",
         "site_label",
@@ -255,6 +259,7 @@ class _CheckSeries:
         self.session_lifetime: float | None = None
         self.response_median: float | None = None
         self.unanswered: int | None = None
+        self.security_findings: int | None = None
         self.info_labels = ""  # set by Metrics.declare, which knows owner and kind
 
 
@@ -522,6 +527,9 @@ class Metrics:
             unanswered = extra.get("unanswered")
             if unanswered is not None:
                 series.unanswered = int(unanswered)
+            findings = extra.get("security_findings")
+            if findings is not None:
+                series.security_findings = int(findings)
 
     def forget(self, site: str, check: str, type: str) -> None:
         """Remove every series of a check that left the config (`type` is part of its identity)."""

@@ -24,6 +24,9 @@ class Outcome(enum.StrEnum):
     STALE = "stale"
     BROKEN_LINKS = "broken_links"
     UNANSWERED = "unanswered"
+    # The page answered but carries an injection, a defacement or a listed wording error
+    # (安全、泄密事故); suspected until a person confirms it with a review.
+    COMPROMISED = "compromised"
     # The monitor itself failed to run the probe (a bug, logged with its traceback). It says
     # nothing about the site, so it never opens an incident and is left out of availability.
     PROBE_ERROR = "probe_error"

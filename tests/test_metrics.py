@@ -117,6 +117,15 @@ def populate(metrics: Metrics) -> None:
             extra={"median_response_seconds": 86400.0 * 3, "unanswered": 2},
         )
     )
+    metrics.declare(http_check("sasac", "security"))
+    metrics.observe(
+        result(
+            site="sasac",
+            check="security",
+            outcome=Outcome.COMPROMISED,
+            extra={"security_findings": 3},
+        )
+    )
     metrics.probe_skipped("sasac", "home")
     metrics.scheduler_lag(0.002)
     metrics.incident_opened("petrochem", "login", "petrochem-it", "session_dropped")

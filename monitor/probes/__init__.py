@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from monitor.probes import feed, freshness, http, interaction, links, login
+from monitor.probes import feed, freshness, http, interaction, links, login, security
 from monitor.probes.base import CheckType, Probe, ProbeContext, Stopwatch
 
 CHECK_TYPES: Mapping[str, CheckType[Any]] = MappingProxyType(
@@ -18,6 +18,7 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = MappingProxyType(
         "login": CheckType(login.LoginCheck, login.probe),
         "links": CheckType(links.LinksCheck, links.probe),
         "interaction": CheckType(interaction.InteractionCheck, interaction.probe),
+        "security": CheckType(security.SecurityCheck, security.probe),
     }
 )
 

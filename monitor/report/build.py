@@ -50,7 +50,7 @@ __all__ = ["ReportError", "build_report"]
 CONTENT_TYPES = ("freshness", "feed", "interaction")
 ACCESS_TYPES = ("http", "login")
 # What a content check finds about the page, as opposed to failing to read it.
-CONTENT_OUTCOMES = ("stale", "broken_links", "unanswered", "content_mismatch")
+CONTENT_OUTCOMES = ("stale", "broken_links", "unanswered", "content_mismatch", "compromised")
 # Login health: the site answered but did not log in, or dropped the session. Reported on its
 # own, never as the site being unreachable or down.
 LOGIN_OUTCOMES = ("login_failed", "session_dropped")
