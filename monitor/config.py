@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from monitor.checkspec import ID_PATTERN, CheckSpec, Duration, Model
 from monitor.probes import CHECK_TYPES
@@ -51,8 +51,26 @@ class Storage(Model):
     pool_size: int = Field(default=4, ge=1, le=100)
 
 
+class WebAccess(Model):
+    """Who may read the web pages (`/`, `/sites/...`, `/reports`); /metrics and the health
+    endpoints stay open. Without `token` or `username`/`password` the pages are served only
+    when the server listens on loopback, or when `public: true` says so on purpose."""
+
+    token: SecretStr | None = None  # read-only token: `?token=`, a cookie, or `Bearer`
+    username: str | None = None  # basic auth, with `password`
+    password: SecretStr | None = None
+    public: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> WebAccess:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (basic auth)")
+        return self
+
+
 class Server(Model):
     listen: str = "127.0.0.1:9108"
+    access: WebAccess = WebAccess()
 
     @field_validator("listen")
     @classmethod

@@ -36,6 +36,7 @@ from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
 from monitor.shard import ALL, Shard
 from monitor.store import Store, StoreError, StoreUnreachableError
+from monitor.web import web_routes
 
 log = structlog.get_logger("monitor")
 
@@ -178,7 +179,7 @@ class Runtime:
                 ready=self.ready,
                 reload=self.reload,
                 exposition=self.metrics.exposition_chunks,
-                routes=[web.get("/api/v1/incidents", self._incidents_api)],
+                routes=[web.get("/api/v1/incidents", self._incidents_api), *web_routes(self)],
             )
             try:
                 self._web = await server.start(

@@ -55,9 +55,12 @@ def make_app(
     app[_STATUS] = status
     app[_READY] = ready
     app[_RELOAD] = reload
+    routes = list(routes)
+    # The list of endpoints is the index unless a page (the web overview) takes "/".
+    index = [] if any(getattr(r, "path", None) == "/" for r in routes) else [web.get("/", _index)]
     app.add_routes(
         [
-            web.get("/", _index),
+            *index,
             web.get("/metrics", _metrics),
             web.get("/healthz", _healthz),
             web.get("/readyz", _readyz),
