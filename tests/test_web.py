@@ -90,6 +90,7 @@ async def test_report_downloads_are_the_report_command_output(world: World) -> N
     assert world.runtime.store is not None and await world.runtime.store.flush()
     day = world.runtime.clock.now().astimezone(ZoneInfo(world.config.timezone))
     period = {"from": day.date().isoformat(), "to": day.replace(tzinfo=None).isoformat()}
+    period_args = ("--from", period["from"], "--to", period["to"])
     status, body, headers = await _get(
         f"{world.base}/reports/download", params={**period, "format": "json", "lang": "en"}
     )
@@ -97,19 +98,7 @@ async def test_report_downloads_are_the_report_command_output(world: World) -> N
     name = f"report-{day:%Y%m%d}-{day:%Y%m%d}"
     assert headers["Content-Disposition"] == f'attachment; filename="{name}.json"'
     served = json.loads(body)
-    expected = json.loads(
-        _cli(
-            world,
-            "--from",
-            period["from"],
-            "--to",
-            period["to"],
-            "--format",
-            "json",
-            "--lang",
-            "en",
-        )
-    )
+    expected = json.loads(_cli(world, *period_args, "--format", "json", "--lang", "en"))
     served.pop("generated_at"), expected.pop("generated_at")
     assert served == expected
     assert [s["id"] for s in served["sites"]] == ["portal", "petrochem-retirees", "guozi-xiaoxin"]
@@ -122,17 +111,7 @@ async def test_report_downloads_are_the_report_command_output(world: World) -> N
         assert response.headers["Content-Type"] == "application/zip"
         archive = zipfile.ZipFile(io.BytesIO(await response.read()))
     incidents = archive.read(f"{name}-incidents.csv")
-    assert incidents == _cli(
-        world,
-        "--from",
-        period["from"],
-        "--to",
-        period["to"],
-        "--format",
-        "csv",
-        "--table",
-        "incidents",
-    )
+    assert incidents == _cli(world, *period_args, "--format", "csv", "--table", "incidents")
     assert "石化离退休干部局网站" in incidents.decode()
     bad, text, _ = await _get(f"{world.base}/reports/download?quarter=2026Q9&format=md")
     assert bad == 400 and "--quarter" in text

@@ -260,22 +260,27 @@ class _Pages:
             ]
         return args
 
+    def _period(self, args: dict[str, str]) -> Period:
+        """The period of the `quarter` or `from`/`to` arguments, as `monitor report` reads them."""
+        return parse_period(
+            self.source.config.timezone,
+            quarter_text=args.get("quarter"),
+            from_text=args.get("from"),
+            to_text=args.get("to"),
+            now=self.source.clock.now(),
+        )
+
     async def reports(self, request: web.Request) -> web.StreamResponse:
         t = self.texts(request)
         config = self.source.config
         args = self._period_args(request)
         context = self.common(request, t)
         error = None
+        period: Period | None = None
         try:
-            period = parse_period(
-                config.timezone,
-                quarter_text=args.get("quarter"),
-                from_text=args.get("from"),
-                to_text=args.get("to"),
-                now=self.source.clock.now(),
-            )
+            period = self._period(args)
         except PeriodError as exc:
-            error, period = str(exc), None
+            error = str(exc)
         now = self.source.clock.now().astimezone(ZoneInfo(config.timezone))
         current = (now.month - 1) // 3 + 1
         quarters = []
@@ -309,13 +314,7 @@ class _Pages:
         if store is None:
             raise web.HTTPServiceUnavailable(text="the database is not available\n")
         try:
-            period = parse_period(
-                config.timezone,
-                quarter_text=args.get("quarter"),
-                from_text=args.get("from"),
-                to_text=args.get("to"),
-                now=self.source.clock.now(),
-            )
+            period = self._period(args)
             report = await build_report(config, store, period, now=self.source.clock.now())
             rendered = render(report, fmt, lang, table if fmt == "csv" else None)
         except (PeriodError, ReportError, OutputError, ValueError) as exc:
