@@ -1,4 +1,4 @@
-"""The `monitor` command: run, check, validate, migrate, incidents, report."""
+"""The `monitor` command: run, check, validate, migrate, incidents, report, review."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -31,8 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def with_config(name: str, help_text: str, under: Any = commands) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = under.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
             "-c", "--config", help="config file (default: $MONITOR_CONFIG, then ./monitor.yaml)"
         )
@@ -66,7 +66,35 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--lang", default="zh", choices=["zh", "en"])
     report.add_argument("--table", help="with --format csv: only this table (e.g. incidents)")
     report.add_argument("-o", "--output", help="file (csv: a directory or a name prefix)")
+    _review_parser(commands, with_config)
     return parser
+
+
+def _review_parser(commands: Any, with_config: Callable[..., argparse.ArgumentParser]) -> None:
+    review = commands.add_parser("review", help="manual reviews (人工核查) of verdicts")
+    actions = review.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = with_config(
+        "add", "record a review: site, check or rule, span, decision, reason", actions
+    )
+    add.add_argument("--site", required=True)
+    subject = add.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--check", help="the check reviewed (e.g. home-security)")
+    subject.add_argument("--rule", help="the rule or indicator reviewed (e.g. security)")
+    add.add_argument("--from", dest="start", required=True, help="first day or ISO time")
+    add.add_argument("--to", dest="end", required=True, help="last day (included) or ISO time")
+    add.add_argument("--decision", required=True, choices=["exempt", "confirm", "reject"])
+    add.add_argument("--reason", required=True)
+    add.add_argument("--by", dest="reviewer", help="who reviews (default: the login name)")
+    add.add_argument("--json", action="store_true")
+    listing = with_config("list", "list reviews in force (--all: withdrawn ones too)", actions)
+    listing.add_argument("--site")
+    listing.add_argument("--all", action="store_true", help="withdrawn reviews too")
+    listing.add_argument("--json", action="store_true")
+    withdraw = with_config("withdraw", "withdraw a review (recorded, never deleted)", actions)
+    withdraw.add_argument("id", type=int)
+    withdraw.add_argument("--reason", required=True)
+    withdraw.add_argument("--by", dest="reviewer", help="who withdraws (default: the login name)")
+    withdraw.add_argument("--json", action="store_true")
 
 
 def _load(path: str | None) -> Config:
@@ -159,6 +187,8 @@ def _command(
         return _run_loop(_incidents(args, config))
     if args.command == "report":
         return _run_loop(_report(args, config))
+    if args.command == "review":
+        return _run_loop(_review(args, config))
     raise AssertionError(args.command)
 
 
@@ -216,4 +246,42 @@ async def _incidents(args: argparse.Namespace, config: Config) -> int:
         print()
     else:
         print("\n".join(incident_table(incidents, zone)))
+    return EXIT_OK
+
+
+async def _review(args: argparse.Namespace, config: Config) -> int:
+    import getpass
+
+    from monitor.clock import SystemClock
+    from monitor.reviews import NewReview, ReviewError, parse_decision, parse_span, review_table
+    from monitor.store import Store
+
+    zone = ZoneInfo(config.timezone)
+    reviewer = getattr(args, "reviewer", None) or getpass.getuser()
+    try:
+        new = None
+        if args.action == "add":
+            start, end = parse_span(args.start, args.end, zone)
+            new = NewReview(
+                args.site, args.check, args.rule, start, end, parse_decision(args.decision),
+                args.reason, reviewer,
+            )  # fmt: skip
+        store = await Store.open(config, None, SystemClock(), read_only=True)
+        try:
+            if new is not None:
+                reviews = [await store.add_review(new)]
+            elif args.action == "withdraw":
+                reviews = [await store.withdraw_review(args.id, args.reason, reviewer)]
+            else:
+                reviews = await store.list_reviews(site=args.site, in_force_only=not args.all)
+        finally:
+            await store.close()
+    except ReviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        json.dump([r.to_json(zone) for r in reviews], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print("\n".join(review_table(reviews, zone)))
     return EXIT_OK

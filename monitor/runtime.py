@@ -179,7 +179,11 @@ class Runtime:
                 ready=self.ready,
                 reload=self.reload,
                 exposition=self.metrics.exposition_chunks,
-                routes=[web.get("/api/v1/incidents", self._incidents_api), *web_routes(self)],
+                routes=[
+                    web.get("/api/v1/incidents", self._incidents_api),
+                    *server.review_routes(lambda: self.store, lambda: self.config.timezone),
+                    *web_routes(self),
+                ],
             )
             try:
                 self._web = await server.start(

@@ -13,11 +13,15 @@ import html
 import json
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+if TYPE_CHECKING:
+    from monitor.reviews import NewReview, Review
 
 StatusSource = Callable[[], list[dict[str, Any]]]
 ReadySource = Callable[[], tuple[bool, str]]
@@ -160,3 +164,88 @@ async def _index(request: web.Request) -> web.Response:
         "<p>POST /-/reload reloads the configuration.</p></body></html>"
     )
     return web.Response(text=page, content_type="text/html")
+
+
+class ReviewStore(Protocol):
+    """Where reviews are kept (the Store)."""
+
+    async def add_review(self, review: NewReview) -> Review: ...
+
+    async def withdraw_review(self, review_id: int, reason: str, reviewer: str) -> Review: ...
+
+    async def list_reviews(
+        self, *, site: str | None = ..., in_force_only: bool = ...
+    ) -> list[Review]: ...
+
+
+def review_routes(
+    store: Callable[[], ReviewStore | None], timezone: Callable[[], str]
+) -> list[web.AbstractRouteDef]:
+    """/api/v1/reviews: GET lists the reviews in force (`?site=S`, `?all=1` with withdrawn
+    ones), POST records one (JSON: site, check or rule, start, end, decision, reason, reviewer),
+    POST /api/v1/reviews/{id}/withdraw withdraws one (JSON: reason, reviewer)."""
+    from monitor.reviews import NewReview, ReviewError, ReviewNotFoundError
+    from monitor.store import StoreError
+
+    async def answer(
+        request: web.Request, work: Callable[[ReviewStore, ZoneInfo], Any]
+    ) -> web.Response:
+        target = store()
+        if target is None:
+            return web.json_response({"error": "no store"}, status=503)
+        zone = ZoneInfo(timezone())
+        try:
+            result = await work(target, zone)
+        except ReviewNotFoundError as exc:
+            return web.json_response({"error": str(exc)}, status=404)
+        except ReviewError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+        status = 200 if request.method == "GET" else 201
+        return web.json_response(result, status=status, dumps=_json_dumps)
+
+    async def body(request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            raise ReviewError("review: the body is not JSON") from None
+
+    async def listing(request: web.Request) -> web.Response:
+        async def work(target: ReviewStore, zone: ZoneInfo) -> Any:
+            every = request.query.get("all", "").lower() in ("1", "true", "yes")
+            found = await target.list_reviews(
+                site=request.query.get("site"), in_force_only=not every
+            )
+            return [review.to_json(zone) for review in found]
+
+        return await answer(request, work)
+
+    async def add(request: web.Request) -> web.Response:
+        async def work(target: ReviewStore, zone: ZoneInfo) -> Any:
+            review = NewReview.from_json(await body(request), zone)
+            return (await target.add_review(review)).to_json(zone)
+
+        return await answer(request, work)
+
+    async def withdraw(request: web.Request) -> web.Response:
+        async def work(target: ReviewStore, zone: ZoneInfo) -> Any:
+            try:
+                review_id = int(request.match_info["id"])
+            except ValueError:
+                raise ReviewNotFoundError("review: no such review") from None
+            data = await body(request)
+            if not isinstance(data, dict):
+                raise ReviewError("review: expected a JSON object")
+            reason, reviewer = data.get("reason"), data.get("reviewer")
+            if not isinstance(reason, str) or not isinstance(reviewer, str):
+                raise ReviewError("review: reason and reviewer are required (strings)")
+            return (await target.withdraw_review(review_id, reason, reviewer)).to_json(zone)
+
+        return await answer(request, work)
+
+    return [
+        web.get("/api/v1/reviews", listing),
+        web.post("/api/v1/reviews", add),
+        web.post("/api/v1/reviews/{id}/withdraw", withdraw),
+    ]

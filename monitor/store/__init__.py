@@ -21,7 +21,8 @@ from monitor.clock import Clock
 from monitor.config import Config
 from monitor.incidents import Incident, IncidentEvent
 from monitor.results import ProbeResult
-from monitor.store import queries
+from monitor.reviews import NewReview, Review
+from monitor.store import queries, reviews
 from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
 from monitor.store.migrations import MigrationError, SchemaTooNewError
 from monitor.store.migrations import migrate as apply_migrations
@@ -335,6 +336,32 @@ class Store:
         async with self._reading():
             return await queries.list_incidents(
                 self._pool, open_only=open_only, since=since, site=site, check=check, limit=limit
+            )
+
+    # -- manual reviews (append only; written at once, not through the writer) -------------
+
+    async def add_review(self, review: NewReview) -> Review:
+        async with self._reading():
+            return await reviews.add_review(self._pool, review, self._clock.now())
+
+    async def withdraw_review(self, review_id: int, reason: str, reviewer: str) -> Review:
+        """Withdraw a review (a new record); ReviewError if it is not a review in force."""
+        async with self._reading():
+            return await reviews.withdraw_review(
+                self._pool, review_id, reason, reviewer, self._clock.now()
+            )
+
+    async def list_reviews(
+        self,
+        *,
+        site: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        in_force_only: bool = True,
+    ) -> list[Review]:
+        async with self._reading():
+            return await reviews.list_reviews(
+                self._pool, site=site, since=since, until=until, in_force_only=in_force_only
             )
 
     async def load_open_incidents(self, location: str) -> list[Incident]:
