@@ -124,6 +124,7 @@ class CheckSpec(Model):
     success_threshold: int | None = Field(default=None, ge=1)
     # Filled in by the config loader from the check's site, so a check stands alone.
     site: str = ""
+    site_name: str = ""  # the site's own name (石化离退休干部局网站), for messages and panels
     owner: str = ""
     kind: str = ""
 

@@ -248,7 +248,7 @@ def _validate_check(raw: Any, where: str, site: Site, defaults: Defaults) -> Che
     if check_type is None:
         known = ", ".join(sorted(CHECK_TYPES))
         raise ConfigError(f"{where}.type: unknown check type {kind!r} (known: {known})")
-    for key in ("site", "owner", "kind"):
+    for key in ("site", "site_name", "owner", "kind"):
         if key in raw:
             raise ConfigError(f"{where}.{key}: unknown key")
     try:
@@ -258,6 +258,7 @@ def _validate_check(raw: Any, where: str, site: Site, defaults: Defaults) -> Che
     resolved = spec.model_copy(
         update={
             "site": site.id,
+            "site_name": site.name,
             "owner": site.owner,
             "kind": site.kind,
             "interval": spec.interval or defaults.interval,

@@ -27,7 +27,14 @@ from prometheus_client.metrics_core import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.checkspec import CheckSpec, TLSSpec
-from monitor.results import PHASE_NAMES, Outcome, Phases, ProbeResult
+from monitor.results import (
+    PHASE_NAMES,
+    UNREACHABLE_OUTCOMES,
+    Outcome,
+    Phases,
+    ProbeResult,
+    page_opened,
+)
 
 # Blackbox-compatible gauges for the latest probe of each check.
 PROBE_SUCCESS = "probe_success"
@@ -37,6 +44,7 @@ PROBE_HTTP_PHASE_DURATION = "probe_http_duration_seconds"
 PROBE_SSL_EARLIEST_CERT_EXPIRY = "probe_ssl_earliest_cert_expiry"
 # The project's own per-check series.
 PROBE_DURATION_HISTOGRAM = "monitor_probe_duration_seconds"
+PROBE_REACHABLE = "monitor_probe_reachable"
 PROBE_RESULTS = "monitor_probe_results_total"
 PROBES_SKIPPED = "monitor_probes_skipped_total"
 TLS_VERIFIED = "monitor_tls_verified"
@@ -79,12 +87,21 @@ _PROBE_LE = (*(repr(bound) for bound in PROBE_DURATION_BUCKETS), "+Inf")
 
 # (name, type, help) of every per-check family, in exposition order.
 _CHECK_FAMILIES = (
-    (CHECK_INFO, "gauge", "Always 1; the owner and kind of each check, to join onto its series."),
+    (
+        CHECK_INFO,
+        "gauge",
+        "Always 1; the owner, kind and site name of each check, to join onto its series.",
+    ),
     (PROBE_SUCCESS, "gauge", "Whether the latest probe of the check succeeded (1) or not (0)."),
     (PROBE_DURATION, "gauge", "How long the latest probe of the check took, in seconds."),
     (PROBE_HTTP_STATUS_CODE, "gauge", "HTTP status code of the latest probe (0 if none)."),
     (PROBE_HTTP_PHASE_DURATION, "gauge", "Seconds the latest probe spent in each HTTP phase."),
     (PROBE_SSL_EARLIEST_CERT_EXPIRY, "gauge", "Expiry of the peer certificate, unix seconds."),
+    (
+        PROBE_REACHABLE,
+        "gauge",
+        "Whether the latest probe opened its page (1), even if its content or login failed.",
+    ),
     (PROBE_DURATION_HISTOGRAM, "histogram", "Duration of probes, in seconds."),
     (PROBE_RESULTS, "counter", "Probes run, by outcome."),
     (PROBES_SKIPPED, "counter", "Probes skipped because the previous one was still running."),
@@ -106,6 +123,7 @@ _CHECK_FAMILIES = (
 _OPTIONAL = MappingProxyType(
     {
         PROBE_SSL_EARLIEST_CERT_EXPIRY: "cert_expiry",
+        PROBE_REACHABLE: "reachable",
         TLS_VERIFIED: "tls_verified",
         CONTENT_AGE: "content_age",
         CONTENT_ITEMS: "items",
@@ -122,10 +140,7 @@ _OPTIONAL = MappingProxyType(
 # The reasons an incident of each check type can have (the failing outcomes its probes give):
 # monitor_incidents_total{reason} starts at 0 for each from declare() on, so that increase()
 # sees a check's first incident. A type not listed gets every failing outcome.
-_PAGE_REASONS = (
-    Outcome.DNS_ERROR, Outcome.CONNECT_ERROR, Outcome.TIMEOUT, Outcome.TLS_ERROR,
-    Outcome.DROPOUT, Outcome.HTTP_ERROR, Outcome.CONTENT_MISMATCH,
-)  # fmt: skip
+_PAGE_REASONS = (*UNREACHABLE_OUTCOMES, Outcome.CONTENT_MISMATCH)
 _INCIDENT_REASONS: MappingProxyType[str, tuple[Outcome, ...]] = MappingProxyType(
     {
         "http": _PAGE_REASONS,
@@ -214,6 +229,7 @@ class _CheckSeries:
         "outcomes",
         "phases",
         "probed",
+        "reachable",
         "response_median",
         "security_findings",
         "session_dropouts",
@@ -247,6 +263,7 @@ class _CheckSeries:
         self.status_code = 0
         self.phases = _NO_PHASES  # the latest result's (frozen) Phases, split up when rendered
         self.cert_expiry: float | None = None
+        self.reachable: int | None = None  # None: not probed yet, or only probe errors
         self.tls_verified: int | None = None
         self.content_age: float | None = None
         self.items: int | None = None
@@ -455,11 +472,13 @@ class Metrics:
             series = _CheckSeries(check.site, check.id, check.type, self.location)
             self._checks.series[key] = series
         # The freshness category (homepage, news, notice) lets alert rules tell a stale
-        # homepage from a stale column; empty for other check types.
+        # homepage from a stale column; empty for other check types. site_name (the site's
+        # name from the config, its id when it has none) is what messages and panels show.
         category = str(getattr(check, "category", "") or "")
         series.info_labels = (
             f'category="{_escape(category)}",{series.check_label},kind="{_escape(check.kind)}",'
-            f'{series.location_label},owner="{_escape(check.owner)}",{series.site_type_labels}'
+            f'{series.location_label},owner="{_escape(check.owner)}",{series.site_label},'
+            f'site_name="{_escape(check.site_name or check.site)}",{series.type_label}'
         )
         incidents = self._checks.incidents.get(key)
         if incidents is None:
@@ -492,6 +511,8 @@ class Metrics:
         series.status_code = result.status_code or 0
         phases = result.phases
         series.phases = phases if phases is not None else _NO_PHASES
+        if outcome is not Outcome.PROBE_ERROR:  # the monitor's own failure says nothing of it
+            series.reachable = 1 if page_opened(outcome, result.type) else 0
         series.histogram.observe(duration)
         series.outcomes[_OUTCOME_INDEX[outcome]] += 1
         if result.cert_expiry_timestamp is not None:

@@ -32,6 +32,29 @@ class Outcome(enum.StrEnum):
     PROBE_ERROR = "probe_error"
 
 
+# Outcomes of a probe whose page did not open: availability is reachability, and these are
+# its failures (the Prometheus rules in deploy/prometheus/rules/availability.yml name the same).
+UNREACHABLE_OUTCOMES = (
+    Outcome.DNS_ERROR,
+    Outcome.CONNECT_ERROR,
+    Outcome.TIMEOUT,
+    Outcome.TLS_ERROR,
+    Outcome.DROPOUT,
+    Outcome.HTTP_ERROR,
+)
+# Check types that open a page for its own sake: their content_mismatch is a page that is not
+# the page (a marker missing, an error page served with 200), so it did not open either. A
+# content check's content_mismatch (a blank column, an unparsable feed) had its page answer.
+PAGE_CHECK_TYPES = frozenset({"http", "login"})
+
+
+def page_opened(outcome: Outcome, check_type: str) -> bool:
+    """Whether a probe with this outcome reached its page (stale content or a failed login did)."""
+    if outcome is Outcome.CONTENT_MISMATCH:
+        return check_type not in PAGE_CHECK_TYPES
+    return outcome not in UNREACHABLE_OUTCOMES
+
+
 # Order in which phases happen; also the label values of probe_http_duration_seconds{phase}.
 PHASE_NAMES = ("resolve", "connect", "tls", "processing", "transfer")
 

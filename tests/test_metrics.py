@@ -378,6 +378,52 @@ def test_incident_open_gauge_and_count(metrics: Metrics, registry: CollectorRegi
     assert get("monitor_incidents_total", count_labels) == 1
 
 
+@pytest.mark.parametrize(
+    ("type_", "outcome", "reachable"),
+    [
+        ("http", Outcome.OK, 1),
+        ("http", Outcome.TIMEOUT, 0),
+        ("http", Outcome.HTTP_ERROR, 0),
+        ("http", Outcome.CONTENT_MISMATCH, 0),  # the page is not the page
+        ("freshness", Outcome.CONTENT_MISMATCH, 1),  # a blank column answered
+        ("freshness", Outcome.STALE, 1),
+        ("feed", Outcome.STALE, 1),
+        ("feed", Outcome.DNS_ERROR, 0),
+        ("links", Outcome.BROKEN_LINKS, 1),
+        ("interaction", Outcome.UNANSWERED, 1),
+        ("login", Outcome.LOGIN_FAILED, 1),
+        ("login", Outcome.SESSION_DROPPED, 1),
+        ("login", Outcome.CONTENT_MISMATCH, 0),
+        ("login", Outcome.DROPOUT, 0),
+    ],
+)
+def test_reachable_says_whether_the_page_opened_whatever_its_content(
+    metrics: Metrics, registry: CollectorRegistry, type_: str, outcome: Outcome, reachable: int
+) -> None:
+    """monitor_probe_reachable is 1 when the page answered (stale, broken links, failed login) and 0 when it did not open."""
+    metrics.declare(CheckSpec(id="c", type=type_, site="s", owner="o", interval=60))
+    labels = ids("s", "c", type_)
+    assert registry.get_sample_value("monitor_probe_reachable", labels) is None
+    metrics.observe(result(site="s", check="c", type=type_, outcome=outcome))
+    assert registry.get_sample_value("monitor_probe_reachable", labels) == reachable
+    assert registry.get_sample_value("probe_success", labels) == (outcome is Outcome.OK)
+    # The monitor's own failure leaves what was known.
+    metrics.observe(result(site="s", check="c", type=type_, outcome=Outcome.PROBE_ERROR))
+    assert registry.get_sample_value("monitor_probe_reachable", labels) == reachable
+
+
+def test_check_info_carries_the_site_name(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """monitor_check_info names the site as its config does, so alerts and panels can show 石化离退休干部局网站."""
+    check = http_check("petrochem").model_copy(update={"site_name": "石化离退休干部局网站"})
+    metrics.declare(check)
+    info = {**ids("petrochem"), "owner": "sasac-it", "kind": "", "category": "",
+            "site_name": "石化离退休干部局网站"}  # fmt: skip
+    assert registry.get_sample_value("monitor_check_info", info) == 1
+    assert metrics.exposition() == generate_latest(registry)
+
+
 def test_incident_counters_start_at_zero_for_each_reason_of_the_type(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
@@ -477,7 +523,8 @@ def test_every_family_passes_promtool(metrics: Metrics, registry: CollectorRegis
     labels = ids("sasac", "board")
     assert registry.get_sample_value("monitor_unanswered_questions", labels) == 2
     assert registry.get_sample_value("monitor_interaction_response_seconds", labels) == 259200
-    info = {**labels, "owner": "sasac-it", "kind": "", "category": ""}
+    # A check without a site name shows its site id as the name.
+    info = {**labels, "owner": "sasac-it", "kind": "", "category": "", "site_name": "sasac"}
     assert registry.get_sample_value("monitor_check_info", info) == 1
     families = {
         f.name for f in text_string_to_metric_families(metrics.exposition().decode()) if f.samples
