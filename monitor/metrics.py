@@ -149,6 +149,7 @@ _INCIDENT_REASONS: MappingProxyType[str, tuple[Outcome, ...]] = MappingProxyType
         "feed": (*_PAGE_REASONS, Outcome.STALE),
         "links": (*_PAGE_REASONS, Outcome.BROKEN_LINKS),
         "interaction": (*_PAGE_REASONS, Outcome.UNANSWERED),
+        "security": (*_PAGE_REASONS, Outcome.COMPROMISED),
     }
 )
 _ALL_REASONS = tuple(o for o in Outcome if o not in (Outcome.OK, Outcome.PROBE_ERROR))

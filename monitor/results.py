@@ -42,10 +42,11 @@ UNREACHABLE_OUTCOMES = (
     Outcome.DROPOUT,
     Outcome.HTTP_ERROR,
 )
-# Check types that open a page for its own sake: their content_mismatch is a page that is not
-# the page (a marker missing, an error page served with 200), so it did not open either. A
-# content check's content_mismatch (a blank column, an unparsable feed) had its page answer.
-PAGE_CHECK_TYPES = frozenset({"http", "login"})
+# Check types that open a page for its own sake (security reads a page as a visitor gets
+# it): their content_mismatch is a page that is not the page (a marker missing, an error page
+# served with 200), so it did not open either. A content check's content_mismatch (a blank
+# column, an unparsable feed) had its page answer.
+PAGE_CHECK_TYPES = frozenset({"http", "login", "security"})
 
 
 def page_opened(outcome: Outcome, check_type: str) -> bool:

@@ -722,3 +722,21 @@ def test_rules_and_dashboards_use_only_exported_metric_names() -> None:
         queries += [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
         for query in queries:
             assert not used_metric_names(query) - exported, f"{path.name}: {query}"
+
+
+def test_availability_rule_counts_the_outcomes_the_code_calls_unreachable() -> None:
+    """The availability rule's failure outcomes and page check types are those of monitor.results."""
+    from monitor.results import PAGE_CHECK_TYPES, UNREACHABLE_OUTCOMES
+
+    rules = {
+        rule["record"]: rule["expr"]
+        for group in load_yaml(PROMETHEUS / "rules" / "availability.yml")["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    expr = rules["site_check:monitor_probe_failures:increase5m"]
+    matchers = re.findall(r'(outcome|type)=~?"([^"]+)"', expr)
+    outcomes = {v for k, value in matchers if k == "outcome" for v in value.split("|")}
+    types = {v for k, value in matchers if k == "type" for v in value.split("|")}
+    assert outcomes == {str(o) for o in UNREACHABLE_OUTCOMES} | {"content_mismatch"}
+    assert types == PAGE_CHECK_TYPES
