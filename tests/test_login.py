@@ -186,6 +186,35 @@ async def test_slow_login_is_latency_not_failure(
     assert result.steps[1].duration_seconds >= 0.5
 
 
+async def test_a_login_past_the_slow_threshold_is_counted_slow(
+    site: str, ctx: ProbeContext, fake: FakeSite
+) -> None:
+    """A 0.5 s submit is `ok` but slow past a 300 ms flow or step threshold, not past 10 s."""
+    fake.login_delay = 0.5
+    default = await probe(login_check(site), ctx)
+    assert default.outcome is Outcome.OK
+    assert default.extra["slow_login"] is False
+    assert default.extra["slow_login_threshold_seconds"] == 10.0
+    assert default.extra["login_seconds"] == sum(s.duration_seconds for s in default.steps)
+    flow = await probe(login_check(site, slow="300ms"), ctx)
+    assert (flow.outcome, flow.extra["slow_login"]) == (Outcome.OK, True)
+    assert "slow_steps" not in flow.extra
+    assert "slow (over 0.3 s" in flow.detail
+    step = await probe(login_check(site, steps=steps(site, slow="300ms")), ctx)
+    assert (step.outcome, step.extra["slow_login"], step.extra["slow_steps"]) == (
+        Outcome.OK,
+        True,
+        ["submit"],
+    )
+
+
+async def test_a_failed_login_records_no_login_time(site: str, ctx: ProbeContext) -> None:
+    """Only a login that succeeded has a login time: a failure is counted as a failure."""
+    result = await probe(login_check(site, steps=steps(site, form={"username": "x"})), ctx)
+    assert result.outcome is Outcome.LOGIN_FAILED
+    assert "login_seconds" not in result.extra and "slow_login" not in result.extra
+
+
 async def test_a_step_past_its_own_timeout(site: str, ctx: ProbeContext, fake: FakeSite) -> None:
     """A submit step slower than its own `timeout` is `timeout`, naming the step."""
     fake.login_delay = 2

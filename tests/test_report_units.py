@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitor.report.content import longest_gap, max_age, posts_per_month, stale_spans, timeline
 from monitor.report.gather import CheckDays, ContentHour, Version
-from monitor.report.histogram import quantile
+from monitor.report.histogram import quantile, relative_error_bound
 from monitor.report.indicators import AccessCheck, site_unreachable
 from monitor.report.model import Status
 from monitor.report.period import PeriodError, month_starts, parse_period, quarter
@@ -21,6 +23,14 @@ from monitor.report.texts import Texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOUNDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60)
+MIGRATIONS = Path(__file__).resolve().parent.parent / "monitor" / "store" / "migrations"
+
+
+def shipped_bounds() -> list[float]:
+    """The latency bucket bounds migration 0004 sets, read from its SQL."""
+    sql = (MIGRATIONS / "0004_latency_buckets.sql").read_text(encoding="utf-8")
+    literal = sql.split("UPDATE latency_buckets SET bounds =")[1].split("::double precision[]")[0]
+    return [float(v) for v in re.findall(r"[0-9.]+", literal)]
 
 
 def at(month: int, day: int, hour: int = 0) -> datetime:
@@ -77,17 +87,33 @@ def test_bad_periods_are_one_line_errors(kwargs: dict[str, str], message: str) -
 # -- percentiles ---------------------------------------------------------------------------------
 
 
-def test_quantile_interpolates_inside_its_bucket() -> None:
-    """100 observations, 50 in (0.2, 0.3] and 50 in (0.3, 0.5]: p50 is 0.3, p95 is 0.48."""
+def test_quantile_is_the_relative_midpoint_of_its_bucket() -> None:
+    """50 observations in (0.2, 0.3] and 50 in (0.3, 0.5]: p50 is 0.24, p95 is 0.375."""
     counts = [0] * (len(BOUNDS) + 1)
     counts[3], counts[4] = 50, 50
     p50 = quantile(0.5, BOUNDS, counts)
     p95 = quantile(0.95, BOUNDS, counts)
     assert p50 is not None and p95 is not None
-    assert (p50.value, p50.low, p50.high) == (pytest.approx(0.3), 0.2, 0.3)
-    assert (p95.value, p95.low, p95.high) == (pytest.approx(0.48), 0.3, 0.5)
-    assert p95.error == pytest.approx(0.18)
+    # 2lu/(l+u): as far (relatively) from either end of the bucket.
+    assert (p50.value, p50.low, p50.high) == (pytest.approx(0.24), 0.2, 0.3)
+    assert (p95.value, p95.low, p95.high) == (pytest.approx(0.375), 0.3, 0.5)
+    assert p95.error == pytest.approx(0.125)
+    assert p95.relative_error == pytest.approx(0.25)
+    assert (0.375 - 0.3) / 0.3 == pytest.approx(0.25) == (0.5 - 0.375) / 0.5
     assert quantile(0.5, BOUNDS, [0] * 18) is None
+
+
+def test_every_value_of_a_bucket_is_within_its_relative_bound() -> None:
+    """For each bucket of the shipped layout, both ends are within 4.31 % of the estimate."""
+    bounds = shipped_bounds()
+    assert relative_error_bound(bounds) == pytest.approx(0.0431, abs=5e-5)
+    for i in range(1, len(bounds)):
+        counts = [0] * (len(bounds) + 1)
+        counts[i] = 1
+        p = quantile(0.5, bounds, counts)
+        assert p is not None
+        for truth in (bounds[i - 1] * (1 + 1e-12), bounds[i]):
+            assert abs(p.value - truth) <= 0.0431 * truth
 
 
 def test_quantile_above_the_last_bound_is_only_a_lower_bound() -> None:

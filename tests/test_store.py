@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -224,10 +225,11 @@ async def test_rollups_count_outcomes_and_latency_per_hour(store: Store) -> None
     assert home.latency_sum == pytest.approx(145.54)
     assert len(home.latency_buckets) == len(bounds) + 1
     expected = [0] * (len(bounds) + 1)
-    expected[0] = 1  # 0.04 <= 0.05
-    expected[bounds.index(0.3)] = 2  # 0.25 <= 0.3
-    expected[bounds.index(60)] = 1  # 45 <= 60
-    expected[-1] = 1  # 100: +Inf
+    # Each in the bucket of the first bound at or above it.
+    expected[bisect.bisect_left(bounds, 0.04)] = 1
+    expected[bisect.bisect_left(bounds, 0.25)] = 2
+    expected[bisect.bisect_left(bounds, 45.0)] = 1
+    expected[bisect.bisect_left(bounds, 100.0)] = 1  # (past the last bound would be +Inf)
     assert list(home.latency_buckets) == expected
     assert (news.probes, news.failures) == (1, 0)
     # A second batch adds to the same hour.

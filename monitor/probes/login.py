@@ -20,9 +20,11 @@ Keys (see examples/checks-login.yaml):
 
 Outcomes: `login_failed` when the site answered but did not log in (the detail names the step
 and why: an expectation not met, a value not found, the site's error text); otherwise the
-failing step's transport outcome (`timeout`, `dropout`, `http_error`, ...). A slow login is a
-latency figure (each step's duration in `steps`), not a failure, unless a step passes its own
-`timeout`.
+failing step's transport outcome (`timeout`, `dropout`, `http_error`, ...). A slow login is
+not a failure (unless a step passes its own `timeout`) but it is counted: a login that
+succeeded after more than the check's `slow` (default 10 s, the steps together) or with a step
+past that step's own `slow` has `extra.slow_login: true` (登录不畅 in the report). Every
+successful login records `extra.login_seconds`.
 
 How the session check is scheduled: the check's own interval drives it (`session.interval`,
 when given, *is* the check's interval). Each probe does one of two things:
@@ -172,6 +174,8 @@ class Step(Model):
     extract: dict[str, Extract] = Field(default_factory=dict)
     expect: StepExpect = StepExpect()
     timeout: Duration | None = None
+    # A step that succeeded but took longer than this makes the login slow (登录不畅).
+    slow: Duration | None = None
     follow_redirects: bool = True
 
     @model_validator(mode="after")
@@ -219,10 +223,17 @@ class SessionSpec(Model):
     timeout: Duration | None = None
 
 
+# A login that takes longer than this, all steps together, is slow (登录不畅): two or three
+# pages that each take a few seconds, well inside the 15 s a page has to open.
+DEFAULT_SLOW_LOGIN = 10.0
+
+
 class LoginCheck(CheckSpec):
     type: str = "login"
     steps: tuple[Step, ...] = Field(min_length=1, max_length=20)
     session: SessionSpec | None = None
+    # A successful login slower than this (the flow's steps together) is counted as slow.
+    slow: Duration = DEFAULT_SLOW_LOGIN
     tls: TLSSpec = TLSSpec()
     max_body_size: Size = DEFAULT_LOGIN_MAX_BODY
 
@@ -499,6 +510,22 @@ def _flow_result(
     )
 
 
+def slowness(check: LoginCheck, steps: list[StepResult]) -> dict[str, Any]:
+    """A successful login's time and whether it was slow: the flow past `slow`, or a step
+    past its own `slow`. Recorded on every login, so the report can count the slow ones."""
+    total = sum(s.duration_seconds for s in steps)
+    limits = {step.name: step.slow for step in check.steps if step.slow is not None}
+    slow_steps = [s.name for s in steps if s.name in limits and s.duration_seconds > limits[s.name]]
+    out: dict[str, Any] = {
+        "login_seconds": total,
+        "slow_login": total > check.slow or bool(slow_steps),
+        "slow_login_threshold_seconds": check.slow,
+    }
+    if slow_steps:
+        out["slow_steps"] = slow_steps
+    return out
+
+
 async def _log_in(
     check: LoginCheck, ctx: ProbeContext, stopwatch: Stopwatch, note: str = ""
 ) -> ProbeResult:
@@ -507,6 +534,10 @@ async def _log_in(
     try:
         flow = await _run_flow(check, ctx, session)
         extra: dict[str, Any] = {}
+        if flow.outcome is Outcome.OK:
+            extra.update(slowness(check, flow.steps))
+            if extra["slow_login"]:
+                flow.detail += f"; slow (over {check.slow:g} s or a step past its own limit)"
         if flow.outcome is Outcome.OK and check.session is not None:
             ctx.state(check)[STATE_KEY] = KeptSession(session, ctx.now())
             kept = True

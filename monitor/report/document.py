@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from monitor.report.histogram import Quantile
+from monitor.report.histogram import Quantile, relative_error_bound
 from monitor.report.indicators import INDICATORS
 from monitor.report.model import Availability, Latency, Report, SiteReport
 from monitor.report.phrases import (
@@ -479,7 +480,10 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
 
 
 def _notes(t: Texts, report: Report) -> tuple[str, ...]:
-    bounds = ", ".join(f"{b:g}" for b in report.latency_bounds)
+    bounds = report.latency_bounds
+    alpha = t.percent(relative_error_bound(bounds))
+    ratio = f"{max(b / a for a, b in itertools.pairwise(bounds)):.2f}" if bounds else "-"
+    low, high = (t.seconds(bounds[0]), t.seconds(bounds[-1])) if bounds else ("-", "-")
     if t.zh:
         return (
             f"时间均为{report.period.timezone}时间；时长按天、小时、分钟取整显示。",
@@ -489,8 +493,8 @@ def _notes(t: Texts, report: Report) -> tuple[str, ...]:
             "故障：连续失败达到阈值时开始，连续成功达到阈值时恢复；总时长为统计期内故障时段的并集，"
             "平均恢复时间为统计期内已恢复故障的平均持续时长；维护期内的故障单独列出；"
             "栏目未更新、空白栏目、链接不可用、留言未回应等内容类告警列入故障表，但不计入故障时长。",
-            f"响应时间百分位数由小时汇总的直方图估算（桶上界：{bounds} 秒），在所在桶内线性插值，"
-            "误差不超过该桶宽度；超出最后一个桶时显示为“> 上界”。",
+            f"响应时间百分位数由小时汇总的对数分桶直方图估算（相邻桶界之比不超过{ratio}），"
+            f"在{low}至{high}之间误差不超过真实值的{alpha}；超出最后一个桶时显示为“> 上界”。",
             "信息更新：以监测到的最新信息日期计算未更新时长，直至监测到更新的信息为止；"
             "无日期的信息视为未更新；每月发布数为监测到的不同最新信息日期数，间隔内多次发布只计一次。",
         )
@@ -507,10 +511,9 @@ def _notes(t: Texts, report: Report) -> tuple[str, ...]:
         "incidents resolved by its end; incidents during maintenance are listed apart; content "
         "alerts (stale or blank columns, broken links, unanswered questions) are listed but are "
         "no downtime.",
-        "Latency percentiles are estimated from hourly histograms "
-        f"(bucket upper bounds {bounds} s) by linear interpolation inside the bucket; "
-        "the error is at most that bucket's width; "
-        "beyond the last bound they show as '> bound'.",
+        "Latency percentiles are estimated from hourly histograms with log-spaced buckets "
+        f"(adjacent bounds at most a factor {ratio} apart): from {low} to {high} they are "
+        f"within {alpha} of the true value; beyond the last bound they show as '> bound'.",
         "Freshness: the time without updates runs from the newest item's date until a newer item "
         "is seen; undated items count as not updated; posts per month count distinct newest-item "
         "dates seen, so several posts between two probes count once.",

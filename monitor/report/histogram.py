@@ -1,27 +1,30 @@
 """Percentiles out of the rollups' latency histograms, with the error the buckets allow.
 
-The rollups keep counts per latency bucket, not the latencies. A percentile is found the way
-Prometheus' `histogram_quantile` finds it: locate the bucket holding the rank, then
-interpolate linearly inside it (the first bucket starts at 0). The true value lies in the same
-bucket, so the estimate is off by less than that bucket's width; `Quantile` carries the bucket
-so the report can say so. In the +Inf bucket nothing can be interpolated: the estimate is the
-last finite bound and the value is only known to be above it.
+The rollups keep counts per latency bucket, not the latencies. The buckets are log-spaced
+(migration 0004: adjacent bounds a factor of at most 1.09 apart), as DDSketch's are, so a
+percentile has a bounded *relative* error: locate the bucket (l, u] holding the rank and
+estimate 2lu/(l+u), which is within (u - l)/(u + l) of every value in the bucket (4.31 % at
+most). The rank is the nearest rank: the ceil(q*n)-th smallest observation. In the first
+bucket (0, u] the estimate is u/2, within u/2 of the value (no relative bound); in the +Inf
+bucket nothing can be estimated: the value is the last finite bound and only known to be
+above it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Quantile", "add_counts", "quantile"]
+__all__ = ["Quantile", "add_counts", "quantile", "relative_error_bound"]
 
 
 @dataclass(frozen=True, slots=True)
 class Quantile:
     """An estimated percentile: `value` seconds, the true one within [low, high].
 
-    Above the last bound (`above_range`) `value` is `low`, that bound: nothing to interpolate.
+    Above the last bound (`above_range`) `value` is `low`, that bound: nothing to estimate.
     """
 
     q: float
@@ -35,8 +38,27 @@ class Quantile:
         return max(self.value - self.low, self.high - self.value)
 
     @property
+    def relative_error(self) -> float | None:
+        """The largest possible error as a share of the true value; None when unbounded."""
+        if self.low <= 0 or self.above_range:
+            return None
+        return (self.high - self.low) / (self.high + self.low)
+
+    @property
     def above_range(self) -> bool:
         return math.isinf(self.high)
+
+
+def relative_error_bound(bounds: Sequence[float]) -> float:
+    """The largest relative error of a percentile anywhere from the first to the last bound."""
+    return max(
+        ((high - low) / (high + low) for low, high in itertools.pairwise(bounds)),
+        default=1.0,
+    )
+
+
+def _estimate(low: float, high: float) -> float:
+    return high / 2 if low <= 0 else 2 * low * high / (low + high)
 
 
 def add_counts(total: list[int], counts: Sequence[int]) -> None:
@@ -58,19 +80,17 @@ def quantile(q: float, bounds: Sequence[float], counts: Sequence[int]) -> Quanti
         return None
     rank = q * total
     seen = 0
+    last = 0
     for i, count in enumerate(counts):
         if count <= 0:
             continue
+        last = i
         if seen + count >= rank:
-            low = bounds[i - 1] if i > 0 else 0.0
-            if i >= len(bounds):
-                return Quantile(q, low, low, math.inf)
-            high = bounds[i]
-            value = low + (high - low) * (rank - seen) / count
-            return Quantile(q, value, low, high)
+            break
         seen += count
-    # Rounding put the rank past the last count: the top of the last non-empty bucket.
-    last = max(i for i, c in enumerate(counts) if c > 0)
+    # Rounding may put the rank past the last count: then the last non-empty bucket holds it.
     low = bounds[last - 1] if last > 0 else 0.0
-    high = bounds[last] if last < len(bounds) else math.inf
-    return Quantile(q, high if not math.isinf(high) else low, low, high)
+    if last >= len(bounds):
+        return Quantile(q, low, low, math.inf)
+    high = bounds[last]
+    return Quantile(q, _estimate(low, high), low, high)

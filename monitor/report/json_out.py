@@ -12,7 +12,7 @@ import math
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from monitor.report.histogram import Quantile
+from monitor.report.histogram import Quantile, relative_error_bound
 from monitor.report.model import (
     Availability,
     CheckReport,
@@ -54,6 +54,7 @@ def _quantile(q: Quantile | None) -> dict[str, Any] | None:
         "bucket_low": q.low,
         "bucket_high": None if q.above_range else q.high,
         "max_error": None if q.above_range else q.error,
+        "max_relative_error": q.relative_error,
     }
 
 
@@ -240,6 +241,7 @@ def report_json(report: Report, lang: Lang = "zh") -> dict[str, Any]:
         },
         "filters": {"sites": list(report.site_filter), "kind": report.kind_filter},
         "latency_bucket_bounds": list(report.latency_bounds),
+        "latency_relative_error_bound": relative_error_bound(report.latency_bounds),
         "summary": {
             "sites": s.sites,
             "websites": s.websites,
