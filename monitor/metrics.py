@@ -53,9 +53,11 @@ CONTENT_ITEMS = "monitor_content_items"
 BROKEN_LINKS = "monitor_broken_links"
 LOGIN_STEP_DURATION = "monitor_login_step_duration_seconds"
 SESSION_DROPOUTS = "monitor_session_dropouts_total"
+SLOW_LOGINS = "monitor_slow_logins_total"
 SESSION_LIFETIME = "monitor_session_lifetime_seconds"
 INTERACTION_RESPONSE = "monitor_interaction_response_seconds"
 UNANSWERED_QUESTIONS = "monitor_unanswered_questions"
+OLDEST_UNANSWERED = "monitor_oldest_unanswered_question_seconds"
 SECURITY_FINDINGS = "monitor_security_findings"
 CHECK_INFO = "monitor_check_info"
 INCIDENT_OPEN = "monitor_incident_open"
@@ -109,11 +111,13 @@ _CHECK_FAMILIES = (
     (CONTENT_AGE, "gauge", "Age of the newest dated item the latest probe found, in seconds."),
     (CONTENT_ITEMS, "gauge", "Number of items the latest probe found."),
     (BROKEN_LINKS, "gauge", "Number of broken links the latest probe found."),
-    (LOGIN_STEP_DURATION, "histogram", "Duration of each step of a login flow, in seconds."),
+    (LOGIN_STEP_DURATION, "histogram", "Duration of each successful step of a login, seconds."),
     (SESSION_DROPOUTS, "counter", "Logged-in sessions that were logged out before they should."),
+    (SLOW_LOGINS, "counter", "Logins that succeeded but slower than the check's slow limit."),
     (SESSION_LIFETIME, "gauge", "How long the latest dropped session had lived, in seconds."),
     (INTERACTION_RESPONSE, "gauge", "Median time to answer a public question, in seconds."),
     (UNANSWERED_QUESTIONS, "gauge", "Public questions unanswered for longer than allowed."),
+    (OLDEST_UNANSWERED, "gauge", "Age of the oldest unanswered public question, in seconds."),
     (SECURITY_FINDINGS, "gauge", "Suspected injections, defacements, wording errors found."),
     (INCIDENT_OPEN, "gauge", "1 while an incident of the check is open."),
     (INCIDENTS, "counter", "Incidents opened, by reason."),
@@ -129,9 +133,11 @@ _OPTIONAL = MappingProxyType(
         CONTENT_ITEMS: "items",
         BROKEN_LINKS: "broken_links",
         SESSION_DROPOUTS: "session_dropouts",
+        SLOW_LOGINS: "slow_logins",
         SESSION_LIFETIME: "session_lifetime",
         INTERACTION_RESPONSE: "response_median",
         UNANSWERED_QUESTIONS: "unanswered",
+        OLDEST_UNANSWERED: "oldest_unanswered",
         SECURITY_FINDINGS: "security_findings",
     }
 )
@@ -227,6 +233,7 @@ class _CheckSeries:
         "items",
         "labels",
         "location_label",
+        "oldest_unanswered",
         "outcomes",
         "phases",
         "probed",
@@ -238,6 +245,7 @@ class _CheckSeries:
         "site_label",
         "site_type_labels",
         "skipped",
+        "slow_logins",
         "status_code",
         "steps",
         "success",
@@ -274,9 +282,11 @@ class _CheckSeries:
         self.skipped = 0
         self.steps: dict[str, _Histogram] = {}
         self.session_dropouts: int | None = None
+        self.slow_logins: int | None = None
         self.session_lifetime: float | None = None
         self.response_median: float | None = None
         self.unanswered: int | None = None
+        self.oldest_unanswered: float | None = None
         self.security_findings: int | None = None
         self.info_labels = ""  # set by Metrics.declare, which knows owner and kind
 
@@ -529,6 +539,8 @@ class Metrics:
         if result.steps:
             steps = series.steps
             for step in result.steps:
+                if step.outcome is not Outcome.OK:
+                    continue  # a timed-out step is a failure, not a slow success
                 histogram = steps.get(step.name)
                 if histogram is None:
                     histogram = steps[step.name] = _Histogram()
@@ -549,6 +561,10 @@ class Metrics:
             unanswered = extra.get("unanswered")
             if unanswered is not None:
                 series.unanswered = int(unanswered)
+            if "open_questions" in extra:  # a board read: no open question is an age of 0
+                series.oldest_unanswered = float(extra.get("oldest_unanswered_seconds", 0.0))
+            if "slow_login" in extra:  # a login ran: the counter exists from then on
+                series.slow_logins = (series.slow_logins or 0) + bool(extra["slow_login"])
             findings = extra.get("security_findings")
             if findings is not None:
                 series.security_findings = int(findings)

@@ -10,6 +10,8 @@ by hand:
   15 s) whose timeouts would, would not, or could not change the verdict;
 - `portal`: a homepage that answers every probe beside a login check whose session drops
   every day and whose login failed three times running once;
+- `slowlogin`: a homepage whose latencies are exactly known, beside a login whose submit
+  step takes 3.5 s, five times 12 s (slow logins) and twice times out;
 - `board60`: a message board with a stricter 60-day limit and a question answered after 70
   days; `board90`: one with the default limit and a question never answered.
 
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import parse_config
-from monitor.results import Outcome, ProbeResult
+from monitor.results import Outcome, ProbeResult, StepResult
 from tests.history import SHANGHAI, History
 
 DAY = 86400.0
@@ -120,6 +122,26 @@ def config_data(database_url: str = "") -> dict[str, Any]:
                     },
                 ],
             },
+            {
+                "id": "slowlogin",
+                "name": "登录缓慢网站",
+                "checks": [
+                    home(interval="1h"),
+                    {
+                        "id": "login",
+                        "type": "login",
+                        "interval": "1h",
+                        "steps": [
+                            {"name": "form", "url": f"{URL}/login"},
+                            {
+                                "name": "submit",
+                                "url": f"{URL}/login",
+                                "expect": {"body_contains": ["退出登录"]},
+                            },
+                        ],
+                    },
+                ],
+            },
             {"id": "board60", "name": "互动网站甲", "checks": [board("b60", max_unanswered="60d")]},
             {"id": "board90", "name": "互动网站乙", "checks": [board("b90")]},
         ],
@@ -206,6 +228,58 @@ def _portal(q: Quarter, out: list[ProbeResult]) -> None:
         out.append(_result("portal", "login", "login", moment, outcome=outcome))
 
 
+# slowlogin's homepage: the n-th probe of each day (0-based) took (n + 1) / 4 s, so every one
+# of 0.25, 0.5, ..., 6 s occurs once a day.
+def home_latency(moment: datetime) -> float:
+    return (moment.hour + 1) * 0.25
+
+
+# slowlogin's login: the form takes 0.2 s and the submit 3.5 s, except five submits of 12 s
+# (slow logins: 12.2 s > 10 s) and two that time out after 15 s.
+SLOW_SUBMITS = tuple(at(6, d, 9) for d in (1, 2, 3, 10, 20))
+TIMED_OUT_SUBMITS = (at(4, 15, 14), at(5, 15, 14))
+FORM_SECONDS, SUBMIT_SECONDS, SLOW_SUBMIT_SECONDS = 0.2, 3.5, 12.0
+
+
+def _slowlogin(out: list[ProbeResult]) -> None:
+    for moment in grid(60):
+        out.append(
+            _result("slowlogin", "home", "http", moment, duration_seconds=home_latency(moment))
+        )
+        form = StepResult("form", FORM_SECONDS, Outcome.OK)
+        if moment in TIMED_OUT_SUBMITS:
+            steps = (form, StepResult("submit", 15.0, Outcome.TIMEOUT, "timeout after 15s"))
+            out.append(
+                _result(
+                    "slowlogin",
+                    "login",
+                    "login",
+                    moment,
+                    outcome=Outcome.TIMEOUT,
+                    duration_seconds=15.2,
+                    steps=steps,
+                )
+            )
+            continue
+        submit = SLOW_SUBMIT_SECONDS if moment in SLOW_SUBMITS else SUBMIT_SECONDS
+        total = FORM_SECONDS + submit
+        out.append(
+            _result(
+                "slowlogin",
+                "login",
+                "login",
+                moment,
+                duration_seconds=total,
+                steps=(form, StepResult("submit", submit, Outcome.OK)),
+                extra={
+                    "login_seconds": total,
+                    "slow_login": total > 10.0,
+                    "slow_login_threshold_seconds": 10.0,
+                },
+            )
+        )
+
+
 def board_extra(
     moment: datetime, asked: datetime, answered: datetime | None, limit: float
 ) -> dict[str, Any]:
@@ -252,6 +326,7 @@ def scenario(database_url: str = "") -> Quarter:
     _blanks(out)
     _early(out)
     _portal(q, out)
+    _slowlogin(out)
     _boards(out)
     order = {
         (s.id, c.id): i for i, (s, c) in enumerate((s, c) for s in config.sites for c in s.checks)

@@ -108,13 +108,26 @@ def populate(metrics: Metrics) -> None:
             extra={"session_lifetime_seconds": 1800.0},
         )
     )
+    metrics.observe(
+        result(
+            site="petrochem",
+            check="login",
+            type="login",
+            extra={"login_seconds": 12.0, "slow_login": True},
+        )
+    )
     metrics.declare(http_check("sasac", "board"))
     metrics.observe(
         result(
             site="sasac",
             check="board",
             outcome=Outcome.UNANSWERED,
-            extra={"median_response_seconds": 86400.0 * 3, "unanswered": 2},
+            extra={
+                "median_response_seconds": 86400.0 * 3,
+                "unanswered": 2,
+                "open_questions": 3,
+                "oldest_unanswered_seconds": 86400.0 * 120,
+            },
         )
     )
     metrics.declare(http_check("sasac", "security"))

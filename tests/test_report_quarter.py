@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import yaml
 
 from monitor.clock import SystemClock
 from monitor.report import build_report, parse_period, render
-from monitor.results import Outcome
+from monitor.results import Outcome, ProbeResult
 from monitor.store import Store
 from tests.history import write
 from tests.pg import RecordingStoreMetrics, fresh_schema
@@ -47,6 +48,7 @@ class World:
     quarter: Quarter
     zh: dict[str, Any]
     en: dict[str, Any]
+    rendered: dict[tuple[str, str], str]
 
 
 async def _build() -> World:
@@ -59,10 +61,17 @@ async def _build() -> World:
             report = await build_report(quarter.history.config, store, period, now=NOW)
         finally:
             await store.close()
+    rendered = {}
+    for fmt in ("md", "html"):
+        for lang in ("zh", "en"):
+            out = render(report, fmt, lang)  # type: ignore[arg-type]
+            assert isinstance(out, bytes)
+            rendered[(fmt, lang)] = out.decode("utf-8")
     return World(
         quarter,
-        json.loads(render(report, "json", "zh")),
-        json.loads(render(report, "json", "en")),
+        json.loads(render(report, "json", "zh")),  # type: ignore[arg-type]
+        json.loads(render(report, "json", "en")),  # type: ignore[arg-type]
+        rendered,
     )
 
 
@@ -70,6 +79,14 @@ async def _build() -> World:
 def world() -> World:
     """The quarter written once through the real store, and its JSON report in both languages."""
     return asyncio.run(_build())
+
+
+def results(world: World, site_id: str, check: str) -> list[ProbeResult]:
+    return [r for r in world.quarter.history.results if r.site == site_id and r.check == check]
+
+
+def render_text(world: World, fmt: str, lang: str) -> str:
+    return world.rendered[(fmt, lang)]
 
 
 def site(world: World, site_id: str) -> dict[str, Any]:
@@ -304,6 +321,105 @@ def test_a_login_incident_is_no_downtime(world: World) -> None:
     }
 
 
+# -- percentiles and slow logins --------------------------------------------------------------
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    """The exact percentile: the ceil(q*n)-th smallest value."""
+    ordered = sorted(values)
+    return ordered[math.ceil(q * len(ordered)) - 1]
+
+
+def assert_within_5_percent(latency: dict[str, Any], values: list[float]) -> None:
+    assert latency["count"] == len(values)
+    assert latency["mean_seconds"] == pytest.approx(sum(values) / len(values), rel=1e-12)
+    for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        exact = nearest_rank(values, q)
+        estimate = latency[key]
+        assert abs(estimate["seconds"] - exact) <= 0.05 * exact, (key, estimate, exact)
+        assert estimate["bucket_low"] < exact <= estimate["bucket_high"]
+        low, high = estimate["bucket_low"], estimate["bucket_high"]
+        assert estimate["max_relative_error"] == pytest.approx((high - low) / (high + low))
+        assert estimate["max_relative_error"] <= 0.0431
+        assert estimate["max_error"] == pytest.approx(
+            max(estimate["seconds"] - low, high - estimate["seconds"])
+        )
+
+
+def test_percentiles_are_within_5_percent_of_the_exact_values(world: World) -> None:
+    """Latencies of 0.25 to 6 s, each once a day: P50 3 s, P95 5.75 s, P99 6 s, each within 5 %."""
+    home = next(c for c in site(world, "slowlogin")["checks"] if c["id"] == "home")
+    values = [r.duration_seconds for r in results(world, "slowlogin", "home")]
+    assert (nearest_rank(values, 0.5), nearest_rank(values, 0.95)) == (3.0, 5.75)
+    assert nearest_rank(values, 0.99) == 6.0
+    assert_within_5_percent(home["latency"], values)
+    assert [m["month"] for m in home["months"]] == ["2026-04-01", "2026-05-01", "2026-06-01"]
+    for month in home["months"]:
+        number = int(month["month"][5:7])
+        assert_within_5_percent(
+            month,
+            [
+                v
+                for r, v in zip(results(world, "slowlogin", "home"), values, strict=True)
+                if r.started_at.month == number
+            ],
+        )
+    # The site's latency is its homepage's; the P50 is not above the mean.
+    assert site(world, "slowlogin")["latency"] == home["latency"]
+    assert home["latency"]["p50"]["seconds"] <= home["latency"]["mean_seconds"]
+    assert world.zh["latency_relative_error_bound"] == pytest.approx(0.04309, abs=1e-5)
+    assert "4.31%" in render_text(world, "md", "zh") and "4.31%" in render_text(world, "md", "en")
+
+
+def test_a_3_5_s_login_step_shows_as_3_5_s(world: World) -> None:
+    """The submit step's P50/P95/P99 are 3.5 s within 5 %; timed-out steps are no latency."""
+    steps = {s["step"]: s for s in site(world, "slowlogin")["login_steps"]}
+    assert list(steps) == ["form", "submit"]
+    submits = [3.5] * (2184 - 2 - 5) + [12.0] * 5
+    assert (steps["submit"]["attempts"], steps["submit"]["failures"]) == (2184, 2)
+    assert_within_5_percent(steps["submit"]["latency"], submits)
+    assert (steps["form"]["attempts"], steps["form"]["failures"]) == (2184, 0)
+    assert_within_5_percent(steps["form"]["latency"], [0.2] * 2184)
+
+
+def test_slow_logins_and_dropped_sessions_are_counted(world: World) -> None:
+    """登录不畅 5 次, 超过 10 秒 for slowlogin; 会话掉线 91 次 and 3 failed logins for portal."""
+    assert site(world, "slowlogin")["login"] == [
+        {
+            "check": "login",
+            "probes": 2184,
+            "logins": 2182,
+            "slow_logins": 5,
+            "slow_threshold_seconds": 10.0,
+            "slowest_login_seconds": 12.2,
+            "failed_logins": 0,
+            "sessions_dropped": 0,
+            "other_failures": 2,
+        }
+    ]
+    assert site(world, "portal")["login"] == [
+        {
+            "check": "login",
+            "probes": 4368,
+            "logins": 0,
+            "slow_logins": 0,
+            "slow_threshold_seconds": 10.0,
+            "slowest_login_seconds": None,
+            "failed_logins": 3,
+            "sessions_dropped": 91,
+            "other_failures": 0,
+        }
+    ]
+    assert "登录不畅5次，超过10秒" in site(world, "slowlogin")["problems"]
+    assert "会话掉线91次" in site(world, "portal")["problems"]
+    assert "登录失败3次" in site(world, "portal")["problems"]
+    en = next(s for s in world.en["sites"] if s["id"] == "portal")
+    assert "91 dropped sessions" in en["problems"] and "3 failed logins" in en["problems"]
+    # The login's trouble is not the site's: its homepage answered every probe.
+    v = verdict(world, "slowlogin", "site_unreachable")
+    assert (v["status"], v["evidence"]) == ("pass", _window(date(2026, 4, 1), 168, 0))
+
+
 # -- interaction -----------------------------------------------------------------------------
 
 
@@ -375,7 +491,7 @@ def test_a_question_unanswered_past_3_months_is_a_veto(world: World) -> None:
 
 
 def test_summary_counts_every_site(world: World) -> None:
-    """Three vetoes (blanks, early-veto, board90), four not assessable, no pass."""
+    """Three vetoes (blanks, early-veto, board90), five not assessable, no pass."""
     summary = world.zh["summary"]
     statuses = {s["id"]: s["status"] for s in world.zh["sites"]}
     assert statuses == {
@@ -384,17 +500,18 @@ def test_summary_counts_every_site(world: World) -> None:
         "early-veto": "veto",
         "early-pass": "not_assessable",
         "portal": "not_assessable",
+        "slowlogin": "not_assessable",
         "board60": "not_assessable",
         "board90": "veto",
     }
     assert {k: v for k, v in summary.items() if k != "text"} == {
-        "sites": 7,
-        "websites": 7,
+        "sites": 8,
+        "websites": 8,
         "accounts": 0,
         "passed": 0,
         "warned": 0,
         "failed": 3,
-        "not_assessable": 4,
+        "not_assessable": 5,
         "pass_rate": 0.0,
     }
     assert world.zh["period"] == {

@@ -12,6 +12,7 @@ from monitor.config import Config, Site
 from monitor.probes.feed import FeedCheck
 from monitor.probes.freshness import FreshnessCheck
 from monitor.probes.interaction import InteractionCheck
+from monitor.probes.login import LoginCheck
 from monitor.report import indicators
 from monitor.report.content import longest_gap, max_age, posts_per_month, stale_spans, timeline
 from monitor.report.gather import (
@@ -35,6 +36,7 @@ from monitor.report.model import (
     IncidentSummary,
     InteractionFinding,
     Latency,
+    LoginHealth,
     MonthLatency,
     Report,
     SiteReport,
@@ -366,6 +368,31 @@ def _steps(site: Site, facts: Facts) -> tuple[StepLatency, ...]:
     return tuple(out)
 
 
+def _login_health(site: Site, checks: Sequence[CheckReport], facts: Facts) -> list[LoginHealth]:
+    out = []
+    for spec, check in zip(site.checks, checks, strict=True):
+        if not isinstance(spec, LoginCheck):
+            continue
+        logins = facts.logins.get((site.id, spec.id))
+        outcomes = check.availability.outcomes
+        failed = outcomes.get("login_failed", 0)
+        dropped = outcomes.get("session_dropped", 0)
+        out.append(
+            LoginHealth(
+                check=spec.id,
+                probes=check.availability.probes,
+                logins=0 if logins is None else logins.logins,
+                slow_logins=0 if logins is None else logins.slow_logins,
+                slow_threshold_seconds=spec.slow,
+                slowest_login_seconds=None if logins is None else logins.slowest,
+                failed_logins=failed,
+                sessions_dropped=dropped,
+                other_failures=check.availability.failures - failed - dropped,
+            )
+        )
+    return out
+
+
 # -- per site -------------------------------------------------------------------------------
 
 
@@ -415,6 +442,7 @@ def _site(site: Site, facts: Facts, period: Period, now: datetime) -> SiteReport
         broken_links=tuple(b for b in facts.broken_links.get(site.id, []) if b.check in configured),
         interaction=boards,
         login_steps=_steps(site, facts),
+        login=tuple(_login_health(site, checks, facts)),
     )
 
 

@@ -275,8 +275,27 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
                 )
             )
 
-    if site.login_steps:
+    if site.login_steps or site.login:
         doc.add(Heading(4, t("h_login")))
+    for h in site.login:
+        slowest = t.duration(h.slowest_login_seconds)
+        limit = t.duration(h.slow_threshold_seconds)
+        doc.add(
+            Paragraph(
+                f"{h.check}：统计期内成功登录{h.logins}次，其中登录不畅（超过{limit}）"
+                f"{h.slow_logins}次，最慢{slowest}；登录失败{h.failed_logins}次；"
+                f"会话掉线{h.sessions_dropped}次；登录页面无法打开{h.other_failures}次。"
+                "登录情况不计入站点可用率和站点无法访问。"
+                if t.zh
+                else f"{h.check}: {t.count(h.logins, 'successful login')}, "
+                f"{h.slow_logins} of them sluggish (over {limit}), slowest {slowest}; "
+                f"{t.count(h.failed_logins, 'failed login')}; "
+                f"{t.count(h.sessions_dropped, 'dropped session')}; "
+                f"{h.other_failures} times the login pages did not open. Login health is not "
+                "part of the site's availability or of site unreachable."
+            )
+        )
+    if site.login_steps:
         doc.add(
             Table(
                 _headers(

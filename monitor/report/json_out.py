@@ -208,6 +208,20 @@ def _site(site: SiteReport, t: Texts) -> dict[str, Any]:
             }
             for b in site.interaction
         ],
+        "login": [
+            {
+                "check": h.check,
+                "probes": h.probes,
+                "logins": h.logins,
+                "slow_logins": h.slow_logins,
+                "slow_threshold_seconds": h.slow_threshold_seconds,
+                "slowest_login_seconds": h.slowest_login_seconds,
+                "failed_logins": h.failed_logins,
+                "sessions_dropped": h.sessions_dropped,
+                "other_failures": h.other_failures,
+            }
+            for h in site.login
+        ],
         "login_steps": [
             {
                 "check": s.check,

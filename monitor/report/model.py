@@ -25,6 +25,7 @@ __all__ = [
     "IncidentSummary",
     "InteractionFinding",
     "Latency",
+    "LoginHealth",
     "MonthLatency",
     "Report",
     "SiteReport",
@@ -110,6 +111,24 @@ class StepLatency:
     attempts: int
     failures: int
     latency: Latency
+
+
+@dataclass(frozen=True, slots=True)
+class LoginHealth:
+    """A login check over the period, as the notice says it: 登录不畅 N 次, 会话掉线 N 次.
+
+    Login health is never part of the site's availability or the unreachable rule.
+    """
+
+    check: str
+    probes: int  # every probe of the check: logins and session checks
+    logins: int  # logins that ran their flow and succeeded
+    slow_logins: int  # of those, slower than `slow_threshold_seconds` (or a step's own limit)
+    slow_threshold_seconds: float
+    slowest_login_seconds: float | None
+    failed_logins: int  # login_failed
+    sessions_dropped: int  # session_dropped
+    other_failures: int  # the login pages did not open (timeouts, errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +277,7 @@ class SiteReport:
     broken_links: tuple[BrokenLink, ...]
     interaction: tuple[InteractionFinding, ...]
     login_steps: tuple[StepLatency, ...]
+    login: tuple[LoginHealth, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

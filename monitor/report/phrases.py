@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from monitor.report.model import Report, SiteReport, Status, Verdict
+from monitor.report.model import LoginHealth, Report, SiteReport, Status, Verdict
 from monitor.report.texts import Texts
 
 __all__ = [
     "evidence",
     "failed_outcomes",
+    "login_findings",
     "overview",
     "period_name",
     "site_name",
@@ -294,6 +295,31 @@ def _short(t: Texts, v: Verdict) -> str:
     return f"{name}（{level}）" if t.zh else f"{name} ({level})"
 
 
+def login_findings(t: Texts, h: LoginHealth) -> str:
+    """登录不畅 N 次, 超过 X 秒; 会话掉线 N 次 (what was found, nothing when all was well)."""
+    parts = []
+    if h.slow_logins:
+        limit = t.duration(h.slow_threshold_seconds)
+        parts.append(
+            f"登录不畅{h.slow_logins}次，超过{limit}"
+            if t.zh
+            else f"{t.count(h.slow_logins, 'sluggish login')} over {limit}"
+        )
+    if h.failed_logins:
+        parts.append(
+            f"登录失败{h.failed_logins}次" if t.zh else t.count(h.failed_logins, "failed login")
+        )
+    if h.sessions_dropped:
+        parts.append(
+            f"会话掉线{h.sessions_dropped}次"
+            if t.zh
+            else t.count(h.sessions_dropped, "dropped session")
+        )
+    if not parts:
+        return ""
+    return f"{h.check}：" + "，".join(parts) if t.zh else f"{h.check}: " + ", ".join(parts)
+
+
 def failed_outcomes(all_counts: Iterable[dict[str, int]]) -> list[tuple[str, int]]:
     """The outcomes other than `ok`, summed over `all_counts`, the most frequent first."""
     total: dict[str, int] = {}
@@ -317,15 +343,7 @@ def site_problems(t: Texts, site: SiteReport) -> str:
             else f"{s.count} outage{'' if s.count == 1 else 's'}, "
             f"{t.duration(s.downtime_seconds)} down"
         )
-    login = [c for c in site.checks if c.type == "login" and c.availability.failures]
-    if login:
-        counts = failed_outcomes(c.availability.outcomes for c in login)
-        listed = t.sep().join(f"{t(o)}{n}次" if t.zh else f"{t(o)} {n}" for o, n in counts)
-        parts.append(
-            f"部分时段存在登录不畅、掉线现象（{listed}）"
-            if t.zh
-            else f"login trouble and dropouts at times ({listed})"
-        )
+    parts.extend(login_findings(t, h) for h in site.login if login_findings(t, h))
     unassessable = [v for v in site.verdicts if v.status is Status.NOT_ASSESSABLE]
     if unassessable:
         names = t.sep().join(t(v.indicator) for v in unassessable)

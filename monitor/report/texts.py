@@ -197,6 +197,10 @@ class Texts:
             shown = shown[:1]
         return ("" if self.zh else " ").join(f"{n}{u}" for n, u in shown)
 
+    def count(self, n: int, noun: str) -> str:
+        """`1 incident`, `3 incidents` (English nouns with a regular plural)."""
+        return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
     def seconds(self, value: float | None) -> str:
         """A latency: `0.42 s`, `1.5 s`, `12 s`."""
         if value is None:
