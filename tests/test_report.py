@@ -576,7 +576,8 @@ def test_markdown_states_the_findings_in_both_languages(world: World) -> None:
     assert text.startswith("# 2026年第三季度网站和政务新媒体监测情况报告")
     assert "“甲网站”2026年7月6日至2026年7月12日无法访问比例达5.00%（单项否决）" in text
     assert "首页最长16天1小时未更新" in text
-    assert "部分时段存在登录不畅、掉线现象" in text
+    # 登录失败 / 会话掉线 N 次, in the notice's register (LOGIN_TROUBLE: 2 and 3 in Q3).
+    assert "login：登录失败2次，会话掉线3次" in text
     english = en.decode()
     assert "7 of 140 probes did not open within 15 s" in english
     assert "not assessable" in english
