@@ -27,8 +27,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "monitor" / "store" / "mig
 
 
 def shipped_bounds() -> list[float]:
-    """The latency bucket bounds migration 0005 sets, read from its SQL."""
-    sql = (MIGRATIONS / "0005_latency_buckets.sql").read_text(encoding="utf-8")
+    """The latency bucket bounds migration 0006 sets, read from its SQL."""
+    sql = (MIGRATIONS / "0006_latency_buckets.sql").read_text(encoding="utf-8")
     literal = sql.split("UPDATE latency_buckets SET bounds =")[1].split("::double precision[]")[0]
     return [float(v) for v in re.findall(r"[0-9.]+", literal)]
 

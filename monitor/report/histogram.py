@@ -1,7 +1,7 @@
 """Percentiles out of the rollups' latency histograms, with the error the buckets allow.
 
 The rollups keep counts per latency bucket, not the latencies. The buckets are log-spaced
-(migration 0005: adjacent bounds a factor of at most 1.09 apart), as DDSketch's are, so a
+(migration 0006: adjacent bounds a factor of at most 1.09 apart), as DDSketch's are, so a
 percentile has a bounded *relative* error: locate the bucket (l, u] holding the rank and
 estimate 2lu/(l+u), which is within (u - l)/(u + l) of every value in the bucket (4.31 % at
 most). The rank is the nearest rank: the ceil(q*n)-th smallest observation. In the first
