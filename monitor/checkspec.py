@@ -144,5 +144,12 @@ class CheckSpec(Model):
         assert self.timeout is not None
         return self.timeout
 
+    @property
+    def deadline_s(self) -> float:
+        """The most one probe may take, all of it together (fetches, parsing, every link of a
+        `links` check); the probe is ended there as a `timeout`. A type whose probe makes
+        several fetches, each with its own timeout, says so by overriding this."""
+        return self.timeout_s
+
     def identity(self) -> dict[str, Any]:
         return {"site": self.site, "check": self.id, "type": self.type}

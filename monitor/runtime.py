@@ -31,6 +31,7 @@ from monitor.incidents import IncidentEngine, parse_since
 from monitor.maintenance import MaintenanceGauge, MaintenanceSchedule
 from monitor.metrics import Metrics
 from monitor.probes import CHECK_TYPES, ProbeContext, Stopwatch
+from monitor.probes.base import probe_within_deadline
 from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
@@ -95,7 +96,7 @@ class Runtime:
         """Probe a check once; a bug in a probe becomes a probe_error result, never a crash."""
         stopwatch = Stopwatch(self.ctx)
         try:
-            return await CHECK_TYPES[check.type].probe(check, self.ctx)
+            return await probe_within_deadline(CHECK_TYPES[check.type].probe, check, self.ctx)
         except Exception as exc:
             log.exception("probe_error", site=check.site, check=check.id, type=check.type)
             detail = f"the monitor failed to run this probe ({type(exc).__name__}); see its log"

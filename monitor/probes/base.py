@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import signal
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from monitor.checkspec import CheckSpec
+from monitor.probes.parser import ParseFailedError, ParserPool
 from monitor.results import Outcome, ProbeResult
 
 if TYPE_CHECKING:
@@ -19,11 +18,6 @@ if TYPE_CHECKING:
 
 C = TypeVar("C", bound=CheckSpec)
 C_contra = TypeVar("C_contra", bound=CheckSpec, contravariant=True)
-
-
-def _parser_process_init() -> None:
-    """The parser process leaves Ctrl-C to the monitor, which shuts it down in order."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def utc_now() -> datetime:
@@ -43,15 +37,10 @@ class ProbeContext:
     now: Callable[[], datetime] = utc_now
     # State a check keeps between probes (a logged-in session), keyed by check key.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Large pages are parsed here, off the event loop, in one worker process: a parser thread
-    # still takes the GIL from the loop while lexbor and the item scan run; threads are worse
-    # (tests/bench/bench_parsing.py). Started on first use; "spawn" keeps the loop's state
-    # out of the child.
-    parser: Executor = field(
-        default_factory=lambda: ProcessPoolExecutor(
-            1, mp_context=get_context("spawn"), initializer=_parser_process_init
-        )
-    )
+    # Pages are parsed here, off the event loop, in worker processes (monitor.probes.parser):
+    # a parser thread would still take the GIL from the loop, and a stuck parse could not be
+    # stopped (tests/bench/bench_parsing.py). Started on first use.
+    parser: ParserPool = field(default_factory=ParserPool)
 
     def state(self, check: CheckSpec) -> dict[str, Any]:
         return self.states.setdefault(check.key, {})
@@ -63,10 +52,10 @@ class ProbeContext:
                 await value.close()
 
     async def close(self) -> None:
-        """Close every kept state and the parser thread (the monitor is stopping)."""
+        """Close every kept state and kill the parser workers (the monitor is stopping)."""
+        self.parser.close()
         for key in list(self.states):
             await self.forget(key)
-        self.parser.shutdown(wait=False)
 
 
 @runtime_checkable
@@ -120,3 +109,30 @@ class Stopwatch:
 
 
 ProbeFunction = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
+
+# Past a check's deadline the probe is cut short. The grace lets a fetch's own timeout (the
+# same figure, armed a moment later) fire first and name the phase it stopped in.
+DEADLINE_GRACE = 0.5
+
+
+async def probe_within_deadline(
+    probe: Probe[Any], check: CheckSpec, ctx: ProbeContext
+) -> ProbeResult:
+    """Run one probe, ended at the check's deadline: the one place every probe is bounded,
+    however many links it checks or however long a hostile page takes to parse."""
+    stopwatch = Stopwatch(ctx)
+    deadline = check.deadline_s + DEADLINE_GRACE
+    try:
+        async with asyncio.timeout(deadline) as bound:
+            return await probe(check, ctx)
+    except TimeoutError:
+        if not bound.expired():
+            raise
+        detail = (
+            f"probe deadline passed: not done within {check.deadline_s:g}s "
+            "(the check's timeout bounds the whole probe)"
+        )
+        return stopwatch.result(check, ctx, Outcome.TIMEOUT, detail)
+    except ParseFailedError as exc:
+        # A page that kills the parser (memory, a crash) is the page's doing, not a bug here.
+        return stopwatch.result(check, ctx, Outcome.CONTENT_MISMATCH, f"page unreadable: {exc}")

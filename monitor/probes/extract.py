@@ -8,7 +8,9 @@ way a browser does), and every text a rule looks at is bounded.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from typing import Annotated
 
@@ -58,13 +60,18 @@ Pattern = Annotated[str, AfterValidator(_valid_regex)]
 # so a page of 100 000 unclosed <div>s costs minutes to parse (quadratic in depth). Browsers cap
 # the depth; so do we: a page is cut before the tag that nests deeper than MAX_NESTING.
 MAX_NESTING = 2000
-# Cheap first test (two str.count calls): only a page with this many more opening than closing
-# tags can nest that deep, and only such a page gets the tag-by-tag walk.
-_UNCLOSED_SUSPICIOUS = 2 * MAX_NESTING
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+# A page with fewer `<` than this cannot nest that deep, whatever it holds: no walk needed.
+# (Counting end tags too would be fooled: end tags inside a comment, or of elements never
+# opened, close nothing.)
+_FEW_TAGS = MAX_NESTING
+# What the walk skips (the tags inside open nothing): comments, and elements whose content is
+# text up to their own end tag. It reads the page as lower-case UTF-8: bytes scan fast.
+_SKIPPED = re.compile(rb"<!--|<(script|style|textarea|title|xmp|iframe|noembed|plaintext)\b")
+_TAG = re.compile(rb"<(/?)([a-z][a-z0-9]*)")
 # Elements that never stay open: void elements, and those the next sibling closes.
 _NOT_NESTING = frozenset(
-    (
+    name.encode()
+    for name in (
         *("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"),
         *("param", "source", "track", "wbr", "keygen"),
         *("li", "p", "dd", "dt", "option", "optgroup", "tr", "td", "th", "thead", "tbody"),
@@ -73,23 +80,55 @@ _NOT_NESTING = frozenset(
 )
 
 
+def _markup_spans(page: bytes) -> Iterator[tuple[int, int]]:
+    """The stretches of the page that hold markup: all but comments and raw text."""
+    pos = 0
+    while (skipped := _SKIPPED.search(page, pos)) is not None:
+        yield pos, skipped.start()
+        name = skipped.group(1)
+        if name == b"plaintext":
+            return  # the rest of the page is text
+        close = page.find(b"</" + name if name else b"-->", skipped.end())
+        if close < 0:
+            return
+        pos = close if name else close + 3  # a raw text element's end tag is markup
+    yield pos, len(page)
+
+
+def _nesting_cut(page: bytes) -> int | None:
+    """The offset of the first tag nesting deeper than MAX_NESTING, or None.
+
+    The walk follows the tree builder closely enough to be an upper bound in practice: an end
+    tag closes only an element that is open (with those opened inside it), comments and raw
+    text hold no tags. What it misses is bounded by the parser's deadline (monitor.probes.parser).
+    """
+    stack: list[bytes] = []
+    open_count: dict[bytes, int] = {}
+    for start, end in _markup_spans(page):
+        for index, (slash, name) in enumerate(_TAG.findall(page, start, end)):
+            if slash:
+                if open_count.get(name):
+                    while (top := stack.pop()) != name:
+                        open_count[top] -= 1
+                    open_count[name] -= 1
+            elif name not in _NOT_NESTING:
+                stack.append(name)
+                open_count[name] = open_count.get(name, 0) + 1
+                if len(stack) > MAX_NESTING:
+                    # Found: now (once) where that tag is.
+                    tags = _TAG.finditer(page, start, end)
+                    return next(itertools.islice(tags, index, None)).start()
+    return None
+
+
 def bound_nesting(text: str) -> str:
     """The page, cut before the first tag that would nest deeper than MAX_NESTING."""
-    tags = text.count("<")
-    end_tags = text.count("</")
-    if tags - 2 * end_tags <= _UNCLOSED_SUSPICIOUS:
+    if text.count("<") <= _FEW_TAGS:
         return text
-    depth = 0
-    for match in _TAG.finditer(text):
-        if match.group(2).lower() in _NOT_NESTING:
-            continue
-        if match.group(1):
-            depth = max(0, depth - 1)
-        else:
-            depth += 1
-            if depth > MAX_NESTING:
-                return text[: match.start()]
-    return text
+    page = text.encode("utf-8", "surrogatepass")
+    cut = _nesting_cut(page.lower())
+    # The cut is at a `<`, so the bytes before it decode whole.
+    return text if cut is None else page[:cut].decode("utf-8", "surrogatepass")
 
 
 def parse_html(text: str) -> LexborHTMLParser:

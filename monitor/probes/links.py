@@ -18,7 +18,9 @@ Keys (besides `url`, `headers`, `tls`, `max_body_size`, `encoding`):
   5 minutes does not fetch each of its links every 5 minutes.
 
 A probe's run time grows with the links it must check: about `link_timeout` times the number
-of unresponsive links divided by `concurrency`; give the check an interval to match.
+of unresponsive links divided by `concurrency`. The check's `timeout` bounds all of it (the
+page and every link); past it the probe is a `timeout`. Give the check a timeout and an
+interval to match.
 """
 
 from __future__ import annotations
@@ -222,7 +224,6 @@ async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
     page_url = response.url
     found = await off_loop(
         ctx,
-        len(response.body),
         _collect,
         check,
         response.body,

@@ -283,6 +283,12 @@ class LoginCheck(CheckSpec):
     def step_timeout(self, step: Step) -> float:
         return step.timeout if step.timeout is not None else self.timeout_s
 
+    @property
+    def deadline_s(self) -> float:
+        """A probe logs in (every step, each with its timeout) or checks the kept session."""
+        session = (self.session.timeout or self.timeout_s) if self.session is not None else 0.0
+        return max(sum(self.step_timeout(step) for step in self.steps), session)
+
     def login_path(self) -> str:
         """The path a logged-out session is sent to."""
         assert self.session is not None

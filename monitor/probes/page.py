@@ -6,9 +6,7 @@ any transport failure, so a probe has one `except` and one way to report it.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -32,10 +30,6 @@ __all__ = [
 
 # Column pages are a few hundred KiB; 10 MiB stops a runaway page without cutting a real one.
 DEFAULT_PAGE_MAX = 10 * 1024 * 1024
-# Above this many bytes a page is decoded and parsed on the parser thread (ProbeContext.parser),
-# not on the event loop: a 2 MB page takes 15-50 ms to read, and a hundred at once would stall
-# every other probe (tests/bench/bench_parsing.py).
-OFF_LOOP_BYTES = 128 * 1024
 
 T = TypeVar("T")
 
@@ -138,22 +132,18 @@ def from_fetch_error(
 async def read_dated(
     ctx: ProbeContext, check: PageCheck, response: Response, read: Callable[..., T]
 ) -> tuple[datetime, T]:
-    """Read a fetched page with `read(check, body, content_type, now=, zone=)`, off the loop
-    when it is large; returns the moment it was read at (ages are judged against it) and
+    """Read a fetched page with `read(check, body, content_type, now=, zone=)`, off the loop;
+    returns the moment it was read at (ages are judged against it) and
     what `read` found."""
     now = ctx.now()
     content_type = response.headers.get("Content-Type")
     zone = site_zone(check.timezone)
     body = response.body
-    return now, await off_loop(ctx, len(body), read, check, body, content_type, now=now, zone=zone)
+    return now, await off_loop(ctx, read, check, body, content_type, now=now, zone=zone)
 
 
-async def off_loop(
-    ctx: ProbeContext, size: int, parse: Callable[..., T], *args: Any, **kwargs: Any
-) -> T:
-    """`parse(*args, **kwargs)`: inline for a small page, in the context's parser process for a
-    large one (so `parse` is a module-level function and its arguments can be pickled)."""
-    if size <= OFF_LOOP_BYTES:
-        return parse(*args, **kwargs)
-    call = functools.partial(parse, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(ctx.parser, call)
+async def off_loop(ctx: ProbeContext, parse: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`parse(*args, **kwargs)` in the context's parser workers, never on the event loop: a
+    page of any size can be hostile (`parse` is module-level and its arguments picklable).
+    The probe's deadline cancels it and the worker is replaced."""
+    return await ctx.parser.run(parse, *args, **kwargs)
