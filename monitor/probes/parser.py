@@ -36,9 +36,7 @@ T = TypeVar("T")
 # worker (at start, or replacing a killed one) is ready in milliseconds, and inherits nothing
 # of the event loop.
 _CONTEXT = get_context("forkserver")
-_CONTEXT.set_forkserver_preload(
-    ["monitor.probes.freshness", "monitor.probes.links", "monitor.probes.feed"]
-)
+_CONTEXT.set_forkserver_preload(["monitor.probes"])  # every check type's parsing code
 _PR_SET_PDEATHSIG = 1
 
 

@@ -928,7 +928,6 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
         return from_fetch_error(stopwatch, check, ctx, error)
     reading = await off_loop(
         ctx,
-        len(response.body),
         read_page,
         check,
         response.body,
