@@ -1,4 +1,4 @@
-"""The `monitor` command: run, check, validate, migrate, incidents, report, review."""
+"""The `monitor` command: run, check, validate, migrate, incidents, report, review, demo."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     incidents.add_argument("--since", help="open at any time since (2026-07-01 or ISO time)")
     incidents.add_argument("--site", help="only this site")
     incidents.add_argument("--json", action="store_true", help="a JSON array on stdout")
+    demo = commands.add_parser(
+        "demo",
+        help="twins of the notice's sites on loopback, misbehaving on a schedule, monitored",
+        description="Loopback twins of the notice's sites that misbehave on a schedule, monitored "
+        "on the embedded store (or $MONITOR_DATABASE_URL): no internet needed.",
+    )
+    demo.add_argument("--listen", default="127.0.0.1:9108", help="loopback host:port of the page")
+    demo.add_argument("--data-dir", default="./monitor-demo", help="embedded store and demo.yaml")
+    demo.add_argument("--pace", type=float, default=1.0, help="multiply schedule and intervals")
     report = with_config("report", "quarterly summary and export, with the official verdicts")
     period = report.add_mutually_exclusive_group()
     period.add_argument("--quarter", help="e.g. 2026Q3 (or give --from/--to)")
@@ -136,6 +145,8 @@ def _print_table(results: Sequence[ProbeResult], out: TextIO) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
+    if args.command == "demo":
+        return _demo(args)
     try:
         config = _load(args.config)
         if args.command == "validate":
@@ -190,6 +201,24 @@ def _command(
     if args.command == "review":
         return _run_loop(_review(args, config))
     raise AssertionError(args.command)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from monitor.demo import DemoError, run_demo
+    from monitor.runtime import ListenError
+    from monitor.store import StoreError
+
+    try:
+        _run_loop(run_demo(args.listen, Path(args.data_dir), args.pace))
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (StoreError, ListenError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 async def _report(args: argparse.Namespace, config: Config) -> int:

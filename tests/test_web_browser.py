@@ -16,6 +16,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,11 +46,16 @@ class Browser:
         self.downloads = workdir / "downloads"
         self.downloads.mkdir()
         socket_path = workdir / "monitor.sock"
+        socket_path.unlink(missing_ok=True)
         # Outside: the socket leads to the monitor. Inside the namespace: its loopback port
         # leads to the socket. Nothing else inside can reach any network.
         self._outside = subprocess.Popen(
             ["socat", f"UNIX-LISTEN:{socket_path},fork", f"TCP:127.0.0.1:{port}"]
         )
+        for _ in range(100):
+            if socket_path.exists():
+                break
+            time.sleep(0.05)
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
         flags = [
@@ -69,10 +75,16 @@ class Browser:
             f"--user-data-dir={workdir / 'profile'}",
             "about:blank",
         ]
+        # The forwarder inside is stopped when Chromium ends; the whole group is killed if
+        # Chromium hangs (start_new_session makes it one group).
         inside = (
-            f"ip link set lo up && "
-            f"(socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{socket_path} &) && "
-            f"sleep 0.2 && exec {CHROMIUM} {' '.join(flags)} 3<&{to_browser_r} 4>&{from_browser_w}"
+            "ip link set lo up || exit 1; "
+            f"socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{socket_path} & "
+            "forwarder=$!; "
+            f"for _ in $(seq 100); do (: <>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; "
+            "sleep 0.05; done; "
+            f"{CHROMIUM} {' '.join(flags)} 3<&{to_browser_r} 4>&{from_browser_w}; "
+            'status=$?; kill "$forwarder"; exit "$status"'
         )
         self._log = (workdir / "chromium.log").open("wb")
         self._process = subprocess.Popen(
@@ -80,6 +92,7 @@ class Browser:
             pass_fds=(to_browser_r, from_browser_w),
             stdout=subprocess.DEVNULL,
             stderr=self._log,
+            start_new_session=True,
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
@@ -183,12 +196,13 @@ class Browser:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.call("Browser.close")
-        for process in (self._process, self._outside):
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=10)
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        self._outside.terminate()
+        self._outside.wait(timeout=10)
         os.close(self._to_browser)
         os.close(self._from_browser)
         self._log.close()

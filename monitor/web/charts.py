@@ -56,6 +56,7 @@ class Line:
     name: str
     colour: str
     points: str  # "x,y x,y ..." for <polyline>
+    dots: tuple[tuple[float, float], ...]  # the same points, drawn too (one hour is one dot)
     last: float | None
 
 
@@ -91,6 +92,7 @@ def step_chart(history: dict[tuple[str, str], list[StepHour]]) -> LineChart | No
                 name=f"{check} · {step}",
                 colour=_PALETTE[i % len(_PALETTE)],
                 points=" ".join(f"{x:.1f},{y:.1f}" for x, y in points),
+                dots=tuple(points),
                 last=hours[-1].mean_seconds,
             )
         )

@@ -194,9 +194,10 @@ async def step_history(
     """Each login step's hourly mean latency since `since`, by (check, step), in flow order."""
     rows = await db.fetch(
         """
-        SELECT check_id, step, min(position) AS position, hour, sum(attempts) AS attempts,
-               sum(failures) AS failures, sum(latency_sum) AS latency_sum,
-               sum(latency_count) AS latency_count
+        SELECT check_id, step, min(position) AS position, hour,
+               sum(attempts)::bigint AS attempts, sum(failures)::bigint AS failures,
+               sum(latency_sum)::float8 AS latency_sum,
+               sum(latency_count)::bigint AS latency_count
         FROM login_steps_hourly
         WHERE site = $1 AND hour >= $2
         GROUP BY check_id, step, hour
