@@ -7,6 +7,13 @@ recent among equals) and stays fixed while the incident is open, so the alert th
 as a label does not flap; every outcome's count is kept on the incident. `probe_error` (the
 monitor's own failure) is ignored: it neither opens, resolves nor breaks a streak.
 
+Repeated session dropouts are an incident too. A site that logs out every session alternates
+dropout and re-login, so its failures never run `failure_threshold` in a row; a login check
+with a kept session therefore also opens an incident (reason `session_dropped`) when
+`session.dropouts` sessions (default 3) dropped within `session.dropout_window` (default 6 h),
+dated at the first of them. It resolves like any other: after `success_threshold` successes
+in a row (a session that survived its checks), dated at the first.
+
 `observe()` runs on the event loop for every result and never waits: what changed leaves as an
 `IncidentEvent` handed to a sink (the store buffers it, and never drops one).
 """
@@ -14,10 +21,10 @@ monitor's own failure) is ignored: it neither opens, resolves nor breaks a strea
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 
 import structlog
@@ -131,6 +138,9 @@ class _Policy:
     owner: str
     failure_threshold: int
     success_threshold: int
+    # Session dropouts within `dropout_window` that open an incident (0: not a kept session).
+    dropouts: int = 0
+    dropout_window: timedelta = timedelta(0)
 
 
 @dataclass(slots=True)
@@ -147,6 +157,8 @@ class _State:
     successes: int = 0
     first_success_at: datetime | None = None
     incident: Incident | None = None
+    # Recent session dropouts (with their error texts), within the policy's window.
+    dropped: deque[tuple[datetime, str]] = field(default_factory=deque)
 
     def reset_failures(self) -> None:
         self.failures = 0
@@ -270,6 +282,26 @@ class IncidentEngine:
         state.last_failure_at = result.started_at
         if state.failures >= policy.failure_threshold:
             self._open(result, state, policy)
+        elif result.outcome is Outcome.SESSION_DROPPED and policy.dropouts:
+            self._dropout(result, state, policy, error)
+
+    def _dropout(self, result: ProbeResult, state: _State, policy: _Policy, error: str) -> None:
+        """Count a dropout in its window; enough of them open a `session_dropped` incident."""
+        dropped = state.dropped
+        dropped.append((result.started_at, error))
+        while dropped and dropped[0][0] <= result.started_at - policy.dropout_window:
+            dropped.popleft()
+        if len(dropped) < policy.dropouts:
+            return
+        state.reset_failures()
+        state.first_failure_at, state.first_error = dropped[0]
+        state.failures = len(dropped)
+        state.counts = Counter({str(Outcome.SESSION_DROPPED): len(dropped)})
+        state.last_seen = {str(Outcome.SESSION_DROPPED): len(dropped)}
+        state.last_error = error
+        state.last_failure_at = result.started_at
+        dropped.clear()
+        self._open(result, state, policy)
 
     def _open(self, result: ProbeResult, state: _State, policy: _Policy) -> None:
         assert state.first_failure_at is not None and state.last_failure_at is not None
@@ -341,14 +373,19 @@ def _resolve(incident: Incident, at: datetime, resolution: str) -> Incident:
 
 
 def _policies(checks: Iterable[CheckSpec]) -> dict[str, _Policy]:
-    return {
-        check.key: _Policy(
+    out = {}
+    for check in checks:
+        policy = _Policy(
             owner=check.owner or "default",
             failure_threshold=check.failure_threshold or _DEFAULT_POLICY.failure_threshold,
             success_threshold=check.success_threshold or _DEFAULT_POLICY.success_threshold,
         )
-        for check in checks
-    }
+        session = getattr(check, "session", None)  # a login check that keeps its session
+        if session is not None:
+            policy.dropouts = session.dropouts
+            policy.dropout_window = timedelta(seconds=session.dropout_window)
+        out[check.key] = policy
+    return out
 
 
 def _error_text(result: ProbeResult) -> str:

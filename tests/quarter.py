@@ -9,7 +9,7 @@ by hand:
 - `early-na`, `early-veto`, `early-pass`: homepages with a 10 s timeout (below the official
   15 s) whose timeouts would, would not, or could not change the verdict;
 - `portal`: a homepage that answers every probe beside a login check whose session drops
-  every day and whose login failed three times running once;
+  every day (3 times in 3 hours once) and whose login failed three times running once;
 - `slowlogin`: a homepage whose latencies are exactly known, beside a login whose submit
   step takes 3.5 s, five times 12 s (slow logins) and twice times out;
 - `board60`: a message board with a stricter 60-day limit and a question answered after 70
@@ -199,6 +199,8 @@ def _early(out: list[ProbeResult]) -> None:
 # The portal's login: the session drops every day at 08:00 (found by the session probe);
 # three logins in a row fail on May 15.
 LOGIN_FAILED_AT = (at(5, 15, 10), at(5, 15, 10, 30), at(5, 15, 11))
+# On Jun 1 sessions drop at 08:00, 09:00 and 10:00 with re-logins between: 3 within 6 h.
+DROPOUT_BURST = (at(6, 1, 9), at(6, 1, 10))
 
 
 def _portal(q: Quarter, out: list[ProbeResult]) -> None:
@@ -206,7 +208,7 @@ def _portal(q: Quarter, out: list[ProbeResult]) -> None:
         out.append(_result("portal", "home", "http", moment))
     for moment in grid(30):
         outcome = Outcome.OK
-        if moment.hour == 8 and moment.minute == 0:
+        if (moment.hour == 8 and moment.minute == 0) or moment in DROPOUT_BURST:
             outcome = Outcome.SESSION_DROPPED
         if moment in LOGIN_FAILED_AT:
             outcome = Outcome.LOGIN_FAILED

@@ -332,3 +332,82 @@ def test_since_and_table_use_the_configured_zone() -> None:
         "2026-07-01", "08:00:00", "open", "portal", "home", "default", "timeout", "3",
         "maintenance",
     ]  # fmt: skip
+
+
+def _session_engine(**session: object) -> tuple[IncidentEngine, Sink]:
+    """An engine for one login check that keeps its session (`session` overrides its keys)."""
+    from monitor.config import parse_config
+
+    login = {
+        "id": "login",
+        "type": "login",
+        "url": "http://127.0.0.1:9/",
+        "interval": "10m",
+        "steps": [
+            {
+                "name": "submit",
+                "url": "http://127.0.0.1:9/login",
+                "expect": {"body_contains": ["退出登录"]},
+            }
+        ],
+        "session": {"url": "http://127.0.0.1:9/member", "marker": "退出登录", **session},
+    }
+    login.pop("url")
+    config = parse_config({"sites": [{"id": "portal", "checks": [login]}]}, "test")
+    sink = Sink()
+    schedule = MaintenanceSchedule([], config.timezone)
+    return IncidentEngine(config.checks(), sink, Gauges(), FakeClock(), schedule), sink
+
+
+def _login(minute: float, outcome: Outcome = Outcome.OK) -> ProbeResult:
+    return ProbeResult(
+        site="portal",
+        check="login",
+        type="login",
+        outcome=outcome,
+        started_at=T0 + timedelta(minutes=minute),
+        duration_seconds=0.1,
+        detail=f"session logged out after {minute:g} min" if outcome else "",
+    )
+
+
+def test_sessions_dropped_between_re_logins_open_an_incident() -> None:
+    """Dropout and re-login alternating every 10 min: the third dropout within 6 h opens one."""
+    eng, sink = _session_engine()
+    minute = 0
+    for _ in range(3):
+        eng.observe(_login(minute))  # logged in
+        eng.observe(_login(minute + 10, Outcome.SESSION_DROPPED))
+        minute += 20
+    assert sink.kinds() == ["opened"]
+    incident = sink.events[0].incident
+    assert (incident.reason, incident.failures) == ("session_dropped", 3)
+    assert incident.opened_at == T0 + timedelta(minutes=10)  # the first dropout of the three
+    assert incident.outcome_counts == {"session_dropped": 3}
+    # More dropouts update it; a session that survives its check (2 successes) resolves it.
+    eng.observe(_login(60))
+    eng.observe(_login(70, Outcome.SESSION_DROPPED))
+    eng.observe(_login(80))
+    eng.observe(_login(90))
+    assert sink.kinds() == ["opened", "updated", "resolved"]
+    assert sink.events[-1].incident.failures == 4
+    assert sink.events[-1].incident.resolved_at == T0 + timedelta(minutes=80)
+
+
+def test_dropouts_spread_wider_than_the_window_open_nothing() -> None:
+    """A daily dropout (3 in 2 days) stays under 3 within 6 h; the window and count are keys."""
+    eng, sink = _session_engine()
+    for day in range(3):
+        eng.observe(_login(day * 1440))
+        eng.observe(_login(day * 1440 + 10, Outcome.SESSION_DROPPED))
+    assert sink.kinds() == []
+    # Exactly at the window's length apart is outside it: 3 in 2 h need a window over 2 h.
+    eng, sink = _session_engine(dropouts=2, dropout_window="1h")
+    eng.observe(_login(0, Outcome.SESSION_DROPPED))
+    eng.observe(_login(30))
+    eng.observe(_login(60, Outcome.SESSION_DROPPED))
+    assert sink.kinds() == []
+    eng.observe(_login(70))
+    eng.observe(_login(100, Outcome.SESSION_DROPPED))
+    assert sink.kinds() == ["opened"]
+    assert sink.events[0].incident.opened_at == T0 + timedelta(minutes=60)

@@ -306,18 +306,27 @@ def test_a_login_incident_is_no_downtime(world: World) -> None:
     assert incident["duration_seconds"] == (resolved - LOGIN_FAILED_AT[0]).total_seconds()
     assert incident["in_period_seconds"] == incident["duration_seconds"]
     assert (incident["failures"], incident["outage"], incident["login"]) == (3, False, True)
+    # Three dropouts within 6 h (08:00, 09:00, 10:00 on Jun 1, re-logins between) are one.
+    (dropouts,) = [i for i in portal["incidents"] if i["reason"] == "session_dropped"]
+    assert (dropouts["opened_at"], dropouts["resolved_at"]) == (
+        iso(at(6, 1, 8)),
+        iso(at(6, 1, 10, 30)),
+    )
+    assert (dropouts["failures"], dropouts["outage"], dropouts["login"]) == (3, False, True)
+    assert dropouts["duration_seconds"] == 2.5 * 3600
     summary = portal["incident_summary"]
     assert summary["count"] == 0
     assert summary["downtime_seconds"] == 0.0
     assert summary["mttr_seconds"] is None
     assert summary["content_count"] == 0
-    assert summary["login_count"] == len([i for i in portal["incidents"] if i["login"]])
+    assert summary["login_count"] == 2
+    assert len(portal["incidents"]) == 2
     (login,) = [c for c in portal["checks"] if c["id"] == "login"]
     trouble = world.quarter.login_trouble
     assert login["availability"]["outcomes"] == {
         "ok": 4368 - len(trouble),
         "login_failed": 3,
-        "session_dropped": 91,
+        "session_dropped": 93,
     }
 
 
@@ -383,7 +392,7 @@ def test_a_3_5_s_login_step_shows_as_3_5_s(world: World) -> None:
 
 
 def test_slow_logins_and_dropped_sessions_are_counted(world: World) -> None:
-    """登录不畅 5 次, 超过 10 秒 for slowlogin; 会话掉线 91 次 and 3 failed logins for portal."""
+    """登录不畅 5 次, 超过 10 秒 for slowlogin; 会话掉线 93 次 and 3 failed logins for portal."""
     assert site(world, "slowlogin")["login"] == [
         {
             "check": "login",
@@ -406,15 +415,15 @@ def test_slow_logins_and_dropped_sessions_are_counted(world: World) -> None:
             "slow_threshold_seconds": 10.0,
             "slowest_login_seconds": None,
             "failed_logins": 3,
-            "sessions_dropped": 91,
+            "sessions_dropped": 93,
             "other_failures": 0,
         }
     ]
     assert "登录不畅5次，超过10秒" in site(world, "slowlogin")["problems"]
-    assert "会话掉线91次" in site(world, "portal")["problems"]
+    assert "会话掉线93次" in site(world, "portal")["problems"]
     assert "登录失败3次" in site(world, "portal")["problems"]
     en = next(s for s in world.en["sites"] if s["id"] == "portal")
-    assert "91 dropped sessions" in en["problems"] and "3 failed logins" in en["problems"]
+    assert "93 dropped sessions" in en["problems"] and "3 failed logins" in en["problems"]
     # The login's trouble is not the site's: its homepage answered every probe.
     v = verdict(world, "slowlogin", "site_unreachable")
     assert (v["status"], v["evidence"]) == ("pass", _window(date(2026, 4, 1), 168, 0))

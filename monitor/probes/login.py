@@ -15,8 +15,10 @@ Keys (see examples/checks-login.yaml):
   `body_not_contains`, `body_regex`, `url_contains`, `url_not_contains` and `error_selector`
   (the element a site shows its error in; its text is quoted in the detail). The last step
   must expect a sign of being logged in (a marker or where the flow ends).
-- `session`: `{url, marker, login_url, max_age, interval, timeout}`. With it the logged-in
-  session is kept and the members-only `url` is requested on every probe.
+- `session`: `{url, marker, login_url, max_age, interval, timeout, dropouts,
+  dropout_window}`. With it the logged-in session is kept and the members-only `url` is
+  requested on every probe; `dropouts` (3) dropped sessions within `dropout_window` (6 h)
+  open a `session_dropped` incident (monitor/incidents.py).
 
 Outcomes: `login_failed` when the site answered but did not log in (the detail names the step
 and why: an expectation not met, a value not found, the site's error text); otherwise the
@@ -221,6 +223,10 @@ class SessionSpec(Model):
     # The check's interval (see the module docs); given here for readability.
     interval: Duration | None = None
     timeout: Duration | None = None
+    # This many dropouts within `dropout_window` open an incident (session_dropped), even
+    # when re-logins in between keep the failures from running failure_threshold in a row.
+    dropouts: int = Field(default=3, ge=1, le=1000)
+    dropout_window: Duration = 6 * 3600.0
 
 
 # A login that takes longer than this, all steps together, is slow (登录不畅): two or three
