@@ -126,3 +126,83 @@ def test_example_config_is_valid() -> None:
     """examples/checks-feed.yaml loads: every key it documents is a real key."""
     config = load_config(Path(__file__).parent.parent / "examples" / "checks-feed.yaml")
     assert {check.type for check in config.checks()} == {"feed"}
+
+
+def _rss(*days_ago: float) -> str:
+    """An RSS feed whose entries, in this order, are `days_ago` old."""
+    items = "".join(
+        f"<item><title>post {i}</title><pubDate>"
+        f"{(NOW - timedelta(days=d)).strftime('%a, %d %b %Y %H:%M:%S %z')}</pubDate></item>"
+        for i, d in enumerate(days_ago)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>a</title>{items}</channel></rss>'
+    )
+
+
+@pytest.fixture
+async def bridge(serve: ServeApp) -> str:
+    """A feed bridge (RSSHub-like) with failing routes, a one-item route and a pinned post."""
+    from aiohttp import web
+
+    pages = {
+        "/weibo/432": (432, "text/plain", "432"),
+        "/wechat/403": (403, "text/html", "<h1>Forbidden</h1>"),
+        "/wechat/env": (
+            200,
+            "text/html",
+            "<html><body>环境异常，请完成验证后继续访问</body></html>",
+        ),
+        "/wechat/login": (200, "text/html", "<html><body>登录已过期，请重新扫码登录</body></html>"),
+        "/wechat/one": (200, "application/rss+xml", _rss(3)),
+        "/weibo/pinned": (200, "application/rss+xml", _rss(200, 1, 4, 9)),
+    }
+
+    async def route(request: web.Request) -> web.Response:
+        status, kind, text = pages[request.path]
+        return web.Response(status=status, text=text, content_type=kind)
+
+    app = web.Application()
+    for path in pages:
+        app.router.add_get(path, route)
+    return str(await serve(app))
+
+
+@pytest.mark.parametrize(
+    ("route", "outcome", "kind", "words"),
+    [
+        ("/weibo/432", Outcome.HTTP_ERROR, "rate_limited", "status 432"),
+        ("/wechat/403", Outcome.HTTP_ERROR, "refused", "status 403"),
+        ("/wechat/env", Outcome.CONTENT_MISMATCH, "captcha", "环境异常"),
+        ("/wechat/login", Outcome.CONTENT_MISMATCH, "login_expired", "login has expired"),
+    ],
+)
+async def test_a_failing_bridge_is_its_own_failure(
+    bridge: str, ctx: ProbeContext, route: str, outcome: Outcome, kind: str, words: str
+) -> None:
+    """A bridge refused, rate-limited or shown a captcha is a bridge failure, never `stale`."""
+    result = await run(f"{bridge}{route}", ctx)
+    assert result.outcome is outcome
+    assert result.detail.startswith("bridge failure: ") and words in result.detail
+    assert result.extra["bridge_failure"] == kind
+    assert result.items is None and result.newest_item_at is None
+
+
+async def test_one_item_feed_cannot_tell_posting_frequency(bridge: str, ctx: ProbeContext) -> None:
+    """A route that lists one post (3 days old) is fresh; 4 posts in 30 d is not assessable."""
+    result = await run(f"{bridge}/wechat/one", ctx, min_posts={"count": 4, "window": "30d"})
+    assert result.outcome is Outcome.OK, result.detail
+    assert result.extra["posting_frequency"] == "not_assessable"
+    assert "posting frequency not assessable: the feed lists only 1 entry" in result.detail
+
+
+async def test_the_newest_post_is_the_newest_date_whatever_the_order(
+    bridge: str, ctx: ProbeContext
+) -> None:
+    """A pinned 200-day-old post listed first does not hide the post of yesterday."""
+    result = await run(f"{bridge}/weibo/pinned", ctx, min_posts={"count": 3, "window": "30d"})
+    assert result.outcome is Outcome.OK, result.detail
+    assert result.newest_item_at == NOW - timedelta(days=1)
+    # Four entries, one of them older than the window: the frequency is judged (3 in 30 d).
+    assert result.extra["posting_frequency"] == "assessed"
+    assert result.extra["posts_in_window"] == 3

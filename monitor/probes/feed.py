@@ -14,7 +14,21 @@ Keys (besides `url`, `headers`, `tls`, `max_body_size`, `encoding`, `timezone`):
 
 A body that is no feed is `content_mismatch`, and so is a feed with no entries (a bridge that
 lost the account). Entries without a date are reported and never count as fresh. The feed's
-own `updated`/`lastBuildDate` is ignored: bridges set it to the time of the request.
+own `updated`/`lastBuildDate` is ignored: bridges set it to the time of the request. The newest
+post is the newest date among the entries, whatever their order (bridges list pinned posts
+first).
+
+A failing bridge is not a silent account. Its own failures have their own detail
+("bridge failure: ...") and `extra.bridge_failure` (`refused`: 401/403, its login, cookie or
+key was refused; `rate_limited`: 432/429, Weibo or WeChat turned it away; `captcha`: a captcha
+or 环境异常 page instead of the feed; `login_expired`: a page asking to log in again). They are
+`http_error` (a status) or `content_mismatch` (a page that is no feed), never `stale`, and they
+carry no items, so the report never reads them as the account not updating.
+
+Posting frequency needs enough entries: when the feed lists fewer than `min_posts.count`
+entries and all of them fall inside the window (one bridge route returns a single item), how
+often the account posts cannot be told from it. The result is then not `stale` on that count;
+`extra.posting_frequency` is `not_assessable` (else `assessed`) and the detail says why.
 """
 
 from __future__ import annotations
@@ -39,6 +53,27 @@ from monitor.results import Outcome, ProbeResult
 __all__ = ["FeedCheck", "FeedReading", "MinPosts", "probe", "read_feed"]
 
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+# Statuses with which a bridge (RSSHub, wewe-rss) says it, not the account, failed.
+_BRIDGE_STATUS = {
+    401: ("refused", "the bridge was refused (status 401): its login or cookie has expired"),
+    403: ("refused", "the bridge was refused (status 403): its login, cookie or key"),
+    429: ("rate_limited", "the bridge is rate-limited (status 429)"),
+    432: ("rate_limited", "the platform turned the bridge away (status 432): it wants a fresh "
+          "cookie or a captcha"),
+}  # fmt: skip
+# Text of a page a bridge passes on instead of a feed, and what it means.
+_BRIDGE_PAGES = (
+    ("环境异常", "captcha", "a 环境异常 (unusual environment) check page"),
+    ("验证码", "captcha", "a captcha page"),
+    ("captcha", "captcha", "a captcha page"),
+    ("登录已过期", "login_expired", "a page saying its login has expired"),
+    ("登录失效", "login_expired", "a page saying its login has expired"),
+    ("请登录", "login_expired", "a page asking to log in"),
+    ("cookie已过期", "login_expired", "a page saying its cookie has expired"),
+    ("cookie 已过期", "login_expired", "a page saying its cookie has expired"),
+    ("cookie expired", "login_expired", "a page saying its cookie has expired"),
+)
 
 
 class MinPosts(Model):
@@ -162,6 +197,15 @@ def _read_body(
     return read_feed(body, content_type, now=now, zone=zone)
 
 
+def bridge_page(body: bytes) -> tuple[str, str] | None:
+    """(kind, what) when a body that is no feed is a bridge's captcha or login page."""
+    text = body[:65536].decode("utf-8", errors="replace").lower()
+    for marker, kind, what in _BRIDGE_PAGES:
+        if marker in text:
+            return kind, what
+    return None
+
+
 def judge(check: FeedCheck, reading: FeedReading, now: datetime) -> tuple[Outcome, str, int]:
     """Outcome, detail and the number of posts in the `min_posts` window (0 without one)."""
     dates = reading.usable_dates(now)
@@ -182,7 +226,13 @@ def judge(check: FeedCheck, reading: FeedReading, now: datetime) -> tuple[Outcom
         since = now - timedelta(seconds=check.min_posts.window)
         in_window = sum(1 for d in dates if d > since)
         posts = f"{in_window} posts in {show_age(check.min_posts.window)}"
-        if in_window < check.min_posts.count:
+        if not frequency_assessable(check.min_posts, reading, dates, since):
+            notes.append(
+                f"posting frequency not assessable: the feed lists only {reading.entries} "
+                f"{'entry' if reading.entries == 1 else 'entries'}, all within "
+                f"{show_age(check.min_posts.window)}"
+            )
+        elif in_window < check.min_posts.count:
             problems.append(f"{posts}, expected ≥ {check.min_posts.count}")
         else:
             notes.append(posts)
@@ -193,16 +243,39 @@ def judge(check: FeedCheck, reading: FeedReading, now: datetime) -> tuple[Outcom
     return Outcome.OK, ", ".join(notes), in_window
 
 
+def frequency_assessable(
+    rule: MinPosts, reading: FeedReading, dates: list[datetime], since: datetime
+) -> bool:
+    """Whether the feed shows enough to judge `min_posts`: fewer entries than the count, all
+    inside the window, may be all the bridge lists, not all the account posted."""
+    return reading.entries >= rule.count or min(dates) <= since
+
+
 async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the feed, find its newest entry and count recent posts."""
     stopwatch = Stopwatch(ctx)
     try:
         response = await fetch_page(ctx, check)
     except FetchError as error:
-        return from_fetch_error(stopwatch, check, ctx, error)
+        bridge = _BRIDGE_STATUS.get(error.status_code or 0)
+        if bridge is None:
+            return from_fetch_error(stopwatch, check, ctx, error)
+        error.detail = f"bridge failure: {bridge[1]} ({error.detail})"
+        return from_fetch_error(stopwatch, check, ctx, error, extra={"bridge_failure": bridge[0]})
     now, reading = await read_dated(ctx, check, response, _read_body)
     fields = response_fields(response)
     if reading is None:
+        page = bridge_page(response.body)
+        if page is not None:
+            kind, what = page
+            return stopwatch.result(
+                check,
+                ctx,
+                Outcome.CONTENT_MISMATCH,
+                f"bridge failure: {what} instead of the feed",
+                extra={"bridge_failure": kind},
+                **fields,
+            )
         return stopwatch.result(
             check, ctx, Outcome.CONTENT_MISMATCH, "not an RSS, Atom or JSON feed", **fields
         )
@@ -211,6 +284,10 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
     extra: dict[str, Any] = {"feed_format": reading.format}
     if check.min_posts is not None:
         extra["posts_in_window"] = in_window
+        dates = reading.usable_dates(now)
+        since = now - timedelta(seconds=check.min_posts.window)
+        assessable = not dates or frequency_assessable(check.min_posts, reading, dates, since)
+        extra["posting_frequency"] = "assessed" if assessable else "not_assessable"
     return stopwatch.result(
         check,
         ctx,
