@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import MappingProxyType
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -33,6 +33,7 @@ from monitor.results import (
     Outcome,
     Phases,
     ProbeResult,
+    Transport,
     page_opened,
 )
 
@@ -42,6 +43,18 @@ PROBE_DURATION = "probe_duration_seconds"
 PROBE_HTTP_STATUS_CODE = "probe_http_status_code"
 PROBE_HTTP_PHASE_DURATION = "probe_http_duration_seconds"
 PROBE_SSL_EARLIEST_CERT_EXPIRY = "probe_ssl_earliest_cert_expiry"
+PROBE_DNS_LOOKUP_TIME = "probe_dns_lookup_time_seconds"
+PROBE_HTTP_SSL = "probe_http_ssl"
+PROBE_HTTP_VERSION = "probe_http_version"
+PROBE_HTTP_CONTENT_LENGTH = "probe_http_content_length"
+PROBE_HTTP_UNCOMPRESSED_BODY_LENGTH = "probe_http_uncompressed_body_length"
+PROBE_HTTP_REDIRECTS = "probe_http_redirects"
+PROBE_IP_PROTOCOL = "probe_ip_protocol"
+PROBE_IP_ADDR_HASH = "probe_ip_addr_hash"
+PROBE_FAILED_DUE_TO_REGEX = "probe_failed_due_to_regex"
+PROBE_SSL_LAST_CHAIN_EXPIRY = "probe_ssl_last_chain_expiry_timestamp_seconds"
+PROBE_SSL_LAST_CHAIN_INFO = "probe_ssl_last_chain_info"
+PROBE_TLS_VERSION_INFO = "probe_tls_version_info"
 # The project's own per-check series.
 PROBE_DURATION_HISTOGRAM = "monitor_probe_duration_seconds"
 PROBE_REACHABLE = "monitor_probe_reachable"
@@ -99,6 +112,39 @@ _CHECK_FAMILIES = (
     (PROBE_HTTP_STATUS_CODE, "gauge", "HTTP status code of the latest probe (0 if none)."),
     (PROBE_HTTP_PHASE_DURATION, "gauge", "Seconds the latest probe spent in each HTTP phase."),
     (PROBE_SSL_EARLIEST_CERT_EXPIRY, "gauge", "Expiry of the peer certificate, unix seconds."),
+    # blackbox_exporter's other HTTP series, with its meaning (http checks, once probed).
+    (PROBE_DNS_LOOKUP_TIME, "gauge", "Seconds the latest probe's first name lookup took."),
+    (PROBE_HTTP_SSL, "gauge", "Whether the latest probe's final answer came over TLS."),
+    (PROBE_HTTP_VERSION, "gauge", "HTTP version of the latest probe's answer (1.1; 0: none)."),
+    (
+        PROBE_HTTP_CONTENT_LENGTH,
+        "gauge",
+        "Content-Length of the latest probe's answer (-1: not given).",
+    ),
+    (
+        PROBE_HTTP_UNCOMPRESSED_BODY_LENGTH,
+        "gauge",
+        "Bytes of body the latest probe read, after decompression.",
+    ),
+    (PROBE_HTTP_REDIRECTS, "gauge", "Redirects the latest probe followed."),
+    (PROBE_IP_PROTOCOL, "gauge", "IP version (4 or 6) the latest probe connected over."),
+    (
+        PROBE_IP_ADDR_HASH,
+        "gauge",
+        "Hash of the address the latest probe connected to, to see it change.",
+    ),
+    (
+        PROBE_FAILED_DUE_TO_REGEX,
+        "gauge",
+        "Whether the latest probe failed on the body's expected markers.",
+    ),
+    (
+        PROBE_SSL_LAST_CHAIN_EXPIRY,
+        "gauge",
+        "Earliest expiry in the verified certificate chain, unix seconds.",
+    ),
+    (PROBE_SSL_LAST_CHAIN_INFO, "gauge", "Always 1; the verified leaf certificate's identity."),
+    (PROBE_TLS_VERSION_INFO, "gauge", "Always 1; the TLS version of the latest probe's answer."),
     (
         PROBE_REACHABLE,
         "gauge",
@@ -159,6 +205,22 @@ _INCIDENT_REASONS: MappingProxyType[str, tuple[Outcome, ...]] = MappingProxyType
     }
 )
 _ALL_REASONS = tuple(o for o in Outcome if o not in (Outcome.OK, Outcome.PROBE_ERROR))
+
+# blackbox_exporter's HTTP series read from the latest probe's Transport (None: left out).
+_TRANSPORT_VALUES: MappingProxyType[str, Callable[[Transport], float | None]] = MappingProxyType(
+    {
+        PROBE_DNS_LOOKUP_TIME: lambda t: t.dns_lookup_seconds,
+        PROBE_HTTP_SSL: lambda t: float(t.ssl),
+        PROBE_HTTP_VERSION: lambda t: t.http_version,
+        PROBE_HTTP_CONTENT_LENGTH: lambda t: float(t.content_length),
+        PROBE_HTTP_UNCOMPRESSED_BODY_LENGTH: lambda t: float(t.body_length),
+        PROBE_HTTP_REDIRECTS: lambda t: float(t.redirects),
+        PROBE_IP_PROTOCOL: lambda t: float(t.ip_protocol),
+        PROBE_IP_ADDR_HASH: lambda t: t.ip_addr_hash,
+        PROBE_FAILED_DUE_TO_REGEX: lambda t: float(t.failed_due_to_regex),
+        PROBE_SSL_LAST_CHAIN_EXPIRY: lambda t: t.last_chain_expiry,
+    }
+)
 
 # The latest probe's gauges: no sample before a check's first result.
 _LATEST_PROBE = frozenset(
@@ -250,6 +312,7 @@ class _CheckSeries:
         "steps",
         "success",
         "tls_verified",
+        "transport",
         "type",
         "type_label",
         "unanswered",
@@ -273,6 +336,7 @@ class _CheckSeries:
         self.phases = _NO_PHASES  # the latest result's (frozen) Phases, split up when rendered
         self.cert_expiry: float | None = None
         self.reachable: int | None = None  # None: not probed yet, or only probe errors
+        self.transport: Transport | None = None  # the latest http probe's, for blackbox series
         self.tls_verified: int | None = None
         self.content_age: float | None = None
         self.items: int | None = None
@@ -408,6 +472,29 @@ def _check_lines(name: str, checks: list[_CheckSeries], out: list[str]) -> None:
         for s in checks:
             labels = f"{s.check_label},{s.location_label},{s.site_label}"
             add(f"{name}{{{labels}}} {_count(s.skipped)}\n")
+    elif name in _TRANSPORT_VALUES:
+        read = _TRANSPORT_VALUES[name]
+        for s in checks:
+            if s.transport is not None and (value := read(s.transport)) is not None:
+                add(f"{name}{{{s.labels}}} {_num(value)}\n")
+    elif name == PROBE_SSL_LAST_CHAIN_INFO:
+        for s in checks:
+            cert = s.transport.certificate if s.transport is not None else None
+            if cert is not None:
+                labels = (
+                    f'{s.check_label},fingerprint_sha256="{cert.fingerprint_sha256}",'
+                    f'issuer="{_escape(cert.issuer)}",{s.location_label},'
+                    f'serialnumber="{cert.serialnumber}",{s.site_label},'
+                    f'subject="{_escape(cert.subject)}",'
+                    f'subjectalternative="{_escape(cert.subjectalternative)}",{s.type_label}'
+                )
+                add(f"{name}{{{labels}}} 1.0\n")
+    elif name == PROBE_TLS_VERSION_INFO:
+        for s in checks:
+            version = s.transport.tls_version if s.transport is not None else None
+            if version is not None:
+                head = f"{s.check_label},{s.location_label}"
+                add(f'{name}{{{head},{s.site_type_labels},version="{_escape(version)}"}} 1.0\n')
     elif name == LOGIN_STEP_DURATION:
         for s in checks:
             for step, histogram in list(s.steps.items()):
@@ -524,6 +611,7 @@ class Metrics:
         series.phases = phases if phases is not None else _NO_PHASES
         if outcome is not Outcome.PROBE_ERROR:  # the monitor's own failure says nothing of it
             series.reachable = 1 if page_opened(outcome, result.type) else 0
+            series.transport = result.transport
         series.histogram.observe(duration)
         series.outcomes[_OUTCOME_INDEX[outcome]] += 1
         if result.cert_expiry_timestamp is not None:

@@ -81,6 +81,43 @@ class Phases:
 
 
 @dataclass(frozen=True, slots=True)
+class Certificate:
+    """The verified leaf certificate, as blackbox_exporter's probe_ssl_last_chain_info labels it.
+
+    `subject` and `issuer` are RFC 4514 strings (most specific first, as Go writes them),
+    `subjectalternative` the DNS names joined by commas, `serialnumber` lower-case hex.
+    """
+
+    fingerprint_sha256: str
+    subject: str
+    issuer: str
+    subjectalternative: str
+    serialnumber: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """How an HTTP fetch went besides its timings, as blackbox_exporter's HTTP prober says it.
+
+    Each field is one `probe_*` series (see monitor.metrics). A fetch that failed keeps what
+    it got to: the name lookup, the address, the redirects followed, the TLS version.
+    """
+
+    http_version: float = 0.0  # probe_http_version: 1.1, 1.0; 0 without an answer
+    content_length: int = 0  # the Content-Length header; -1 when the answer had none
+    body_length: int = 0  # bytes of body read, after decompression
+    redirects: int = 0
+    ssl: bool = False  # the final answer came over TLS
+    ip_protocol: int = 0  # 4 or 6; 0 when no address was reached
+    ip_addr_hash: float = 0.0  # FNV-1a (32 bit) of the address' bytes, to see it change
+    dns_lookup_seconds: float = 0.0  # the first name lookup (the resolve phase sums all hops)
+    failed_due_to_regex: bool = False  # the body's markers failed (expect.body_*)
+    tls_version: str | None = None  # "TLS 1.3"
+    last_chain_expiry: float | None = None  # earliest notAfter of the verified chain
+    certificate: Certificate | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StepResult:
     """One step of a multi-step check (a login flow)."""
 
@@ -115,6 +152,7 @@ class ProbeResult:
     items: int | None = None
     broken_links: tuple[str, ...] | None = None
     steps: tuple[StepResult, ...] = ()
+    transport: Transport | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

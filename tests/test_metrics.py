@@ -15,10 +15,40 @@ from monitor import metrics as m
 from monitor.checkspec import CheckSpec, TLSSpec
 from monitor.metrics import Metrics
 from monitor.probes.http import HttpCheck
-from monitor.results import PHASE_NAMES, Outcome, Phases, ProbeResult, StepResult
+from monitor.results import (
+    PHASE_NAMES,
+    Certificate,
+    Outcome,
+    Phases,
+    ProbeResult,
+    StepResult,
+    Transport,
+)
 
 LOC = "beijing"
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+
+
+TRANSPORT = Transport(
+    http_version=1.1,
+    content_length=-1,
+    body_length=5120,
+    redirects=2,
+    ssl=True,
+    ip_protocol=4,
+    ip_addr_hash=1.5e9,
+    dns_lookup_seconds=0.004,
+    failed_due_to_regex=False,
+    tls_version="TLS 1.3",
+    last_chain_expiry=1.8e9,
+    certificate=Certificate(
+        fingerprint_sha256="ab" * 32,
+        subject="CN=www.sasac.gov.cn,O=国务院国有资产监督管理委员会,C=CN",
+        issuer='CN=CFCA OV OCA,O=China Financial Certification Authority\\, "CFCA",C=CN',
+        subjectalternative="www.sasac.gov.cn,sasac.gov.cn",
+        serialnumber="1a2b",
+    ),
+)
 
 
 def http_check(site: str = "sasac", check: str = "home", *, verify: bool = True) -> HttpCheck:
@@ -96,6 +126,7 @@ def populate(metrics: Metrics) -> None:
             content_age_seconds=3600.0,
             items=12,
             broken_links=("https://www.example.gov.cn/a",),
+            transport=TRANSPORT,
         )
     )
     metrics.observe(
@@ -425,15 +456,51 @@ def test_reachable_says_whether_the_page_opened_whatever_its_content(
     assert registry.get_sample_value("monitor_probe_reachable", labels) == reachable
 
 
-def test_check_info_carries_the_site_name(
-    metrics: Metrics, registry: CollectorRegistry
-) -> None:
+def test_check_info_carries_the_site_name(metrics: Metrics, registry: CollectorRegistry) -> None:
     """monitor_check_info names the site as its config does, so alerts and panels can show 石化离退休干部局网站."""
     check = http_check("petrochem").model_copy(update={"site_name": "石化离退休干部局网站"})
     metrics.declare(check)
     info = {**ids("petrochem"), "owner": "sasac-it", "kind": "", "category": "",
             "site_name": "石化离退休干部局网站"}  # fmt: skip
     assert registry.get_sample_value("monitor_check_info", info) == 1
+    assert metrics.exposition() == generate_latest(registry)
+
+
+def test_blackbox_http_series_follow_the_latest_probe(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """The blackbox HTTP series carry the latest probe's transport facts; TLS ones only over TLS."""
+    metrics.declare(http_check())
+    get = registry.get_sample_value
+    assert get("probe_http_version", ids()) is None  # not probed yet
+    metrics.observe(result(transport=TRANSPORT))
+    assert get("probe_http_version", ids()) == 1.1
+    assert get("probe_http_content_length", ids()) == -1
+    assert get("probe_http_uncompressed_body_length", ids()) == 5120
+    assert get("probe_http_redirects", ids()) == 2
+    assert get("probe_http_ssl", ids()) == 1
+    assert get("probe_ip_protocol", ids()) == 4
+    assert get("probe_ip_addr_hash", ids()) == 1.5e9
+    assert get("probe_dns_lookup_time_seconds", ids()) == 0.004
+    assert get("probe_failed_due_to_regex", ids()) == 0
+    assert get("probe_ssl_last_chain_expiry_timestamp_seconds", ids()) == 1.8e9
+    assert get("probe_tls_version_info", {**ids(), "version": "TLS 1.3"}) == 1
+    cert = TRANSPORT.certificate
+    assert cert is not None
+    info = {**ids(), "fingerprint_sha256": cert.fingerprint_sha256, "issuer": cert.issuer,
+            "serialnumber": "1a2b", "subject": cert.subject,
+            "subjectalternative": cert.subjectalternative}  # fmt: skip
+    assert get("probe_ssl_last_chain_info", info) == 1
+    # Then a plain-HTTP answer that failed its markers: the TLS series go.
+    metrics.observe(result(outcome=Outcome.CONTENT_MISMATCH,
+                           transport=Transport(http_version=1.0, content_length=12,
+                                               body_length=12, failed_due_to_regex=True)))  # fmt: skip
+    assert get("probe_http_version", ids()) == 1.0
+    assert get("probe_failed_due_to_regex", ids()) == 1
+    assert get("probe_http_ssl", ids()) == 0
+    assert get("probe_tls_version_info", {**ids(), "version": "TLS 1.3"}) is None
+    assert get("probe_ssl_last_chain_expiry_timestamp_seconds", ids()) is None
+    assert get("probe_ssl_last_chain_info", info) is None
     assert metrics.exposition() == generate_latest(registry)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from pydantic import Field, field_validator
 
@@ -83,8 +84,10 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             max_redirects=check.max_redirects,
         )
     except FetchError as failure:
-        return from_fetch_error(watch, check, ctx, failure)
+        return from_fetch_error(watch, check, ctx, failure, transport=failure.transport)
     outcome, detail = judge(check.expect, response)
+    # judge() gives content_mismatch only for the body's markers: blackbox's regex failure.
+    failed_markers = outcome is Outcome.CONTENT_MISMATCH
     return watch.result(
         check,
         ctx,
@@ -94,6 +97,7 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
         phases=response.phases,
         cert_expiry_timestamp=response.cert_expiry_timestamp,
         tls_verified=response.tls_verified,
+        transport=replace(response.transport, failed_due_to_regex=failed_markers),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import ipaddress
 import os
 import re
@@ -26,14 +27,14 @@ from types import SimpleNamespace, TracebackType
 from typing import Any
 
 import aiohttp
-from aiohttp.abc import AbstractCookieJar, AbstractResolver
+from aiohttp.abc import AbstractCookieJar, AbstractResolver, ResolveResult
 from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError, TransferEncodingError
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from monitor import __version__
 from monitor.checkspec import TLSSpec
-from monitor.results import Outcome, Phases
+from monitor.results import Certificate, Outcome, Phases, Transport
 
 __all__ = ["DEFAULT_MAX_BODY", "FetchError", "HttpClient", "Response", "classify", "decode_body"]
 
@@ -70,8 +71,8 @@ _VERIFY_TLS = TLSSpec()  # frozen: verify against the system trust store
 class FetchError(Exception):
     """A transport/protocol failure already mapped to one outcome of the closed set.
 
-    `phases`, `status_code`, `cert_expiry_timestamp` and `tls_verified` hold what was measured
-    before the failure (None where the fetch never got that far).
+    `phases`, `status_code`, `cert_expiry_timestamp`, `tls_verified` and `transport` hold what
+    was measured before the failure (None where the fetch never got that far).
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class FetchError(Exception):
         self.status_code = status_code
         self.cert_expiry_timestamp = cert_expiry_timestamp
         self.tls_verified = tls_verified
+        self.transport: Transport | None = None  # what the fetch got to (set by HttpClient)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class Response:
     cert_expiry_timestamp: float | None
     tls_verified: bool | None
     redirects: tuple[str, ...]
+    transport: Transport
 
     def text(self) -> str:
         """The body as text: charset from Content-Type, then <meta>, then UTF-8, then GB18030."""
@@ -149,7 +152,20 @@ def decode_body(body: bytes, content_type: str | None) -> str:
 class _PhaseRecorder:
     """Timeline of one fetch: each moment belongs to exactly one phase, so phases sum to total."""
 
-    __slots__ = ("literal_host", "mark", "phase", "spent", "status", "tls_object", "tls_verified")
+    __slots__ = (
+        "answer",
+        "first_lookup",
+        "hop_tls",
+        "literal_host",
+        "mark",
+        "peer",
+        "phase",
+        "redirects",
+        "spent",
+        "status",
+        "tls_object",
+        "tls_verified",
+    )
 
     def __init__(self) -> None:
         self.phase = _RESOLVE
@@ -159,13 +175,71 @@ class _PhaseRecorder:
         self.tls_object: ssl.SSLObject | None = None
         self.tls_verified: bool | None = None
         self.status: int | None = None
+        # For Transport: the first name lookup, the address and TLS object of the latest hop
+        # (tls_object is the latest TLS hop's, for the certificate expiry), the latest
+        # answer, the redirects followed.
+        self.first_lookup: float | None = None
+        self.peer: str | None = None
+        self.hop_tls: ssl.SSLObject | None = None
+        self.answer: aiohttp.ClientResponse | None = None
+        self.redirects = 0
 
     def enter(self, phase: int) -> None:
         now = time.perf_counter()
         if self.phase != _DONE:
             self.spent[self.phase] += now - self.mark
+            if self.phase == _RESOLVE and phase != _RESOLVE and self.first_lookup is None:
+                self.first_lookup = self.spent[_RESOLVE]
         self.phase = phase
         self.mark = now
+
+    def start_hop(self, url: URL) -> None:
+        self.enter(_RESOLVE)
+        self.literal_host = _is_ip_literal(url.host)
+        # The address to connect to: the literal, or what _RecordingResolver finds.
+        self.peer = url.host if self.literal_host else None
+        self.hop_tls = None
+        self.answer = None
+
+    def answered(self, response: aiohttp.ClientResponse) -> None:
+        """Note the hop's answer and the connection it came over (its address, its TLS)."""
+        self.enter(_TRANSFER)
+        self.status = response.status
+        self.answer = response
+        # aiohttp may have read a small body and released the connection already; while it
+        # is held, its peer is the address (else the one the name resolved to stays).
+        connection = response.connection
+        transport = connection.transport if connection is not None else None
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if peer:
+            self.peer = str(peer[0])
+
+    def transport(self, body: bytes | None = None, failed_due_to_regex: bool = False) -> Transport:
+        """What the fetch got to, for the probe_* series blackbox_exporter's HTTP prober has."""
+        answer = self.answer
+        ip_protocol, ip_hash = _address_facts(self.peer)
+        lookup = self.first_lookup
+        if lookup is None:  # still resolving (a timeout), or never left the first lookup
+            lookup = self.spent[_RESOLVE] + (
+                time.perf_counter() - self.mark if self.phase == _RESOLVE else 0.0
+            )
+        tls_object = self.hop_tls if answer is not None else None
+        version = tls_object.version() if tls_object is not None else None
+        http = answer.version if answer is not None else None
+        return Transport(
+            http_version=float(f"{http.major}.{http.minor}") if http is not None else 0.0,
+            content_length=_content_length(answer),
+            body_length=len(body) if body is not None else 0,
+            redirects=self.redirects,
+            ssl=tls_object is not None,
+            ip_protocol=ip_protocol,
+            ip_addr_hash=ip_hash,
+            dns_lookup_seconds=lookup,
+            failed_due_to_regex=failed_due_to_regex,
+            tls_version=_TLS_VERSIONS.get(version or "", "unknown") if version else None,
+            last_chain_expiry=_verified_chain_expiry(tls_object) if tls_object else None,
+            certificate=_leaf_certificate(tls_object) if tls_object else None,
+        )
 
     def phases(self) -> Phases:
         if self.phase != _DONE:
@@ -176,9 +250,132 @@ class _PhaseRecorder:
         return None if self.tls_object is None else earliest_cert_expiry(self.tls_object)
 
 
+# ssl.SSLObject.version() -> blackbox_exporter's probe_tls_version_info{version}.
+_TLS_VERSIONS = {
+    "TLSv1": "TLS 1.0",
+    "TLSv1.1": "TLS 1.1",
+    "TLSv1.2": "TLS 1.2",
+    "TLSv1.3": "TLS 1.3",
+}
+# Short names of RDN attributes, as Go's pkix.Name.String() writes them.
+_RDN_NAMES = {
+    "commonName": "CN",
+    "countryName": "C",
+    "localityName": "L",
+    "stateOrProvinceName": "ST",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "streetAddress": "STREET",
+    "postalCode": "POSTALCODE",
+    "serialNumber": "SERIALNUMBER",
+}
+
+
+def _content_length(answer: aiohttp.ClientResponse | None) -> int:
+    """The answer's Content-Length, -1 without one (Go's resp.ContentLength), 0 without answer."""
+    if answer is None:
+        return 0
+    return answer.content_length if answer.content_length is not None else -1
+
+
+def _address_facts(peer: str | None) -> tuple[int, float]:
+    """(4 or 6, FNV-1a 32-bit hash of the address' bytes) of the peer; (0, 0) if none."""
+    if peer is None:
+        return 0, 0.0
+    try:
+        address = ipaddress.ip_address(peer.split("%", 1)[0])  # drop an IPv6 zone
+    except ValueError:
+        return 0, 0.0
+    digest = 0x811C9DC5
+    for byte in address.packed:
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return address.version, float(digest)
+
+
+def _rfc4514(name: Any) -> str:
+    """A getpeercert() subject/issuer as RFC 4514 text, most specific first (as Go prints it)."""
+    parts = []
+    for rdn in reversed(name or ()):
+        values = []
+        for key, value in rdn:
+            text = re.sub(r'([,+"\\<>;])', r"\\\1", str(value))
+            if text.startswith(("#", " ")):
+                text = "\\" + text
+            if text.endswith(" "):
+                text = text[:-1] + "\\ "
+            values.append(f"{_RDN_NAMES.get(key, key)}={text}")
+        parts.append("+".join(values))
+    return ",".join(parts)
+
+
+def _leaf_certificate(tls_object: ssl.SSLObject) -> Certificate | None:
+    """The verified leaf certificate's identity; None when it was not verified."""
+    try:
+        info = tls_object.getpeercert()
+        der = tls_object.getpeercert(binary_form=True)
+    except (ValueError, ssl.SSLError):
+        return None
+    if not info or not der:  # getpeercert() is empty for a certificate that was not verified
+        return None
+    alternatives: Any = info.get("subjectAltName", ())
+    names = [value for kind, value in alternatives if kind == "DNS"]
+    serial = str(info.get("serialNumber", "0"))
+    return Certificate(
+        fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+        subject=_rfc4514(info.get("subject")),
+        issuer=_rfc4514(info.get("issuer")),
+        subjectalternative=",".join(str(n) for n in names),
+        serialnumber=format(int(serial, 16), "x"),
+    )
+
+
+def _verified_chain_expiry(tls_object: ssl.SSLObject) -> float | None:
+    """Earliest notAfter of the verified chain (leaf to trust anchor); None if not verified."""
+    # CPython 3.10+ has the verified chain on the private _sslobj (public from 3.13 on); fall
+    # back to the verified leaf alone.
+    chain_of = getattr(getattr(tls_object, "_sslobj", None), "get_verified_chain", None)
+    expiries: list[float] = []
+    try:
+        if tls_object.getpeercert() and chain_of is not None:
+            for cert in chain_of() or ():
+                not_after = cert.get_info().get("notAfter")
+                if not_after:
+                    expiries.append(ssl.cert_time_to_seconds(not_after))
+        if not expiries:
+            leaf = tls_object.getpeercert()
+            if leaf and isinstance(not_after := leaf.get("notAfter"), str):
+                expiries.append(ssl.cert_time_to_seconds(not_after))
+    except (ValueError, ssl.SSLError):
+        return None
+    return min(expiries, default=None)
+
+
 _RECORDER: contextvars.ContextVar[_PhaseRecorder | None] = contextvars.ContextVar(
     "monitor_http_phase_recorder", default=None
 )
+
+
+class _RecordingResolver(AbstractResolver):
+    """A resolver that tells the current fetch which address its name resolved to first.
+
+    So probe_ip_protocol and probe_ip_addr_hash are known even when the connection then fails,
+    as blackbox_exporter knows them from its own lookup; the connection's peer replaces it.
+    """
+
+    def __init__(self, inner: AbstractResolver) -> None:
+        self._inner = inner
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        hosts = await self._inner.resolve(host, port, family)
+        recorder = _RECORDER.get()
+        if recorder is not None and hosts and recorder.peer is None:
+            recorder.peer = str(hosts[0]["host"])
+        return hosts
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class _TimedSSLContext(ssl.SSLContext):
@@ -196,7 +393,7 @@ class _TimedSSLContext(ssl.SSLContext):
         recorder = _RECORDER.get()
         if recorder is not None:
             recorder.enter(_TLS)
-            recorder.tls_object = tls_object
+            recorder.tls_object = recorder.hop_tls = tls_object
             recorder.tls_verified = self.verify_mode != ssl.CERT_NONE
         return tls_object
 
@@ -404,6 +601,7 @@ class HttpClient:
         self._resolver = resolver
         self._user_agent = user_agent
         self._connector: aiohttp.TCPConnector | None = None
+        self._recording: _RecordingResolver | None = None
         self._session: aiohttp.ClientSession | None = None
         self._trace = _trace_config()
         # Building an SSLContext (loading a trust store) costs milliseconds: build each once.
@@ -413,8 +611,10 @@ class HttpClient:
         """Create the shared connector and session (needs a running loop)."""
         if self._session is not None:
             return
+        # Ours, so closed here: the connector closes only resolvers it made itself.
+        self._recording = _RecordingResolver(self._resolver or aiohttp.DefaultResolver())
         self._connector = aiohttp.TCPConnector(
-            force_close=True, limit=0, use_dns_cache=False, resolver=self._resolver
+            force_close=True, limit=0, use_dns_cache=False, resolver=self._recording
         )
         # No cookies kept between fetches: every probe is a first-time visitor.
         self._session = self._new_session(aiohttp.DummyCookieJar(), owns_connector=True)
@@ -423,8 +623,11 @@ class HttpClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._recording is not None:
+            await self._recording.close()
         self._session = None
         self._connector = None
+        self._recording = None
 
     async def __aenter__(self) -> HttpClient:
         await self.start()
@@ -547,6 +750,7 @@ class HttpClient:
     @staticmethod
     def _measured(failure: FetchError, recorder: _PhaseRecorder) -> FetchError:
         failure.phases = recorder.phases()
+        failure.transport = recorder.transport()
         recorder.enter(_DONE)
         if failure.status_code is None:
             failure.status_code = recorder.status
@@ -577,8 +781,7 @@ class HttpClient:
         while True:
             if url.scheme not in ("http", "https") or not url.host:
                 raise FetchError(Outcome.HTTP_ERROR, f"not an http(s) URL: {url}")
-            recorder.enter(_RESOLVE)
-            recorder.literal_host = _is_ip_literal(url.host)
+            recorder.start_hop(url)
             response = await session.request(
                 method,
                 url,
@@ -590,12 +793,12 @@ class HttpClient:
                 cookies=hop_cookies,
             )
             try:
-                recorder.enter(_TRANSFER)
-                recorder.status = response.status
+                recorder.answered(response)
                 location = response.headers.get("Location")
                 if not (follow_redirects and response.status in _REDIRECT_STATUSES and location):
                     body = await _read_body(response, max_body)
                     phases = recorder.phases()
+                    transport = recorder.transport(body)
                     recorder.enter(_DONE)
                     return Response(
                         url=str(response.url),
@@ -606,6 +809,7 @@ class HttpClient:
                         cert_expiry_timestamp=recorder.cert_expiry(),
                         tls_verified=recorder.tls_verified,
                         redirects=tuple(redirects),
+                        transport=transport,
                     )
                 if "Set-Cookie" in response.headers and not _has_own_jar(session):
                     hop_cookies = hop_cookies or SimpleCookie()
@@ -620,6 +824,7 @@ class HttpClient:
                     Outcome.HTTP_ERROR, f"redirect to an invalid URL {location!r}"
                 ) from exc
             redirects.append(str(url))
+            recorder.redirects = len(redirects)
             if len(redirects) > max_redirects:
                 raise FetchError(
                     Outcome.HTTP_ERROR,
