@@ -331,23 +331,9 @@ def _leaf_certificate(tls_object: ssl.SSLObject) -> Certificate | None:
 
 def _verified_chain_expiry(tls_object: ssl.SSLObject) -> float | None:
     """Earliest notAfter of the verified chain (leaf to trust anchor); None if not verified."""
-    # CPython 3.10+ has the verified chain on the private _sslobj (public from 3.13 on); fall
-    # back to the verified leaf alone.
-    chain_of = getattr(getattr(tls_object, "_sslobj", None), "get_verified_chain", None)
-    expiries: list[float] = []
-    try:
-        if tls_object.getpeercert() and chain_of is not None:
-            for cert in chain_of() or ():
-                not_after = cert.get_info().get("notAfter")
-                if not_after:
-                    expiries.append(ssl.cert_time_to_seconds(not_after))
-        if not expiries:
-            leaf = tls_object.getpeercert()
-            if leaf and isinstance(not_after := leaf.get("notAfter"), str):
-                expiries.append(ssl.cert_time_to_seconds(not_after))
-    except (ValueError, ssl.SSLError):
+    if not tls_object.getpeercert():  # empty unless the certificate was verified
         return None
-    return min(expiries, default=None)
+    return _chain_expiry(tls_object, "get_verified_chain")
 
 
 _RECORDER: contextvars.ContextVar[_PhaseRecorder | None] = contextvars.ContextVar(
@@ -400,11 +386,18 @@ class _TimedSSLContext(ssl.SSLContext):
 
 def earliest_cert_expiry(tls_object: ssl.SSLObject) -> float | None:
     """Earliest notAfter (unix seconds) of the chain the peer sent, verified or not."""
-    # The chain is what blackbox_exporter's probe_ssl_earliest_cert_expiry looks at. CPython
-    # 3.10+ exposes it (as _ssl.Certificate objects, readable without verification) on the
-    # private _sslobj; fall back to the leaf from getpeercert(), which is only filled in when
-    # the certificate was verified.
-    chain_of = getattr(getattr(tls_object, "_sslobj", None), "get_unverified_chain", None)
+    # The chain is what blackbox_exporter's probe_ssl_earliest_cert_expiry looks at.
+    return _chain_expiry(tls_object, "get_unverified_chain")
+
+
+def _chain_expiry(tls_object: ssl.SSLObject, chain: str) -> float | None:
+    """Earliest notAfter of one chain of the connection (get_unverified_chain, get_verified_chain).
+
+    CPython 3.10+ exposes both chains (as _ssl.Certificate objects, readable without
+    verification) on the private _sslobj, public from 3.13 on; without them, fall back to the
+    leaf from getpeercert(), which is only filled in when the certificate was verified.
+    """
+    chain_of = getattr(getattr(tls_object, "_sslobj", None), chain, None)
     expiries: list[float] = []
     try:
         if chain_of is not None:
