@@ -1,7 +1,8 @@
 """Load the YAML config into frozen, validated models; one clear line for anything wrong.
 
 Errors name the file, the config path (`sites[2].checks[0].timeout`) and the problem, and
-never echo a value that came from `${...}` substitution (it may be a secret).
+never echo a secret: every value substituted from `${...}` and every secret field's value is
+registered with `monitor.redact` as the config is read, and a ConfigError is scrubbed.
 """
 
 from __future__ import annotations
@@ -15,18 +16,29 @@ from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from monitor.checkspec import ID_PATTERN, CheckSpec, Duration, Model
 from monitor.probes import CHECK_TYPES
+from monitor.redact import register as register_secret
+from monitor.redact import scrub
 
 DEFAULT_CONFIG = "monitor.yaml"
 _SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Keys whose substituted value names where and how this process runs and is shown by design
+# (a metric label, the listen address): these alone are not secrets.
+_NOT_SECRET = frozenset({"location", "timezone", "server.listen", "storage.data_dir"})
+# Login form fields that hold a credential, by their name.
+_CREDENTIAL_FIELD = re.compile(r"pass|pwd|secret|token|key|auth|credential|密码|口令", re.I)
 
 
 class ConfigError(Exception):
-    """A config that cannot be used; `str()` is the one line shown to the person."""
+    """A config that cannot be used; `str()` is the one line shown to the person (scrubbed
+    of every secret the config holds)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(scrub(message))
 
 
 class Defaults(Model):
@@ -149,23 +161,23 @@ class Config(Model):
         return next(s for s in self.sites if s.id == site_id)
 
 
-class _Secret(str):
-    """A string that came from `${...}`: error messages never show it."""
-
-    __slots__ = ()
-
-
 def _substitute(text: str, where: str) -> str:
+    # What comes from the environment or a file is a secret; a default is config text.
+    secret = where not in _NOT_SECRET
+
     def replace(match: re.Match[str]) -> str:
         expr = match.group(1)
         if expr.startswith("file:"):
             path = Path(expr[5:])
             try:
-                return path.read_text(encoding="utf-8").rstrip("\r\n")
+                content = path.read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
                 raise ConfigError(
                     f"{where}: cannot read secret file {path}: {exc.strerror}"
                 ) from exc
+            if secret:
+                register_secret(content)
+            return content
         name, sep, default = expr.partition(":-")
         if not _VAR_NAME.fullmatch(name):
             raise ConfigError(f"{where}: bad substitution ${{{expr}}}")
@@ -174,10 +186,30 @@ def _substitute(text: str, where: str) -> str:
             if sep:
                 return default
             raise ConfigError(f"{where}: environment variable {name} is not set")
+        if secret:
+            register_secret(value)
         return value
 
-    replaced = _SUBSTITUTION.sub(replace, text)
-    return _Secret(replaced) if replaced != text else text
+    return _SUBSTITUTION.sub(replace, text)
+
+
+def _register_secret_fields(node: Any, field: str = "") -> None:
+    """Register the value of every secret field (SecretStr) anywhere in the config; of a
+    login form, only the fields that name a credential (a user name, a hidden field or a
+    button is no secret unless it came from `${...}`, and masking "monitor" would garble
+    every text)."""
+    if isinstance(node, SecretStr):
+        register_secret(node.get_secret_value())
+    elif isinstance(node, BaseModel):
+        for name, value in node.__dict__.items():
+            _register_secret_fields(value, name)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if field != "form" or _CREDENTIAL_FIELD.search(str(key)):
+                _register_secret_fields(value, field)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            _register_secret_fields(value, field)
 
 
 def _walk(node: Any, path: str) -> Any:
@@ -226,11 +258,6 @@ def _describe(error: Mapping[str, Any], prefix: str) -> str:
     if kind == "missing":
         return f"{where}: required key missing"
     message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    if isinstance(value, _Secret):
-        # The value came from ${...}: it may be a secret, so the message must not carry it.
-        message = message.replace(repr(value), "<substituted value>")
-        message = message.replace(value, "<substituted value>")
     return f"{where}: {message}"
 
 
@@ -324,7 +351,9 @@ def _parse(data: Any, source: str) -> Config:
         sites.append(site.model_copy(update={"checks": tuple(checks)}))
     for i, window in enumerate(config.maintenance):
         _check_window(window, f"maintenance[{i}]", site_seen)
-    return config.model_copy(update={"sites": tuple(sites)})
+    config = config.model_copy(update={"sites": tuple(sites)})
+    _register_secret_fields(config)
+    return config
 
 
 def _site_shell(raw: Any, index: int) -> Any:

@@ -7,12 +7,15 @@ import sys
 from typing import TextIO
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from monitor.redact import scrub
 
 
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     """Log to stderr (stdout is for `check --json`): console at a terminal, JSON otherwise."""
     out = stream or sys.stderr
-    renderer: structlog.typing.Processor
+    renderer: Processor
     if out.isatty():
         renderer = structlog.dev.ConsoleRenderer()
     else:
@@ -23,7 +26,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            renderer,
+            _scrubbed(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
@@ -31,3 +34,13 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+
+
+def _scrubbed(renderer: Processor) -> Processor:
+    """The renderer, with every secret scrubbed from the line it renders: the finished line
+    holds everything (fields, a traceback, values of any type), in their escaped forms."""
+
+    def render(logger: WrappedLogger, name: str, event: EventDict) -> str:
+        return scrub(str(renderer(logger, name, event)))
+
+    return render

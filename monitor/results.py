@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.redact import scrub, scrub_value
+
 
 class Outcome(enum.StrEnum):
     """The closed set of probe outcomes; every failure gets exactly one (ARCHITECTURE.md)."""
@@ -126,6 +128,9 @@ class StepResult:
     outcome: Outcome
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", scrub(self.detail))
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
@@ -154,6 +159,15 @@ class ProbeResult:
     steps: tuple[StepResult, ...] = ()
     transport: Transport | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # What a probe saw may quote a secret (a body or a URL the site echoes): scrubbed here,
+        # once, so every output of the result (API, logs, store, reports) is clean.
+        object.__setattr__(self, "detail", scrub(self.detail))
+        if self.broken_links:
+            object.__setattr__(self, "broken_links", tuple(map(scrub, self.broken_links)))
+        if self.extra:
+            object.__setattr__(self, "extra", scrub_value(self.extra))
 
     @property
     def success(self) -> bool:

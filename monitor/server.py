@@ -20,6 +20,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from monitor.redact import scrub
+
 if TYPE_CHECKING:
     from monitor.reviews import NewReview, Review
 
@@ -31,6 +33,7 @@ Exposition = Callable[[], Sequence[bytes]]
 
 # Responses above this are gzipped when the scraper accepts it (Prometheus always does).
 _GZIP_MIN_BYTES = 1024
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _EXPOSITION = web.AppKey[Exposition]("exposition")
 _STATUS = web.AppKey[StatusSource]("status")
@@ -54,7 +57,7 @@ def make_app(
     `exposition` renders /metrics (pass `Metrics.exposition_chunks`, much faster with many
     checks); without it the registry is rendered by prometheus-client. `routes` adds endpoints.
     """
-    app = web.Application()
+    app = web.Application(middlewares=[_scrub_secrets])
     app[_EXPOSITION] = exposition or (lambda: [generate_latest(registry)])
     app[_STATUS] = status
     app[_READY] = ready
@@ -74,6 +77,17 @@ def make_app(
     )
     app.add_routes(routes)
     return app
+
+
+@web.middleware
+async def _scrub_secrets(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Every answer's text (JSON, reload and readiness messages) leaves without a secret."""
+    response = await handler(request)
+    if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        text = response.body.decode(response.charset or "utf-8", errors="surrogateescape")
+        if (clean := scrub(text)) != text:
+            response.body = clean.encode(response.charset or "utf-8", errors="surrogateescape")
+    return response
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:

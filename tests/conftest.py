@@ -14,6 +14,7 @@ from pytest_aiohttp import AiohttpServer
 
 from monitor.probes.base import ProbeContext
 from monitor.probes.httpclient import HttpClient
+from monitor.redact import SECRETS
 from tests.targets import TEST_HOST, LoopbackResolver, ServeApp, server_context
 
 
@@ -22,6 +23,13 @@ def _fresh_logging() -> object:
     """Undo `configure_logging` after a test: it binds the stream pytest captured, then closes."""
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_left() -> object:
+    """Forget the secrets a test's configs registered, so they do not mask another's text."""
+    yield
+    SECRETS.clear()
 
 
 # --- TLS: one CA for the session, certificates for TEST_HOST, good and bad ---------------------

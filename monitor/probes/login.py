@@ -72,6 +72,7 @@ from monitor.probes.freshness import show_age
 from monitor.probes.http import Expect
 from monitor.probes.httpclient import FetchError, Response
 from monitor.probes.page import response_fields
+from monitor.redact import Redactor
 from monitor.results import Outcome, Phases, ProbeResult, StepResult
 
 __all__ = ["KeptSession", "LoginCheck", "SessionSpec", "Step", "probe", "release_session"]
@@ -82,8 +83,6 @@ DEFAULT_LOGIN_MAX_BODY = 4 * 1024 * 1024
 # `{name}`, and `{{` / `}}` for literal braces; any other brace is left as it is.
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
 _STEP_NAME = r"^[A-Za-z0-9_-]{1,32}$"
-# Values shorter than this are not worth redacting (and would garble every detail).
-_REDACT_MIN = 4
 
 
 def placeholders(template: str) -> set[str]:
@@ -328,21 +327,6 @@ async def release_session(state: dict[str, Any]) -> None:
         await kept.close()
 
 
-class _Redactor:
-    """Removes credentials and extracted tokens from text bound for a detail."""
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-
-    def add(self, *values: str) -> None:
-        self._secrets.update(v for v in values if len(v) >= _REDACT_MIN)
-
-    def __call__(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
-        return text
-
-
 @dataclass(slots=True)
 class _Flow:
     """One run of the steps: what they measured and how it ended."""
@@ -406,24 +390,26 @@ def _extract(step: Step, text: str, values: dict[str, str]) -> str | None:
     return None
 
 
-def _request_args(step: Step, values: dict[str, str], redact: _Redactor) -> dict[str, Any]:
+def _request_args(step: Step, values: dict[str, str], redact: Redactor) -> dict[str, Any]:
     headers = {k: interpolate(v.get_secret_value(), values) for k, v in step.headers.items()}
-    redact.add(*headers.values())
+    redact.register(*headers.values())
     args: dict[str, Any] = {"headers": headers or None}
     if step.form is not None:
         form = {k: interpolate(v.get_secret_value(), values) for k, v in step.form.items()}
-        redact.add(*form.values())
+        redact.register(*form.values())
         args["data"] = form
     if step.json_body is not None:
         document = _interpolate_json(json.loads(step.json_body.get_secret_value()), values)
-        redact.add(*_json_strings(document))
+        redact.register(*_json_strings(document))
         args["json"] = document
     return args
 
 
 async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.ClientSession) -> _Flow:
     values: dict[str, str] = {}
-    redact = _Redactor()
+    # The config's secrets are masked everywhere already; these are the values of this run
+    # (the filled-in form, extracted tokens), masked in its details.
+    redact = Redactor()
     steps: list[StepResult] = []
     phases: Phases | None = None
     previous: str | None = None
@@ -450,7 +436,7 @@ async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.Clien
                 **_request_args(step, values, redact),
             )
         except FetchError as error:
-            detail = redact(error.detail)
+            detail = redact.scrub(error.detail)
             steps.append(
                 StepResult(step.name, time.perf_counter() - started, error.outcome, detail)
             )
@@ -470,14 +456,14 @@ async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.Clien
         failure = _judge_step(step, response, text)
         if failure is None and (missing := _extract(step, text, values)) is not None:
             failure = (Outcome.LOGIN_FAILED, missing)
-        redact.add(*values.values())
+        redact.register(*values.values())
         elapsed = time.perf_counter() - started
         if failure is not None:
             outcome, why = failure
-            steps.append(StepResult(step.name, elapsed, outcome, redact(why)))
+            steps.append(StepResult(step.name, elapsed, outcome, redact.scrub(why)))
             return _Flow(
                 outcome,
-                f"step {step.name}: {redact(why)}",
+                f"step {step.name}: {redact.scrub(why)}",
                 steps,
                 phases,
                 response.status,

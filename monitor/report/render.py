@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from monitor.redact import scrub
 from monitor.report.html_out import to_html
 from monitor.report.json_out import to_bytes as json_bytes
 from monitor.report.markdown import to_markdown
@@ -22,12 +23,23 @@ TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 def render(
     report: Report, fmt: Format, lang: Lang = "zh", table: str | None = None
 ) -> bytes | dict[str, bytes]:
-    """The report in `fmt`, UTF-8.
+    """The report in `fmt`, UTF-8, without any secret of the config (monitor.redact).
 
     `csv` gives `{"sites.csv": ..., "incidents.csv": ...}` (one file per table), or with
     `table` (`incidents`, see `TABLES`) that one file's bytes. Other formats give bytes;
     `table` is accepted only with csv.
     """
+    rendered = _render(report, fmt, lang, table)
+    if isinstance(rendered, bytes):
+        return _scrubbed(rendered)
+    return {name: _scrubbed(data) for name, data in rendered.items()}
+
+
+def _scrubbed(data: bytes) -> bytes:
+    return scrub(data.decode("utf-8")).encode("utf-8")
+
+
+def _render(report: Report, fmt: Format, lang: Lang, table: str | None) -> bytes | dict[str, bytes]:
     if table is not None and fmt != "csv":
         raise ValueError("--table goes with --format csv")
     if fmt == "md":

@@ -42,6 +42,7 @@ import structlog
 
 from monitor.clock import Clock
 from monitor.incidents import IncidentEvent
+from monitor.redact import scrub
 from monitor.results import Outcome, ProbeResult
 
 log = structlog.get_logger(__name__)
@@ -641,7 +642,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _text(value: str) -> str:
-    # Postgres text cannot hold NUL; a probe may have read one from a page.
+    """Free text as a row holds it: no secret (monitor.redact), no NUL (Postgres text cannot
+    hold one; a probe may have read one from a page)."""
+    value = scrub(value)
     return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 
