@@ -12,6 +12,8 @@ by hand:
   every day (3 times in 3 hours once) and whose login failed three times running once;
 - `slowlogin`: a homepage whose latencies are exactly known, beside a login whose submit
   step takes 3.5 s, five times 12 s (slow logins) and twice times out;
+- `bridged`: an account posting daily whose feed bridge fails for 20 days (status 432);
+  `oneitem`: one posting weekly through a route that lists a single item;
 - `board60`: a message board with a stricter 60-day limit and a question answered after 70
   days; `board90`: one with the default limit and a question never answered.
 
@@ -88,6 +90,9 @@ def config_data(database_url: str = "") -> dict[str, Any]:
             **extra,
         }
 
+    def feed(check_id: str) -> dict[str, Any]:
+        return {"id": check_id, "type": "feed", "url": f"{URL}/{check_id}.xml", "interval": "1h"}
+
     def login(interval: str, **extra: Any) -> dict[str, Any]:
         return {
             "id": "login",
@@ -129,6 +134,8 @@ def config_data(database_url: str = "") -> dict[str, Any]:
                 "name": "登录缓慢网站",
                 "checks": [home(interval="1h"), login("1h")],
             },
+            {"id": "bridged", "name": "桥接账号", "kind": "new_media", "checks": [feed("feed")]},
+            {"id": "oneitem", "name": "单条账号", "kind": "new_media", "checks": [feed("feed")]},
             {"id": "board60", "name": "互动网站甲", "checks": [board("b60", max_unanswered="60d")]},
             {"id": "board90", "name": "互动网站乙", "checks": [board("b90")]},
         ],
@@ -254,6 +261,48 @@ def _slowlogin(out: list[ProbeResult]) -> None:
         out.append(_result("slowlogin", "login", "login", moment, steps=(form, submit), **seen))
 
 
+# bridged: a post every day at 09:00; its bridge is turned away (432) from May 1 to May 21.
+BRIDGE_DOWN = (at(5, 1), at(5, 21))
+# oneitem: its bridge route lists only the newest post; the account posts on Mondays 10:00.
+
+
+def _accounts(out: list[ProbeResult]) -> None:
+    for moment in grid(60):
+        if BRIDGE_DOWN[0] <= moment < BRIDGE_DOWN[1]:
+            out.append(
+                _result(
+                    "bridged",
+                    "feed",
+                    "feed",
+                    moment,
+                    outcome=Outcome.HTTP_ERROR,
+                    status_code=432,
+                    detail="bridge failure: the platform turned the bridge away (status 432)",
+                    extra={"bridge_failure": "rate_limited"},
+                )
+            )
+        else:
+            daily = moment.replace(hour=9, minute=0)
+            newest = daily if moment >= daily else daily - timedelta(days=1)
+            out.append(_feed_result("bridged", moment, newest, 20))
+        monday = (moment - timedelta(days=moment.weekday())).replace(hour=10, minute=0)
+        newest = monday if moment >= monday else monday - timedelta(days=7)
+        out.append(_feed_result("oneitem", moment, newest, 1))
+
+
+def _feed_result(site: str, moment: datetime, newest: datetime, items: int) -> ProbeResult:
+    return _result(
+        site,
+        "feed",
+        "feed",
+        moment,
+        items=items,
+        newest_item_at=newest,
+        content_age_seconds=(moment - newest).total_seconds(),
+        extra={"feed_format": "rss20"},
+    )
+
+
 def board_extra(
     moment: datetime, asked: datetime, answered: datetime | None, limit: float
 ) -> dict[str, Any]:
@@ -301,6 +350,7 @@ def scenario(database_url: str = "") -> Quarter:
     _early(out)
     _portal(q, out)
     _slowlogin(out)
+    _accounts(out)
     _boards(out)
     order = {
         (s.id, c.id): i for i, (s, c) in enumerate((s, c) for s in config.sites for c in s.checks)

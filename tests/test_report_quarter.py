@@ -429,6 +429,62 @@ def test_slow_logins_and_dropped_sessions_are_counted(world: World) -> None:
     assert (v["status"], v["evidence"]) == ("pass", _window(date(2026, 4, 1), 168, 0))
 
 
+# -- new-media accounts through bridges -----------------------------------------------------
+
+
+def posts_by_month(world: World, site_id: str) -> list[dict[str, Any]]:
+    """Distinct newest-post dates the probes saw, by local month of the date (within Q2)."""
+    seen = {
+        r.newest_item_at
+        for r in results(world, site_id, "feed")
+        if r.newest_item_at is not None and Q2_START <= r.newest_item_at < Q2_END
+    }
+    return [
+        {"month": f"2026-{m:02d}-01", "posts": sum(1 for d in seen if d.month == m)}
+        for m in (4, 5, 6)
+    ]
+
+
+def test_a_failing_bridge_is_not_an_account_not_updated(world: World) -> None:
+    """20 days of a bridge answering 432 prove nothing about the account: still a pass."""
+    v = verdict(world, "bridged", "new_media_not_updated")
+    assert (v["status"], v["reason"]) == ("pass", None)
+    # The longest time without an update the probes saw: a day (Mar 31's post until Apr 1's).
+    assert v["evidence"] == {
+        "check": "feed",
+        "name": "",
+        "max_age_seconds": DAY,
+        "veto_seconds": 14 * DAY,
+        "warning_seconds": 10 * DAY,
+        "newest_item_at": iso(at(3, 31, 9)),
+        "since": iso(at(3, 31, 9)),
+        "until": iso(at(4, 1, 9)),
+        "updated": True,
+    }
+    (feed,) = site(world, "bridged")["freshness"]
+    assert feed["posts_per_month"] == posts_by_month(world, "bridged")
+    assert [m["posts"] for m in feed["posts_per_month"]] == [30, 12, 30]
+    assert feed["stale_seconds"] == 0.0
+    failed = [r for r in results(world, "bridged", "feed") if r.outcome is Outcome.HTTP_ERROR]
+    assert feed["observations"] == 2184 - len(failed) == 2184 - 20 * 24
+    bridged = site(world, "bridged")
+    assert bridged["availability"]["outcomes"] == {"http_error": 480, "ok": 1704}
+
+
+def test_a_one_item_feed_is_judged_on_its_newest_post(world: World) -> None:
+    """A route listing one weekly post: 7 days at most without an update, a pass."""
+    v = verdict(world, "oneitem", "new_media_not_updated")
+    assert (v["status"], v["reason"]) == ("pass", None)
+    assert v["evidence"]["max_age_seconds"] == 7 * DAY
+    assert (v["evidence"]["since"], v["evidence"]["until"]) == (
+        iso(at(3, 30, 10)),
+        iso(at(4, 6, 10)),
+    )
+    (feed,) = site(world, "oneitem")["freshness"]
+    assert feed["posts_per_month"] == posts_by_month(world, "oneitem")
+    assert [m["posts"] for m in feed["posts_per_month"]] == [4, 4, 5]
+
+
 # -- interaction -----------------------------------------------------------------------------
 
 
@@ -500,7 +556,7 @@ def test_a_question_unanswered_past_3_months_is_a_veto(world: World) -> None:
 
 
 def test_summary_counts_every_site(world: World) -> None:
-    """Three vetoes (blanks, early-veto, board90), five not assessable, no pass."""
+    """Three vetoes (blanks, early-veto, board90), five not assessable, two passes."""
     summary = world.zh["summary"]
     statuses = {s["id"]: s["status"] for s in world.zh["sites"]}
     assert statuses == {
@@ -510,18 +566,20 @@ def test_summary_counts_every_site(world: World) -> None:
         "early-pass": "not_assessable",
         "portal": "not_assessable",
         "slowlogin": "not_assessable",
+        "bridged": "pass",
+        "oneitem": "pass",
         "board60": "not_assessable",
         "board90": "veto",
     }
     assert {k: v for k, v in summary.items() if k != "text"} == {
-        "sites": 8,
+        "sites": 10,
         "websites": 8,
-        "accounts": 0,
-        "passed": 0,
+        "accounts": 2,
+        "passed": 2,
         "warned": 0,
         "failed": 3,
         "not_assessable": 5,
-        "pass_rate": 0.0,
+        "pass_rate": 0.4,
     }
     assert world.zh["period"] == {
         "label": "2026Q2",

@@ -285,7 +285,8 @@ def _column(check: CheckSpec, site: Site, facts: Facts, period: Period) -> Colum
     versions = facts.versions.get(key, [])
     hours = facts.content.get(key, [])
     category, allowed = _category(check)
-    segments = timeline(versions, hours, period)
+    # Unread for longer than two probes and an hour (the tables' resolution): blind time.
+    segments = timeline(versions, hours, period, blind_after=2 * check.interval_s + 3600)
     reached = max_age(segments, period)
     stale = tuple(stale_spans(segments, period, allowed))
     counts_posts = site.kind == "new_media" or isinstance(check, FeedCheck)

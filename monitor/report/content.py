@@ -4,6 +4,11 @@ The history is the sequence of newest-item dates a check saw, each with when it 
 seen (content_versions). While a date is the newest, the page's age grows from that date; it
 ends when a newer item is first seen (or at the last observation). Observations whose items
 carry no date leave the previous date current: an undated item is not an update.
+
+Time nobody observed proves nothing. When the page could not be read for longer than
+`blind_after` (a feed bridge that failed for days, a monitor that was down) and a newer item
+is seen afterwards, the old item's stretch ends at its last observation: whether the account
+posted in between cannot be told, and the blind time is never counted as not updated.
 """
 
 from __future__ import annotations
@@ -32,8 +37,27 @@ class Segment:
     updated: bool  # True when it ended because a newer item was seen
 
 
+def _blind_from(
+    since: datetime, until: datetime, seen: Sequence[datetime], blind_after: float | None
+) -> datetime | None:
+    """The last observation before the first unobserved stretch longer than `blind_after`
+    between `since` and `until`, or None when the page was observed throughout."""
+    if blind_after is None:
+        return None
+    limit = timedelta(seconds=blind_after)
+    previous = since
+    for moment in [*(t for t in seen if since < t < until), until]:
+        if moment - previous > limit:
+            return previous
+        previous = moment
+    return None
+
+
 def timeline(
-    versions: Sequence[Version], hours: Sequence[ContentHour], period: Period
+    versions: Sequence[Version],
+    hours: Sequence[ContentHour],
+    period: Period,
+    blind_after: float | None = None,
 ) -> list[Segment]:
     """The page's segments that overlap `period` (ends clipped to the period's end)."""
     observed = [h for h in hours if h.observations > 0]
@@ -47,9 +71,14 @@ def timeline(
         # Observed before any dated item: the page had nothing dated (undated or blank).
         until = ordered[0].first_seen_at if ordered else last_obs
         segments.append(Segment(None, observed[0].hour, until, bool(ordered)))
+    # Hours are to the hour: an observed hour counts as observed at its end too.
+    seen = sorted({h.hour for h in observed} | {h.hour + HOUR for h in observed})
     for i, version in enumerate(ordered):
         if i + 1 < len(ordered):
             end, updated = ordered[i + 1].first_seen_at, True
+            blind = _blind_from(version.last_seen_at, end, seen, blind_after)
+            if blind is not None:
+                end, updated = blind, False
         else:
             end, updated = max(version.last_seen_at, last_obs), False
         if end > period.end:
