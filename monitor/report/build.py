@@ -46,6 +46,9 @@ from monitor.report.model import (
     Verdict,
 )
 from monitor.report.period import Period
+from monitor.report.reviews import apply_reviews, read_reviews
+from monitor.report.security import security_incident
+from monitor.reviews import Review
 
 __all__ = ["ReportError", "build_report"]
 
@@ -101,7 +104,8 @@ async def build_report(
         if check.type in CONTENT_TYPES
     ]
     facts = await gather(db, period, [s.id for s in selected], content_keys)
-    reports = tuple(_site(site, facts, period, moment) for site in selected)
+    reviews = await read_reviews(db, period, [s.id for s in selected])
+    reports = tuple(_site(site, facts, period, moment, reviews) for site in selected)
     return Report(
         period=period,
         generated_at=moment,
@@ -397,7 +401,9 @@ def _login_health(site: Site, checks: Sequence[CheckReport], facts: Facts) -> li
 # -- per site -------------------------------------------------------------------------------
 
 
-def _site(site: Site, facts: Facts, period: Period, now: datetime) -> SiteReport:
+def _site(
+    site: Site, facts: Facts, period: Period, now: datetime, reviews: Sequence[Review] = ()
+) -> SiteReport:
     checks = tuple(_check(c, facts, period, site.id) for c in site.checks)
     http = [c for c in checks if c.type == "http"]
     # Whether the site's pages opened: login checks are login health, reported on their own.
@@ -425,7 +431,11 @@ def _site(site: Site, facts: Facts, period: Period, now: datetime) -> SiteReport
         for c in site.checks
         if isinstance(c, InteractionCheck)
     )
-    verdicts = _verdicts(site, checks, columns, boards, facts, period)
+    verdicts = apply_reviews(
+        site.id, _verdicts(site, checks, columns, boards, facts, period), reviews, period
+    )
+    security = security_incident(site, facts.incidents, reviews, period, now)
+    verdicts += (security,) if security is not None else ()
     configured = {c.id for c in site.checks}
     return SiteReport(
         id=site.id,

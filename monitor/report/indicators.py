@@ -72,6 +72,7 @@ INDICATORS = (
     "blank_spans",
     "new_media_not_updated",
     "poor_interaction",
+    "security_incident",  # monitor.report.security, from `security` checks and reviews
 )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from monitor.report.model import LoginHealth, Report, SiteReport, Status, Verdict
+from monitor.report.reviews import review_text
+from monitor.report.security import SECURITY_INDICATOR, security_evidence
 from monitor.report.texts import Texts
 
 __all__ = [
@@ -236,8 +238,12 @@ def evidence(t: Texts, v: Verdict) -> str:
         text = _columns(t, v)
     elif v.indicator == "blank_columns":
         text = _blank(t, v)
+    elif v.indicator == SECURITY_INDICATOR:
+        text = security_evidence(t, v)
     else:
         text = _interaction(t, v)
+    if v.evidence.get("reviews"):
+        text = t.join([text, review_text(t, v.evidence["reviews"])])
     if v.reason is not None:
         reason = t(v.reason)
         text = t.join([reason, text]) if text else reason

@@ -64,6 +64,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "stale": ("内容未更新", "stale"),
     "broken_links": ("链接不可用", "broken links"),
     "unanswered": ("留言未回应", "unanswered"),
+    "security_incident": ("安全、泄密事故", "security incident"),
     "compromised": ("疑似安全事故（暗链、挂马、篡改、严重表述错误）", "suspected compromise"),
     "probe_error": ("监测程序错误", "probe error"),
     # categories

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -106,8 +107,14 @@ async def withdraw_review(
     return _review(row)
 
 
+class _Reader(Protocol):
+    """A pool, a connection or a Store: anything with asyncpg's `fetch`."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+
+
 async def list_reviews(
-    pool: asyncpg.Pool,
+    pool: _Reader,
     *,
     site: str | None = None,
     since: datetime | None = None,
