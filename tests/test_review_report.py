@@ -205,3 +205,19 @@ def test_exempt_rule_review_turns_any_veto_into_a_pass() -> None:
     )
     (same,) = apply_reviews("portal", [veto], [outside], period)
     assert same is veto
+
+
+def test_check_review_applies_to_the_verdict_it_decided() -> None:
+    """A review naming the check that decided a verdict (its evidence's `check`) applies to it;
+    one naming another check does not; the latest review in force wins."""
+    period = parse_period("Asia/Shanghai", from_text="2026-07-01", to_text="2026-07-31")
+    veto = Verdict("homepage_not_updated", Status.VETO, {"check": "home-fresh"})
+    other = dataclasses.replace(_stored(1, Decision.EXEMPT, "x", 3), rule=None, check="news")
+    (same,) = apply_reviews("portal", [veto], [other], period)
+    assert same is veto
+    exempt = dataclasses.replace(other, id=2, check="home-fresh")
+    confirm = dataclasses.replace(exempt, id=3, decision=Decision.CONFIRM)
+    (exempted,) = apply_reviews("portal", [veto], [exempt], period)
+    assert exempted.status is Status.PASS
+    (kept,) = apply_reviews("portal", [veto], [exempt, confirm], period)
+    assert kept.status is Status.VETO and kept.evidence["reviews"][0]["id"] == 3

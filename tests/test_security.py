@@ -580,6 +580,7 @@ async def test_hostile_page_over_http_off_loop(site: Site, base: str, ctx: Probe
     await ctx.close()
     assert result.outcome is Outcome.COMPROMISED
     assert result.extra["security_findings"] == 200
+    assert len(result.extra["findings"]) == 100  # what a result keeps (and the store stores)
     assert result.detail.endswith("and 195 more")
 
 

@@ -106,7 +106,10 @@ _LINK_TEXT = 512  # of one link's text
 _SKELETON_DEPTH = 10  # element paths below this depth are content, not layout
 _MAX_SKELETON = 4000  # paths kept in a fingerprint
 _STABLE_TEXT = 16 * 1024  # characters of the stable regions kept
-_DETAIL_LIST = 5  # findings shown in the detail; all of them are in `findings`
+_DETAIL_LIST = 5  # findings shown in the detail
+# Findings kept in the result (and so in the database) per probe; `security_findings` counts
+# them all. A hostile page of thousands of hidden links must not store megabytes a probe.
+_KEPT_FINDINGS = 100
 _SHOWN = 120  # characters of one page text shown
 
 _DEFAULT_REGIONS = (
@@ -263,15 +266,18 @@ def safe_text(text: str, limit: int = _SHOWN) -> str:
     """Page text fit for a detail, a log, a web page or a report: control and format characters
     (terminal escapes, bidi overrides, zero-width) and markup characters escaped, cut short."""
     cut = text[:limit]
-    out = []
-    for char in cut:
-        if char in "\t\n\r":
-            out.append(" ")
-        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char.translate(_ESCAPED))
-    shown = " ".join("".join(out).split())
+    if cut.isprintable():  # no control, format or separator character: the common case
+        shown = " ".join(cut.translate(_ESCAPED).split())
+    else:
+        out = []
+        for char in cut:
+            if char in "\t\n\r":
+                out.append(" ")
+            elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
+                out.append(f"\\u{ord(char):04x}")
+            else:
+                out.append(char.translate(_ESCAPED))
+        shown = " ".join("".join(out).split())
     return shown + ("…" if len(text) > limit else "")
 
 
@@ -322,6 +328,16 @@ class _Domains:
     def is_allowed(self, host: str | None) -> bool:
         bare = _bare(host)
         return self.is_own(bare) or any(self._under(bare, name) for name in self.allowed)
+
+
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def _relative(raw: str) -> bool:
+    """Whether `raw` is a path on the page's own host (no scheme, not `//host`): most links
+    are, and they need no URL parsing to know their host."""
+    raw = raw.strip()
+    return bool(raw) and not raw.startswith(("//", "\\\\", "#")) and _SCHEME.match(raw) is None
 
 
 def _absolute(base: URL, raw: str) -> URL | None:
@@ -394,6 +410,8 @@ def _colour(value: str | None) -> str | None:
 
 def _hiding(decls: dict[str, str]) -> str | None:
     """Why these declarations make an element invisible, or None."""
+    if not decls:
+        return None
     if decls.get("display") == "none":
         return "display:none"
     if decls.get("visibility") in ("hidden", "collapse"):
@@ -450,6 +468,10 @@ def _class_rules(doc: LexborHTMLParser) -> dict[str, _Look]:
     return rules
 
 
+# The attributes that can hide or colour an element (besides a <marquee>'s size).
+_LOOK_ATTRIBUTES = frozenset(("style", "class", "id", "hidden", "color", "bgcolor"))
+
+
 class _Styles:
     """Inherited visibility and colours of elements, each computed once (memoised by node)."""
 
@@ -462,6 +484,8 @@ class _Styles:
 
     def _own(self, node: LexborNode, inherited: _Look) -> _Look:
         attrs = node.attributes
+        if node.tag != "marquee" and _LOOK_ATTRIBUTES.isdisjoint(attrs):
+            return inherited  # nothing that changes how it shows: most elements
         decls = _declarations(attrs.get("style") or "")
         hidden = _hiding(decls)
         colour = _colour(decls.get("color")) or _colour(
@@ -581,11 +605,15 @@ def _written_html(script: str, budget: list[int]) -> Iterator[str]:
             yield text
 
 
+_CALL_TOKEN = re.compile(r"[()'\"`;]")
+
+
 def _call_end(args: str) -> int:
     """Where the call whose arguments `args` starts closes (outside string literals)."""
     depth = 0
     index = 0
-    while index < len(args):
+    while (token := _CALL_TOKEN.search(args, index)) is not None:
+        index = token.start()
         char = args[index]
         if char in "'\"`":
             match = _JS_STRING.match(args, index)
@@ -597,7 +625,7 @@ def _call_end(args: str) -> int:
             if depth == 0:
                 return index
             depth -= 1
-        elif char == ";" and depth == 0:
+        elif depth == 0:  # ";"
             return index
         index += 1
     return len(args)
@@ -637,14 +665,18 @@ class _Reader:
 
     def _links(self, doc: LexborHTMLParser, base: URL, origin: str) -> None:
         styles = _Styles(doc)
+        # Relative links are the base's: the site's own unless a <base> points elsewhere.
+        base_allowed = self.domains.is_allowed(base.host)
         for node in doc.css("a[href], area[href]"):
             self.links_total += 1
             if self.links_examined >= self.check.max_links:
                 continue
             self.links_examined += 1
-            url = _absolute(base, node.attributes.get("href") or "")
-            if url is None:
-                continue
+            href = node.attributes.get("href") or ""
+            relative = base_allowed and _relative(href)
+            url = None if relative else _absolute(base, href)
+            if url is None and not relative:
+                continue  # not a web link (javascript:, mailto:, junk)
             look = styles.look(node)
             hidden = look.hidden
             if hidden is None and look.colour is not None and look.colour == look.background:
@@ -653,7 +685,12 @@ class _Reader:
                 hidden = "written by document.write"
             elif origin:
                 hidden = f"{hidden}, written by document.write"
-            external = not self.domains.is_allowed(url.host)
+            external = url is not None and not self.domains.is_allowed(url.host)
+            if hidden is None and not external:
+                continue  # a visible link of the site or an allowed domain: the common case
+            url = url or _absolute(base, href)
+            if url is None:
+                continue
             text = (node.text(separator=" ") or "")[:_LINK_TEXT]
             words = _hits(
                 self.words, text, node.attributes.get("title") or "", _decoded_url(str(url))
@@ -802,15 +839,18 @@ def read_page(
     title = _title(doc)
     skeleton = _skeleton(doc)
     stable = _stable_text(doc, regions)
-    doc.strip_tags(["script", "style", "noscript", "template"])
-    text = doc.body.text(separator=" ") if doc.body is not None else ""
-    findings = [*reader.findings, *_wording(check, doc, text)]
+    keywords = check.defacement is not None and bool(check.defacement.keywords)
+    text = ""
+    if check.wording or keywords:  # the page's text is read only when a rule looks at it
+        doc.strip_tags(["script", "style", "noscript", "template"])
+        text = doc.body.text(separator=" ") if doc.body is not None else ""
+    findings = [*reader.findings, *_wording(check, doc, text)] if check.wording else reader.findings
     baseline = Baseline(title, skeleton, stable, frozenset(reader.scripts))
     return PageReading(
         findings,
         baseline,
         reader.scripts,
-        text if check.defacement is not None and check.defacement.keywords else "",
+        text if keywords else "",
         reader.links_examined,
         reader.links_total,
     )
@@ -958,7 +998,7 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
         detail,
         extra={
             "security_findings": len(findings),
-            "findings": [finding.to_json() for finding in findings],
+            "findings": [finding.to_json() for finding in findings[:_KEPT_FINDINGS]],
             "baseline": source,
             "links_examined": reading.links_examined,
         },

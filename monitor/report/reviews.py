@@ -1,10 +1,12 @@
 """Manual reviews (人工核查) applied to the report's verdicts, shown beside the evidence.
 
 A review in force whose site matches and whose span overlaps the period changes the verdict of
-its rule (`--rule INDICATOR`): `exempt` or `reject` turns a veto or a warning into a pass, the
-evidence staying as it was, with `machine_status` (what the monitor alone found) and `reviews`
-(each review that changed it) added. A `confirm` is recorded beside the verdict. Reviews naming
-a check act on that check's findings (the security verdict, `monitor.report.security`).
+its rule (`--rule INDICATOR`), or the verdict its check decided (`--check C`, C being the
+evidence's `check`: the window, homepage or board that decided it): `exempt` or `reject` turns
+a veto or a warning into a pass, `confirm` a warning into a veto, the evidence staying as it
+was, with `machine_status` (what the monitor alone found) and `reviews` (the review that
+decided) added. Reviews naming a security check act on that check's findings
+(`monitor.report.security`).
 """
 
 from __future__ import annotations
@@ -52,10 +54,13 @@ def apply_reviews(
     """The verdicts with the site's rule reviews applied (the latest review of a rule wins)."""
     out = []
     for verdict in verdicts:
+        decider = verdict.evidence.get("check")
         mine = [
             r
             for r in reviews
-            if r.site == site and r.rule == verdict.indicator and r.covers(period.start, period.end)
+            if r.site == site
+            and (r.rule == verdict.indicator or (r.check is not None and r.check == decider))
+            and r.covers(period.start, period.end)
         ]
         if not mine:
             out.append(verdict)
