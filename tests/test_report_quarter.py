@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -588,3 +589,20 @@ def test_summary_counts_every_site(world: World) -> None:
         "timezone": "Asia/Shanghai",
         "quarter": "2026Q2",
     }
+
+
+def test_a_chinese_report_is_chinese(world: World) -> None:
+    """The zh Markdown and HTML hold no English words but ids, the zone, HTTP, TLS, P50."""
+    config = world.quarter.history.config
+    ids = {s.id for s in config.sites} | {c.id for s in config.sites for c in s.checks}
+    ids |= {"form", "submit", "Asia", "Shanghai", "HTTP", "TLS", "P50", "P95", "P99"}
+    for fmt in ("md", "html"):
+        text = world.rendered[(fmt, "zh")]
+        if fmt == "html":
+            text = re.sub(
+                r"<style.*?</style>|<script.*?</script>|<[^>]+>|&\w+;", " ", text, flags=re.S
+            )
+        words = set(re.findall(r"[A-Za-z][A-Za-z0-9_-]*", text))
+        assert words - ids == set(), fmt
+    # The bridge's failure and the dropped session are told in Chinese in the incident table.
+    assert "订阅桥接服务故障：平台拒绝了订阅桥接服务的请求" in world.rendered[("md", "zh")]

@@ -257,3 +257,53 @@ def test_csv_quotes_text_excel_would_run_as_a_formula() -> None:
     data = csv_bytes(["原因", "n"], [['=HYPERLINK("x")', 1], ["超时", -2]])
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert rows == [["原因", "n"], ['\'=HYPERLINK("x")', "1"], ["超时", "-2"]]
+
+
+@pytest.mark.parametrize(
+    ("detail", "chinese"),
+    [
+        (
+            "step submit: timeout after 3s while waiting for response headers (processing)",
+            "步骤submit：等待响应头时超时（3秒）",
+        ),
+        ("session logged out after 15 s: status 401", "会话在登录15秒后掉线（返回状态码401）"),
+        (
+            "session check: status 503 from https://a.gov.cn/m, expected 2xx",
+            "会话检查：返回状态码503（https://a.gov.cn/m），期望2xx",
+        ),
+        ("step submit: the site says '密码错误'", "步骤submit：网站提示“密码错误”"),
+        (
+            "cannot connect to a.gov.cn:443: Connection refused",
+            "无法连接a.gov.cn:443（连接被拒绝）",
+        ),
+        ("newest post 2026-07-01 is 20 d old (max 14 d)", "最新信息日期为2026-07-01，已20天未更新"),
+        ("something no pattern knows", "超时"),
+    ],
+)
+def test_probe_details_are_told_in_chinese(detail: str, chinese: str) -> None:
+    """A zh report says a probe's English detail in Chinese, or names the outcome instead."""
+    assert Texts("zh", SHANGHAI).detail(detail, "timeout") == chinese
+    assert Texts("en", SHANGHAI).detail(detail, "timeout") == detail
+
+
+def test_short_durations_are_seconds() -> None:
+    """A session that lived 15 s is '15 s' in a probe's detail and 15秒 in a zh report."""
+    from monitor.probes.freshness import show_age
+
+    assert (show_age(15), show_age(59.4), show_age(60)) == ("15 s", "59 s", "1 min")
+    assert Texts("zh", SHANGHAI).duration(15) == "15秒"
+
+
+def test_a_short_periods_chart_keeps_its_title_and_labels_each_bar() -> None:
+    """One day of bars: the SVG is as wide as its title and the day's label sits on its bar."""
+    from monitor.report.document import DailyChart
+    from monitor.report.svg import daily_bars, title_width
+
+    title = "每日可用率 · home · Daily availability"
+    svg = daily_bars(DailyChart(title, ((date(2026, 7, 1), 1.0, 24),)), "无数据")
+    width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg)[1])  # type: ignore[index]
+    assert width >= title_width(title) > 34 + 8
+    bar = re.search(r'<rect x="([\d.]+)"[^>]* width="(\d+)"', svg)
+    label = re.search(r'<text x="([\d.]+)"[^>]*>07-01</text>', svg)
+    assert bar is not None and label is not None
+    assert float(label[1]) == float(bar[1]) + int(bar[2]) / 2

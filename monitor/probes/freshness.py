@@ -147,7 +147,9 @@ def read_column(
 
 
 def show_age(seconds: float) -> str:
-    """An age as people say it: `45 d`, `5.5 h`, `20 min`."""
+    """An age as people say it: `45 d`, `5.5 h`, `20 min`, `15 s` (under a minute)."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     if seconds >= DAY:
         return f"{seconds / DAY:.0f} d"
     if seconds >= 3600:

@@ -84,7 +84,7 @@ def quantile_text(t: Texts, q: Quantile | None) -> str:
     if q is None:
         return t("dash")
     if q.above_range:
-        return f"> {q.low:g} s"
+        return f"> {t.seconds(q.low)}"
     return t.seconds(q.value)
 
 
@@ -227,7 +227,7 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
             tuple(
                 (
                     c.id,
-                    c.type,
+                    t(f"type_{c.type}"),
                     str(c.availability.probes),
                     str(c.availability.failures),
                     t.percent(c.availability.ratio),
@@ -489,7 +489,7 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
             t.when(i.resolved_at) if i.resolved_at else t("open"),
             t.duration(i.duration_seconds),
             t(i.reason),
-            i.first_error,
+            t.detail(i.first_error, i.reason),
             t("yes") if i.during_maintenance else t("no"),
         )
         for i in sorted(site.incidents, key=lambda i: (i.during_maintenance, i.opened_at))

@@ -82,7 +82,7 @@ def _block(block: Block, t: Texts, statuses: dict[str, str]) -> str:
     if isinstance(block, DailyChart):
         return f"<figure>{daily_bars(block, '无数据' if t.zh else 'no data')}</figure>"
     if isinstance(block, LatencyChart):
-        return f"<figure>{latency_bars(block)}</figure>"
+        return f"<figure>{latency_bars(block, '秒' if t.zh else ' s')}</figure>"
     raise TypeError(f"unknown block {block!r}")
 
 

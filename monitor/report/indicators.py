@@ -69,7 +69,6 @@ INDICATORS = (
     "homepage_not_updated",
     "columns_not_updated",
     "blank_columns",
-    "blank_spans",
     "new_media_not_updated",
     "poor_interaction",
     "security_incident",  # monitor.report.security, from `security` checks and reviews

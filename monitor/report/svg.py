@@ -11,10 +11,15 @@ from html import escape
 
 from monitor.report.document import DailyChart, LatencyChart
 
-__all__ = ["daily_bars", "latency_bars"]
+__all__ = ["daily_bars", "latency_bars", "title_width"]
 
 GREEN, AMBER, RED, GREY = "#2e7d32", "#f9a825", "#c62828", "#bdbdbd"
 LATENCY_COLOURS = ("#90caf9", "#1e88e5", "#0d47a1")
+
+
+def title_width(title: str, size: float = 11) -> float:
+    """Room a title needs: CJK glyphs are as wide as the font size, others about half."""
+    return sum(size if ord(c) > 0x2E80 else size * 0.6 for c in title) + 8
 
 
 def _colour(ratio: float | None) -> str:
@@ -28,7 +33,8 @@ def daily_bars(chart: DailyChart, no_data: str) -> str:
     """One bar per day, its height the day's availability (the axis starts at 0 %)."""
     days = chart.days
     bar, gap, height, top, left = 7, 1, 80, 18, 34
-    width = left + len(days) * (bar + gap) + 4
+    # Never narrower than the title: a report of a few days must not cut it.
+    width = max(left + len(days) * (bar + gap) + 4, title_width(chart.title))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 18}" '
         f'viewBox="0 0 {width} {top + height + 18}" role="img">',
@@ -50,21 +56,26 @@ def daily_bars(chart: DailyChart, no_data: str) -> str:
             f'<rect x="{x}" y="{top + height - h:.1f}" width="{bar}" height="{h:.1f}" '
             f'fill="{_colour(ratio)}"><title>{escape(tip)}</title></rect>'
         )
-        if day.day == 1 or i == 0:
+        # A label under its own bar (centred on it): each month's first day and the first day
+        # shown, or every day of a period of two weeks or less.
+        if day.day == 1 or i == 0 or len(days) <= 14:
             label = day.strftime("%m-%d")
-            parts.append(f'<text x="{x}" y="{top + height + 12}" font-size="8">{label}</text>')
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{top + height + 12}" font-size="8" '
+                f'text-anchor="middle">{label}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def latency_bars(chart: LatencyChart) -> str:
-    """p50, p95 and p99 side by side for each month, on one linear seconds axis."""
+def latency_bars(chart: LatencyChart, unit: str = " s") -> str:
+    """P50, P95 and P99 side by side for each month, on one linear seconds axis (`unit`)."""
     months = chart.months
     values = [v for _, *vs in months for v in vs if v is not None]
     top_value = max(values, default=1.0) or 1.0
     bar, group_gap, height, top, left = 14, 18, 90, 18, 40
     group = 3 * bar + group_gap
-    width = left + len(months) * group + 90
+    width = max(left + len(months) * group + 90, title_width(chart.title))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 20}" '
         f'viewBox="0 0 {width} {top + height + 20}" role="img">',
@@ -75,7 +86,7 @@ def latency_bars(chart: LatencyChart) -> str:
         y = top + height - fraction * height
         parts.append(
             f'<text x="{left - 4}" y="{y + 3:.0f}" font-size="8" text-anchor="end">'
-            f"{top_value * fraction:.2f}s</text>"
+            f"{top_value * fraction:.2f}{unit}</text>"
             f'<line x1="{left}" x2="{width - 90}" y1="{y:.0f}" y2="{y:.0f}" stroke="#e0e0e0"/>'
         )
     for i, (label, *vs) in enumerate(months):
@@ -84,17 +95,17 @@ def latency_bars(chart: LatencyChart) -> str:
             if value is None:
                 continue
             h = max(1.0, value / top_value * height)
-            name = ("p50", "p95", "p99")[j]
+            name = ("P50", "P95", "P99")[j]
             parts.append(
                 f'<rect x="{x0 + j * bar:.1f}" y="{top + height - h:.1f}" width="{bar - 2}" '
                 f'height="{h:.1f}" fill="{LATENCY_COLOURS[j]}">'
-                f"<title>{escape(label)} {name}: {value:.3f} s</title></rect>"
+                f"<title>{escape(label)} {name}: {value:.3f}{unit}</title></rect>"
             )
         parts.append(
             f'<text x="{x0:.1f}" y="{top + height + 12}" font-size="8">{escape(label)}</text>'
         )
     legend_x = width - 80
-    for j, name in enumerate(("p50", "p95", "p99")):
+    for j, name in enumerate(("P50", "P95", "P99")):
         y = top + 10 + j * 14
         parts.append(
             f'<rect x="{legend_x}" y="{y - 8}" width="10" height="10" '

@@ -131,7 +131,7 @@ def _incidents(report: Report, t: Texts) -> tuple[list[str], Rows]:
             t.duration(i.duration_seconds),
             t(i.reason),
             i.failures,
-            i.first_error,
+            t.detail(i.first_error, i.reason),
             t("yes") if i.during_maintenance else t("no"),
             i.id,
         ]

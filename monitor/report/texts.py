@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from typing import Literal
 
+from monitor.report.details import detail_zh
+
 __all__ = ["LANGS", "Lang", "Texts"]
 
 Lang = Literal["zh", "en"]
@@ -28,7 +30,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "new_media_not_updated": ("政务新媒体内容不更新", "Account not updated"),
     "poor_interaction": ("互动回应差", "Poor interaction"),
     # not-assessable reasons
-    "no_http_check": ("未配置首页可用性（http）监测", "no http check is configured"),
+    "no_http_check": ("未配置首页可用性监测", "no http check is configured"),
     "too_few_probes": (
         "部分日期监测次数不足每天20次",
         "some days had fewer than the 20 probes a day the rule needs",
@@ -40,13 +42,21 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "period_too_short": ("统计期不足7天", "the period is shorter than 7 days"),
     "no_homepage_check": (
-        "未配置首页更新监测（freshness，category: homepage）",
+        "未配置首页更新监测",
         "no homepage freshness check (category: homepage) is configured",
     ),
     "no_column_check": ("未配置栏目更新监测", "no column freshness check is configured"),
-    "no_feed_check": ("未配置内容更新（feed）监测", "no feed check is configured"),
+    "no_feed_check": ("未配置账号内容更新监测", "no feed check is configured"),
     "no_interaction_check": ("未配置互动栏目监测", "no interaction check is configured"),
     "no_observations": ("统计期内缺少有效监测数据", "no usable observations in the period"),
+    # check types
+    "type_http": ("网页访问", "http"),
+    "type_login": ("登录", "login"),
+    "type_freshness": ("信息更新", "freshness"),
+    "type_feed": ("账号订阅", "feed"),
+    "type_links": ("链接可用性", "links"),
+    "type_interaction": ("互动栏目", "interaction"),
+    "type_security": ("安全检测", "security"),
     # kinds
     "website": ("网站", "website"),
     "new_media": ("政务新媒体", "new-media account"),
@@ -202,12 +212,16 @@ class Texts:
         """`1 incident`, `3 incidents` (English nouns with a regular plural)."""
         return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
+    def detail(self, text: str, outcome: str) -> str:
+        """A probe's detail in the report's language (probes write English)."""
+        return detail_zh(text, self(outcome)) if self.zh else text
+
     def seconds(self, value: float | None) -> str:
         """A latency: `0.42 s`, `1.5 s`, `12 s`."""
         if value is None:
             return self("dash")
         digits = 3 if value < 0.1 else 2 if value < 10 else 1
-        return f"{value:.{digits}f} s"
+        return f"{value:.{digits}f}秒" if self.zh else f"{value:.{digits}f} s"
 
     def percent(self, ratio: float | None, digits: int = 2) -> str:
         if ratio is None:
