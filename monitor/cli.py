@@ -89,11 +89,15 @@ def _review_parser(commands: Any, with_config: Callable[..., argparse.ArgumentPa
     subject = add.add_mutually_exclusive_group(required=True)
     subject.add_argument("--check", help="the check reviewed (e.g. home-security)")
     subject.add_argument("--rule", help="the rule or indicator reviewed (e.g. security)")
-    add.add_argument("--from", dest="start", required=True, help="first day or ISO time")
-    add.add_argument("--to", dest="end", required=True, help="last day (included) or ISO time")
+    add.add_argument("--from", "--start", dest="start", required=True, help="first day or ISO time")
+    add.add_argument(
+        "--to", "--end", dest="end", required=True, help="last day (included) or ISO time"
+    )
     add.add_argument("--decision", required=True, choices=["exempt", "confirm", "reject"])
     add.add_argument("--reason", required=True)
-    add.add_argument("--by", dest="reviewer", help="who reviews (default: the login name)")
+    add.add_argument(
+        "--by", "--reviewer", dest="reviewer", help="who reviews (default: the login name)"
+    )
     add.add_argument("--json", action="store_true")
     listing = with_config("list", "list reviews in force (--all: withdrawn ones too)", actions)
     listing.add_argument("--site")
@@ -102,7 +106,9 @@ def _review_parser(commands: Any, with_config: Callable[..., argparse.ArgumentPa
     withdraw = with_config("withdraw", "withdraw a review (recorded, never deleted)", actions)
     withdraw.add_argument("id", type=int)
     withdraw.add_argument("--reason", required=True)
-    withdraw.add_argument("--by", dest="reviewer", help="who withdraws (default: the login name)")
+    withdraw.add_argument(
+        "--by", "--reviewer", dest="reviewer", help="who withdraws (default: the login name)"
+    )
     withdraw.add_argument("--json", action="store_true")
 
 

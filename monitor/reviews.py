@@ -88,6 +88,7 @@ class NewReview:
         reviewer; times are ISO dates or times (a bare `end` date is included whole)."""
         if not isinstance(data, dict):
             raise ReviewError("review: expected a JSON object")
+        data = _canonical(data)
         unknown = set(data) - {
             "site",
             "check",
@@ -117,6 +118,31 @@ class NewReview:
             reason=data["reason"],
             reviewer=data["reviewer"],
         )
+
+
+# Other names people (and other tools) give the fields.
+_ALIASES = {"from": "start", "to": "end", "by": "reviewer"}
+
+
+def _canonical(data: dict[str, Any]) -> dict[str, Any]:
+    """The API's fields under their own names: aliases mapped, a `span` object
+    ({start, end}) or string (`2026-07-01/2026-07-31`) split."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _ALIASES.get(key, key)
+        if name in out:
+            raise ReviewError(f"review: {name} given twice")
+        out[name] = value
+    span = out.pop("span", None)
+    if span is not None:
+        if isinstance(span, str) and span.count("/") == 1:
+            span = dict(zip(("start", "end"), span.split("/"), strict=True))
+        if not isinstance(span, dict) or set(span) != {"start", "end"}:
+            raise ReviewError("review: span is {start, end} or 'START/END'")
+        if "start" in out or "end" in out:
+            raise ReviewError("review: give span or start and end, not both")
+        out.update(span)
+    return out
 
 
 def _text(name: str, value: str, limit: int) -> None:

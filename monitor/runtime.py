@@ -182,7 +182,7 @@ class Runtime:
                 exposition=self.metrics.exposition_chunks,
                 routes=[
                     web.get("/api/v1/incidents", self._incidents_api),
-                    *server.review_routes(lambda: self.store, lambda: self.config.timezone),
+                    *server.review_routes(lambda: self.store, lambda: self.config),
                     *web_routes(self),
                 ],
             )

@@ -23,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from monitor.redact import scrub
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.reviews import NewReview, Review
 
 StatusSource = Callable[[], list[dict[str, Any]]]
@@ -193,21 +194,44 @@ class ReviewStore(Protocol):
 
 
 def review_routes(
-    store: Callable[[], ReviewStore | None], timezone: Callable[[], str]
+    store: Callable[[], ReviewStore | None], config: Callable[[], Config]
 ) -> list[web.AbstractRouteDef]:
     """/api/v1/reviews: GET lists the reviews in force (`?site=S`, `?all=1` with withdrawn
     ones), POST records one (JSON: site, check or rule, start, end, decision, reason, reviewer),
-    POST /api/v1/reviews/{id}/withdraw withdraws one (JSON: reason, reviewer)."""
+    POST /api/v1/reviews/{id}/withdraw withdraws one (JSON: reason, reviewer).
+
+    Reviews change verdicts, so they follow the pages' `server.access` rule, and are written
+    only with its token or password, or on loopback (`public: true` publishes reading only)."""
     from monitor.reviews import NewReview, ReviewError, ReviewNotFoundError
     from monitor.store import StoreError
+    from monitor.web import access
+
+    def refused(request: web.Request) -> web.Response | None:
+        settings = config().server
+        credentials = settings.access.token is not None or settings.access.password is not None
+        if request.method != "GET" and not credentials and not access.is_loopback(settings.host):
+            message = "reviews are written only on loopback or with server.access credentials"
+            return web.json_response({"error": message}, status=403)
+        if not access.check(request, settings).allowed:
+            if not credentials:
+                message = "server.access is not set: reviews are served on loopback only"
+                return web.json_response({"error": message}, status=403)
+            return web.json_response(
+                {"error": "server.access: a token or password is needed"},
+                status=401,
+                headers={"WWW-Authenticate": "Basic"} if settings.access.password else None,
+            )
+        return None
 
     async def answer(
         request: web.Request, work: Callable[[ReviewStore, ZoneInfo], Any]
     ) -> web.Response:
+        if (refusal := refused(request)) is not None:
+            return refusal
         target = store()
         if target is None:
             return web.json_response({"error": "no store"}, status=503)
-        zone = ZoneInfo(timezone())
+        zone = ZoneInfo(config().timezone)
         try:
             result = await work(target, zone)
         except ReviewNotFoundError as exc:

@@ -171,24 +171,33 @@ async def test_review_command(pg_url: str, tmp_path: Path) -> None:  # noqa: F81
     assert [r["in_force"] for r in json.loads(out)] == [False]
 
     code, _, err = await run_cli(
-        *base, "--from", "2026-07-31", "--to", "2026-07-01", "--decision", "exempt",
+        *base, "--start", "2026-07-31", "--end", "2026-07-01", "--decision", "exempt",
         "--reason", "x",
     )  # fmt: skip
     assert code == 2
     assert err.strip() == "error: review: the span ends before it starts"
 
 
-@pytest.fixture
-async def api(store: Store, aiohttp_client: Any) -> TestClient[web.Request, web.Application]:
+Client = TestClient[web.Request, web.Application]
+
+
+async def serve_reviews(store: Store, aiohttp_client: Any, **server_settings: Any) -> Client:
+    """The API's review routes over `store`, with the config's `server` settings."""
+    config = make_config("", server=server_settings) if server_settings else make_config("")
     app = server.make_app(
         registry=CollectorRegistry(),
         status=lambda: [],
         ready=lambda: (True, "ok"),
         reload=_reload,
-        routes=server.review_routes(lambda: store, lambda: "Asia/Shanghai"),
+        routes=server.review_routes(lambda: store, lambda: config),
     )
-    client: TestClient[web.Request, web.Application] = await aiohttp_client(app)
+    client: Client = await aiohttp_client(app)
     return client
+
+
+@pytest.fixture
+async def api(store: Store, aiohttp_client: Any) -> Client:
+    return await serve_reviews(store, aiohttp_client)
 
 
 async def _reload() -> tuple[bool, str]:
@@ -219,8 +228,8 @@ async def test_review_api(api: TestClient[web.Request, web.Application]) -> None
     resp = await api.post("/api/v1/reviews", json=body | {"decision": "maybe"})
     assert resp.status == 400
     assert "invalid decision" in (await resp.json())["error"]
-    resp = await api.post("/api/v1/reviews", json=body | {"by": "x"})
-    assert resp.status == 400 and (await resp.json())["error"] == "review: unknown field 'by'"
+    resp = await api.post("/api/v1/reviews", json=body | {"colour": "x"})
+    assert resp.status == 400 and (await resp.json())["error"] == "review: unknown field 'colour'"
     resp = await api.post("/api/v1/reviews", data=b"{not json")
     assert resp.status == 400
 
@@ -236,3 +245,51 @@ async def test_review_api(api: TestClient[web.Request, web.Application]) -> None
     assert resp.status == 404
     resp = await api.post("/api/v1/reviews/12345/withdraw", json=withdraw)
     assert resp.status == 404
+
+
+async def test_review_api_aliases(api: Client) -> None:
+    """The API also takes `from`/`to`/`by` and a `span` ("START/END" or {start, end})."""
+    body = {"site": "portal", "check": "home", "decision": "exempt", "reason": "监测网络故障"}
+    resp = await api.post(
+        "/api/v1/reviews", json=body | {"from": "2026-07-01", "to": "2026-07-02", "by": "甲"}
+    )
+    assert resp.status == 201 and (await resp.json())["reviewer"] == "甲"
+    resp = await api.post(
+        "/api/v1/reviews", json=body | {"span": "2026-07-01/2026-07-02", "reviewer": "乙"}
+    )
+    added = await resp.json()
+    assert (added["start"], added["end"]) == (
+        "2026-07-01T00:00:00+08:00",
+        "2026-07-03T00:00:00+08:00",
+    )
+    resp = await api.post(
+        "/api/v1/reviews",
+        json=body | {"span": {"start": "2026-07-01"}, "reviewer": "乙"},
+    )
+    assert resp.status == 400
+
+
+async def test_review_api_follows_server_access(store: Store, aiohttp_client: Any) -> None:
+    """Off loopback without server.access nothing is served (403, `public` opens reading
+    only); with a token a review is written only with it (401 without)."""
+    body = {
+        "site": "portal", "rule": "security_incident", "start": "2026-07-01",
+        "end": "2026-07-02", "decision": "confirm", "reason": "核实", "reviewer": "丙",
+    }  # fmt: skip
+    open_port = await serve_reviews(store, aiohttp_client, listen="0.0.0.0:9108")
+    assert (await open_port.get("/api/v1/reviews")).status == 403
+    assert (await open_port.post("/api/v1/reviews", json=body)).status == 403
+    public = await serve_reviews(
+        store, aiohttp_client, listen="0.0.0.0:9108", access={"public": True}
+    )
+    assert (await public.get("/api/v1/reviews")).status == 200
+    refused = await public.post("/api/v1/reviews", json=body)
+    assert refused.status == 403
+    assert "loopback or with server.access credentials" in (await refused.json())["error"]
+    token = await serve_reviews(
+        store, aiohttp_client, listen="0.0.0.0:9108", access={"token": "s3cret-token"}
+    )
+    assert (await token.post("/api/v1/reviews", json=body)).status == 401
+    headers = {"Authorization": "Bearer s3cret-token"}
+    assert (await token.post("/api/v1/reviews", json=body, headers=headers)).status == 201
+    assert await store.list_reviews() != []
