@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -613,3 +613,20 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"sites\[0\]\.checks\[0\]\.defacement\.threshold"):
         load_config(path)
+
+
+async def test_web_page_shows_a_compromise_as_a_finding(
+    site: Site, base: str, ctx: ProbeContext
+) -> None:
+    """The office's page shows a compromised page as a finding on a page that opens, not as
+    a site that is down, with its own label."""
+    from monitor.web.state import State, state_of
+    from monitor.web.texts import Texts
+
+    site.put("/", homepage(inject=INJECTIONS[0][1]["inject"]))
+    result = await probe(security_check(base + "/"), ctx)
+    assert state_of(result) is State.FINDING
+    assert (
+        Texts("zh", NOW.tzinfo or UTC).outcome("compromised")
+        == "疑似暗链、挂马或篡改（待人工核查）"
+    )

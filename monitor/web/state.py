@@ -17,14 +17,15 @@ class State(enum.StrEnum):
     DOWN = "down"
     SUSPECTED = "suspected"
     STALE = "stale"
-    FINDING = "finding"  # the page opens, but has broken links or unanswered questions
+    # The page opens, but has broken links, unanswered questions or a suspected compromise.
+    FINDING = "finding"
     PENDING = "pending"
     UP = "up"
 
 
 RANK = {state: rank for rank, state in enumerate(State)}
 
-_FINDINGS = (Outcome.BROKEN_LINKS, Outcome.UNANSWERED)
+_FINDINGS = (Outcome.BROKEN_LINKS, Outcome.UNANSWERED, Outcome.COMPROMISED)
 
 
 def state_of(result: ProbeResult | None) -> State:

@@ -119,6 +119,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "outcome_stale": ("未及时更新", "stale"),
     "outcome_broken_links": ("链接失效", "broken links"),
     "outcome_unanswered": ("留言超期未答复", "unanswered questions"),
+    "outcome_compromised": ("疑似暗链、挂马或篡改（待人工核查）", "suspected compromise"),
     "outcome_probe_error": ("监测程序错误", "monitor error"),
     # verdicts
     "status_pass": ("合格", "pass"),
