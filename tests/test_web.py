@@ -216,6 +216,19 @@ async def test_token_and_basic_auth() -> None:
         await client.close()
 
 
+async def test_an_empty_token_is_no_token() -> None:
+    """`token: ${MONITOR_WEB_TOKEN:-}` left empty opens nothing off loopback: no token, an
+    empty `?token=` or an empty bearer all get the 403 that states the rule."""
+    client = await _client(_config("0.0.0.0:9108", token=""))
+    try:
+        for kwargs in ({}, {"params": {"token": ""}}, {"headers": {"Authorization": "Bearer "}}):
+            response = await client.get("/", **kwargs)
+            assert response.status == 403
+            assert "server.access" in await response.text()
+    finally:
+        await client.close()
+
+
 def test_username_without_password_is_a_config_error() -> None:
     """Basic auth needs both halves; one alone is refused at load with its config path."""
     from monitor.config import ConfigError

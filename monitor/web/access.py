@@ -44,8 +44,10 @@ class Verdict:
 
 def check(request: web.Request, server: Server) -> Verdict:
     access = server.access
+    # An empty value (`${MONITOR_WEB_TOKEN:-}` unset) is no credential: it must never match.
     token = access.token.get_secret_value() if access.token is not None else None
     password = access.password.get_secret_value() if access.password is not None else None
+    token, password = token or None, password or None
     if token is None and password is None:
         if access.public or is_loopback(server.host):
             return Verdict(True)
