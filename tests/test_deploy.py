@@ -302,11 +302,25 @@ def test_sharded_statefulset_gives_every_pod_a_valid_shard() -> None:
     assert env["SHARD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == (
         "metadata.labels['apps.kubernetes.io/pod-index']"
     )
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     count = int(env["SHARD_COUNT"]["value"])
     assert count == spec["replicas"]
-    shard_arg = container["args"][container["args"].index("--shard") + 1]
-    assert shard_arg == "$(SHARD_INDEX)/$(SHARD_COUNT)"
-    shards = [Shard.parse(f"{i}/{count}") for i in range(spec["replicas"])]
+    # The container's shell line, run by a real sh with `monitor` standing in as an echo: the
+    # label wins where set; without it (Kubernetes < 1.28) the pod name's ordinal is used.
+    assert container["command"] == ["/bin/sh", "-c"]
+    (line,) = container["args"]
+    shards = []
+    for i in range(spec["replicas"]):
+        for label in (str(i), ""):
+            done = subprocess.run(
+                ["sh", "-c", f'monitor() {{ echo "$@"; }}; {line.replace("exec ", "", 1)}'],
+                env={"SHARD_INDEX": label, "POD_NAME": f"monitor-{i}", "SHARD_COUNT": str(count)},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert done.stdout.split()[-2:] == ["--shard", f"{i}/{count}"], done.stdout
+        shards.append(Shard.parse(f"{i}/{count}"))
     assert sorted(s.index for s in shards) == list(range(count))
 
 
