@@ -20,7 +20,7 @@ from tests.stack import free_port
 EXPECTED = {
     ("sasac", "zwzx"): {"unanswered"},
     ("sasac", "gzyw"): {"stale"},
-    ("petrochem-retirees", "login"): {"timeout"},
+    ("petrochem-retirees", "login"): {"timeout", "session_dropped"},
     ("qingchun-guozi", "updates"): {"stale"},
     ("buildmat-retirees", "home"): {"http_error"},
 }
