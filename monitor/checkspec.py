@@ -6,6 +6,7 @@ them through the probe registry. Models are frozen and reject unknown keys.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from pydantic import (
 from yarl import URL
 
 __all__ = [
+    "MAX_STORED_INT",
     "CheckSpec",
     "Duration",
     "Model",
@@ -45,6 +47,13 @@ _SIZE_UNITS = {
     "gib": 1024**3,
 }
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# The longest duration anything takes (retention for years included): past it a figure is a
+# typo, and sleeping on it would overflow the event loop's clock.
+MAX_DURATION_S = 100 * 365 * 86400.0
+# Counts that the database stores (thresholds): an INTEGER column holds up to this.
+MAX_STORED_INT = 2**31 - 1
+# A host name as DNS and IDNA allow it (punycode, an IPv4 or a bracketed IPv6 address).
+_HOST = re.compile(r"[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]")
 
 
 def parse_duration(value: object) -> float:
@@ -61,8 +70,10 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     else:
         raise ValueError(f"invalid duration {value!r} (use e.g. 90s, 5m, 14d)")
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {value!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"duration must be positive and finite, got {value!r}")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"duration {value!r} is longer than 100 years")
     return seconds
 
 
@@ -88,6 +99,8 @@ def _check_url(value: str) -> str:
         raise ValueError(f"URL must start with http:// or https://, got {value!r}")
     if not url.host:
         raise ValueError(f"URL has no host: {value!r}")
+    if not _HOST.fullmatch(url.raw_host or ""):
+        raise ValueError(f"URL host {url.host!r} is not a valid host name")
     return value
 
 
@@ -120,8 +133,8 @@ class CheckSpec(Model):
     name: str = ""
     interval: Duration | None = None
     timeout: Duration | None = None
-    failure_threshold: int | None = Field(default=None, ge=1)
-    success_threshold: int | None = Field(default=None, ge=1)
+    failure_threshold: int | None = Field(default=None, ge=1, le=MAX_STORED_INT)
+    success_threshold: int | None = Field(default=None, ge=1, le=MAX_STORED_INT)
     # Filled in by the config loader from the check's site, so a check stands alone.
     site: str = ""
     site_name: str = ""  # the site's own name (石化离退休干部局网站), for messages and panels

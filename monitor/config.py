@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from monitor.checkspec import ID_PATTERN, CheckSpec, Duration, Model
+from monitor.checkspec import ID_PATTERN, MAX_STORED_INT, CheckSpec, Duration, Model
 from monitor.probes import CHECK_TYPES
 from monitor.redact import register as register_secret
 from monitor.redact import scrub
@@ -44,8 +44,8 @@ class ConfigError(Exception):
 class Defaults(Model):
     interval: Duration = 300.0  # official rule needs >= 20 probes a day
     timeout: Duration = 15.0  # official rule: not open after 15 s = unreachable
-    failure_threshold: int = Field(default=3, ge=1)
-    success_threshold: int = Field(default=2, ge=1)
+    failure_threshold: int = Field(default=3, ge=1, le=MAX_STORED_INT)
+    success_threshold: int = Field(default=2, ge=1, le=MAX_STORED_INT)
 
 
 class Storage(Model):
@@ -222,13 +222,91 @@ def _walk(node: Any, path: str) -> Any:
     return node
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last)."""
+# What a config may make the loader do. A real config (thousands of checks) is far inside
+# these; a YAML alias bomb (a kilobyte that expands to billions of nodes), nesting a thousand
+# deep or an alias to itself is refused in bounded time and memory instead.
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIASES = 10_000
+MAX_NODES = 2_000_000  # counted as expanded: an alias counts every node it stands for
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses what would hang or crash loading: too deep, too many aliases,
+    a document that expands past MAX_NODES, recursive aliases, non-scalar keys, and a key
+    given twice in one mapping (YAML would keep the last)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _limit(self.get_mark(), f"more than {MAX_ALIASES} aliases")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _limit(self.get_mark(), f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _limit(mark: yaml.Mark, problem: str) -> yaml.MarkedYAMLError:
+    return yaml.composer.ComposerError(None, None, problem, mark)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document stands for once every alias is expanded (each shared node
+    counted once per use, as construction and validation would visit it); raises on a cycle.
+    Linear in the nodes as written: each is sized once."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    # Iterative post-order walk: the graph may be deep enough to overflow Python's stack.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            sizes[key] = min(MAX_NODES + 1, 1 + sum(sizes[id(c)] for c in _children(node)))
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise _limit_at(node, "an alias refers to itself (recursive alias)")
+        on_path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise _limit_at(child, "an alias refers to itself (recursive alias)")
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _limit_at(node: yaml.Node, problem: str) -> yaml.MarkedYAMLError:
+    return yaml.composer.ComposerError(None, None, problem, node.start_mark)
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            problem = "a key must be a plain value, not a list or mapping"
+            raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
         key = loader.construct_object(key_node)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -238,7 +316,23 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     return loader.construct_mapping(node)
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LimitedLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document within the limits above; raises yaml.YAMLError."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise yaml.YAMLError(f"the config is larger than {MAX_CONFIG_BYTES // 2**20} MiB")
+    loader = _LimitedLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        if _expanded_size(root) > MAX_NODES:
+            raise _limit_at(root, f"expands to more than {MAX_NODES:,} values (an alias bomb?)")
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -258,7 +352,11 @@ def _describe(error: Mapping[str, Any], prefix: str) -> str:
     if kind == "missing":
         return f"{where}: required key missing"
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{where}: {message}"
+    return f"{where}: {_one_line(message)}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _first_error(exc: ValidationError, prefix: str = "") -> str:
@@ -350,7 +448,7 @@ def _parse(data: Any, source: str) -> Config:
             checks.append(check)
         sites.append(site.model_copy(update={"checks": tuple(checks)}))
     for i, window in enumerate(config.maintenance):
-        _check_window(window, f"maintenance[{i}]", site_seen)
+        _check_window(window, f"maintenance[{i}]", site_seen, ZoneInfo(config.timezone))
     config = config.model_copy(update={"sites": tuple(sites)})
     _register_secret_fields(config)
     return config
@@ -362,14 +460,18 @@ def _site_shell(raw: Any, index: int) -> Any:
     return {k: v for k, v in raw.items() if k != "checks"}
 
 
-def _check_window(window: MaintenanceWindow, where: str, sites: Mapping[str, int]) -> None:
+def _check_window(
+    window: MaintenanceWindow, where: str, sites: Mapping[str, int], zone: ZoneInfo
+) -> None:
     for j, site in enumerate(window.sites):
         if site not in sites:
             raise ConfigError(f"{where}.sites[{j}]: no site with id {site!r}")
     if window.weekly is None:
         if window.start is None or window.end is None:
             raise ConfigError(f"{where}: give start and end, or weekly")
-        if window.end <= window.start:
+        # A time without an offset is in the config's time zone (as the schedule reads it).
+        start, end = (t if t.tzinfo else t.replace(tzinfo=zone) for t in (window.start, window.end))
+        if end <= start:
             raise ConfigError(f"{where}.end: must be after start")
     elif window.start is not None or window.end is not None:
         raise ConfigError(f"{where}: give start and end, or weekly, not both")
@@ -385,13 +487,15 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: the config is not UTF-8 text") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
         raise ConfigError(f"{source}: {line}invalid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{source}: invalid YAML: {_one_line(str(exc))}") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value YAML reads (2026-02-30)
+        raise ConfigError(f"{source}: invalid YAML value: {exc}") from None
     return parse_config(data, source)
 
 
@@ -402,6 +506,8 @@ OFFICIAL_TIMEOUT_S = 15.0
 def config_warnings(config: Config) -> list[str]:
     """Settings that load but weaken what the report can judge, one line each."""
     out = []
+    if not any(site.checks for site in config.sites):
+        out.append(f"{config.source}: no checks configured: `monitor run` would probe nothing")
     for i, site in enumerate(config.sites):
         for j, check in enumerate(site.checks):
             if check.type == "http" and check.timeout_s < OFFICIAL_TIMEOUT_S:

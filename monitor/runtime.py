@@ -88,6 +88,7 @@ class Runtime:
         self._scheduler_task: asyncio.Task[None] | None = None
         self._web: Any = None
         self._reload_lock = asyncio.Lock()
+        self._queued_reload: asyncio.Task[tuple[bool, str]] | None = None
         self._forgetting: set[asyncio.Task[None]] = set()
 
     # --- the pipeline -------------------------------------------------------------------
@@ -290,10 +291,21 @@ class Runtime:
         log.info("monitor_stopped", cancelled_probes=cancelled)
 
     async def reload(self) -> tuple[bool, str]:
-        """Load the config file again; a config that fails validation is refused."""
+        """Load the config file again; a config that fails validation is refused.
+
+        Reloads asked for while another waits its turn share that one (it reads the file after
+        all of them asked), so a thousand at once read it twice, not a thousand times.
+        """
+        if self._queued_reload is None:
+            self._queued_reload = asyncio.create_task(self._reload_in_turn(), name="reload")
+        return await asyncio.shield(self._queued_reload)
+
+    async def _reload_in_turn(self) -> tuple[bool, str]:
         async with self._reload_lock:
+            self._queued_reload = None  # from now on a new request waits for the next turn
             try:
-                new = load_config(self.config_path)
+                # Off the loop: a large config takes a while to read, and probes go on.
+                new = await asyncio.to_thread(load_config, self.config_path)
             except ConfigError as exc:
                 self.metrics.config_reloaded(False, time.time())
                 log.error("config_reload_refused", error=str(exc))

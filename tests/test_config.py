@@ -257,6 +257,70 @@ BAD_INPUTS = [
         "server: {listen: 9108}",
         "server.listen: Input should be a valid string",
     ),
+    (
+        "nesting 1000 deep",
+        "a: " + "[" * 1000 + "]" * 1000,
+        "line 1: invalid YAML: nested deeper than 64 levels",
+    ),
+    (
+        "recursive alias",
+        "x: &x [*x]",
+        "line 1: invalid YAML: an alias refers to itself (recursive alias)",
+    ),
+    (
+        "complex key",
+        "? [a]\n: 1",
+        "line 1: invalid YAML: a key must be a plain value, not a list or mapping",
+    ),
+    (
+        "alias bomb",
+        "".join(
+            f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9 if i else ["lol"] * 9) + "]\n"
+            for i in range(9)
+        ),
+        "line 1: invalid YAML: expands to more than 2,000,000 values (an alias bomb?)",
+    ),
+    (
+        "impossible date",
+        "maintenance: [{start: 2026-02-30, end: 2026-03-01}]",
+        "invalid YAML value: day is out of range for month",
+    ),
+    (
+        "interval not a number",
+        "defaults: {interval: .nan}",
+        "defaults.interval: duration must be positive and finite, got nan",
+    ),
+    (
+        "infinite interval",
+        "defaults: {interval: .inf}",
+        "defaults.interval: duration must be positive and finite, got inf",
+    ),
+    (
+        "timeout not a number",
+        "sites: [{id: a, checks: [{id: h, type: http, url: 'http://x.gov.cn', timeout: .nan}]}]",
+        "sites[0].checks[0].timeout: duration must be positive and finite, got nan",
+    ),
+    (
+        "duration past a century",
+        "storage: {retention: 99999999d}",
+        "storage.retention: duration '99999999d' is longer than 100 years",
+    ),
+    (
+        "threshold past the database column",
+        "sites: [{id: a, checks: [{id: h, type: http, url: 'http://x.gov.cn',"
+        " failure_threshold: 3000000000}]}]",
+        "sites[0].checks[0].failure_threshold: Input should be less than or equal to 2147483647",
+    ),
+    (
+        "default threshold past the database column",
+        "defaults: {success_threshold: 3000000000}",
+        "defaults.success_threshold: Input should be less than or equal to 2147483647",
+    ),
+    (
+        "space in the host",
+        "sites: [{id: a, checks: [{id: h, type: http, url: 'http://exa mple.gov.cn/'}]}]",
+        "sites[0].checks[0].url: URL host 'exa mple.gov.cn' is not a valid host name",
+    ),
 ]
 
 
@@ -300,3 +364,36 @@ def test_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     """A config file that does not exist is exit 2 with its name."""
     assert main(["validate", "-c", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml: cannot read config: No such file or directory" in capsys.readouterr().err
+
+
+def test_maintenance_start_with_offset_and_end_without_compare_in_the_config_zone(
+    tmp_path: Path,
+) -> None:
+    """A zone-aware start and a naive end (read in `timezone`) load, and a reversed pair is refused."""
+    window = "maintenance: [{{start: '2026-07-01T10:00:00+08:00', end: '{end}'}}]"
+    config = load_config(write(tmp_path, window.format(end="2026-07-01 10:30:00")))
+    assert len(config.maintenance) == 1
+    # 09:30 in Shanghai is before 10:00+08:00, though 09:30 UTC would be after it.
+    message = error_of(tmp_path, window.format(end="2026-07-01 09:30:00"))
+    assert message == "maintenance[0].end: must be after start"
+
+
+def test_a_status_or_a_marker_alone_is_a_list_of_one(tmp_path: Path) -> None:
+    """`expect.status: 200` and `body_contains: 石化` are read as one-entry lists."""
+    text = GOOD.replace(
+        "url: https://example.gov.cn/",
+        "url: https://example.gov.cn/\n        expect: {status: 200, body_contains: 石化}",
+    )
+    (check,) = load_config(write(tmp_path, text)).checks()
+    assert check.expect.status == (200,)  # type: ignore[attr-defined]
+    assert check.expect.body_contains == ("石化",)  # type: ignore[attr-defined]
+
+
+def test_an_empty_config_validates_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config without checks is valid, but validate warns that run would probe nothing."""
+    path = write(tmp_path, "")
+    assert main(["validate", "-c", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err == f"warning: {path}: no checks configured: `monitor run` would probe nothing\n"

@@ -20,10 +20,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import psutil
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from monitor.config import load_config
 from monitor.results import Outcome, ProbeResult
+from monitor.runtime import Runtime
 from monitor.store import Store
 from tests.fakeclock import FakeClock
 from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, pg_url, via, wait_for  # noqa: F401  (fixture)
@@ -472,3 +475,54 @@ async def test_close_writes_what_the_database_takes_during_a_retry_backoff(
         assert await conn.fetchval("SELECT count(*) FROM probe_results") == 1
     finally:
         await conn.close()
+
+
+RELOAD_CONFIG = """
+sites:
+  - id: s
+    checks: [{id: c, type: http, url: "http://127.0.0.1:9/", interval: 1h}]
+"""
+
+
+async def test_a_thousand_parallel_reloads_share_their_turns(tmp_path: Path) -> None:
+    """1,000 reloads at once all succeed, yet the file is read and applied once or twice."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text(RELOAD_CONFIG, encoding="utf-8")
+    runtime = Runtime(load_config(path), config_path=str(path))
+    await runtime.start(serve=False, store=False)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            answers = await asyncio.gather(*(runtime.reload() for _ in range(1000)))
+        assert all(ok for ok, _ in answers)
+        applied = [e for e in logs if e["event"] == "config_reloaded"]
+        assert 1 <= len(applied) <= 2
+        # A reload asked after those finished reads the file again.
+        with structlog.testing.capture_logs() as logs:
+            assert (await runtime.reload())[0]
+        assert [e["event"] for e in logs].count("config_reloaded") == 1
+    finally:
+        await runtime.stop()
+
+
+async def test_an_alias_bomb_reload_is_refused_and_the_running_config_stays(
+    tmp_path: Path,
+) -> None:
+    """A YAML alias bomb written over the config is refused with one line; the old one runs on."""
+    path = tmp_path / "monitor.yaml"
+    path.write_text(RELOAD_CONFIG, encoding="utf-8")
+    runtime = Runtime(load_config(path), config_path=str(path))
+    await runtime.start(serve=False, store=False)
+    try:
+        bomb = "".join(
+            f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9 if i else ["lol"] * 9) + "]\n"
+            for i in range(9)
+        )
+        path.write_text(bomb, encoding="utf-8")
+        ok, message = await asyncio.wait_for(runtime.reload(), 60)
+        assert not ok
+        assert message == (
+            f"{path}: line 1: invalid YAML: expands to more than 2,000,000 values (an alias bomb?)"
+        )
+        assert [c.key for c in runtime.config.checks()] == ["s/c"]
+    finally:
+        await runtime.stop()

@@ -27,6 +27,12 @@ class Expect(Model):
     body_not_contains: tuple[str, ...] = ()
     body_regex: tuple[str, ...] = ()
 
+    @field_validator("status", "body_contains", "body_not_contains", "body_regex", mode="before")
+    @classmethod
+    def _one_is_a_list(cls, value: object) -> object:
+        """`status: 200` or `body_contains: 国资委` alone is a list of one."""
+        return (value,) if isinstance(value, int | str) and not isinstance(value, bool) else value
+
     @field_validator("status")
     @classmethod
     def _statuses(cls, value: tuple[int | str, ...]) -> tuple[int | str, ...]:
