@@ -235,3 +235,57 @@ def test_username_without_password_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match=r"server\.access: .*username and password"):
         _config("0.0.0.0:9108", username="office")
+
+
+def test_content_age_levels_at_their_boundaries() -> None:
+    """A 14-day column is `ok` below 10 days, `near` from exactly 10 days, `over` only past
+    14 days (the probe's own rule: stale when older than allowed); 180 days likewise."""
+    from monitor.web.state import State
+    from monitor.web.views import CheckView
+
+    day = 86400.0
+
+    def level(age: float, allowed: float) -> str | None:
+        view = CheckView(
+            "c", "", "freshness", "news", State.UP, "ok", "", None, None, age, allowed, None, None
+        )
+        return view.age_level
+
+    assert level(10 * day - 1, 14 * day) == "ok"
+    assert level(10 * day, 14 * day) == "near"
+    assert level(14 * day, 14 * day) == "near"
+    assert level(14 * day + 1, 14 * day) == "over"
+    assert level(176 * day - 1, 180 * day) == "ok"
+    assert level(176 * day, 180 * day) == "near"
+    assert level(180 * day + 1, 180 * day) == "over"
+
+
+def test_states_of_outcomes() -> None:
+    """Access failures are down, stale is stale, findings on a page that opens need attention,
+    no result or the monitor's own error is pending, and nothing here is ever `suspected`."""
+    from datetime import UTC, datetime
+
+    from monitor.results import Outcome
+    from monitor.web.state import State, state_of, worst
+
+    def result(outcome: Outcome) -> ProbeResult:
+        return ProbeResult("s", "c", "http", outcome, datetime(2026, 7, 1, tzinfo=UTC), 0.1)
+
+    assert state_of(None) is State.PENDING
+    assert state_of(result(Outcome.PROBE_ERROR)) is State.PENDING
+    assert state_of(result(Outcome.OK)) is State.UP
+    assert state_of(result(Outcome.STALE)) is State.STALE
+    for outcome in (Outcome.BROKEN_LINKS, Outcome.UNANSWERED, Outcome.COMPROMISED):
+        assert state_of(result(outcome)) is State.FINDING
+    access = set(Outcome) - {
+        Outcome.OK,
+        Outcome.STALE,
+        Outcome.PROBE_ERROR,
+        Outcome.BROKEN_LINKS,
+        Outcome.UNANSWERED,
+        Outcome.COMPROMISED,
+    }
+    assert {state_of(result(o)) for o in access} == {State.DOWN}
+    assert {state_of(result(o)) for o in Outcome} <= set(State) - {State.SUSPECTED}
+    assert worst([State.UP, State.STALE, State.DOWN]) is State.DOWN
+    assert worst([]) is State.PENDING

@@ -27,6 +27,9 @@ from monitor.web.state import State, state_of, worst
 
 # How long a computed report is reused: the pages refresh often, the figures move slowly.
 REPORT_TTL_SECONDS = 30.0
+# A content age this close to its limit is shown as a warning: 10 days of the official 14, as
+# the ContentAgeing alert warns, and the same heads-up before 6 months.
+NEAR_LIMIT_SECONDS = 4 * 86400.0
 # Days of history on a site's page (the availability strip) and of login step latency.
 SITE_DAYS = 90
 STEP_DAYS = 7
@@ -57,6 +60,18 @@ class CheckView:
     newest_item_at: datetime | None
     unanswered: int | None  # overdue questions (interaction checks)
     steps: tuple[Step, ...] = ()
+
+    @property
+    def age_level(self) -> str | None:
+        """`over` past the limit (the probe's own rule: older than allowed), `near` within
+        NEAR_LIMIT_SECONDS of it, `ok` below; None without an age or a limit."""
+        if self.content_age is None or self.allowed_age is None:
+            return None
+        if self.content_age > self.allowed_age:
+            return "over"
+        if self.content_age >= self.allowed_age - NEAR_LIMIT_SECONDS:
+            return "near"
+        return "ok"
 
 
 @dataclass(slots=True)
