@@ -22,7 +22,7 @@ step "amtool check-config"
 amtool check-config alertmanager/alertmanager.yml
 
 step "amtool template render"
-for name in monitor.subject monitor.text monitor.html; do
+for name in monitor.subject monitor.text monitor.html monitor.wechat; do
   amtool template render --template.glob='alertmanager/templates/*.tmpl' \
     --template.text="{{ template \"$name\" . }}" >/dev/null
   echo "  $name renders"

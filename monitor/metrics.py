@@ -65,6 +65,7 @@ CONTENT_AGE = "monitor_content_age_seconds"
 CONTENT_ITEMS = "monitor_content_items"
 BROKEN_LINKS = "monitor_broken_links"
 LOGIN_STEP_DURATION = "monitor_login_step_duration_seconds"
+LOGIN_STEP_FAILURES = "monitor_login_step_failures_total"
 SESSION_DROPOUTS = "monitor_session_dropouts_total"
 SLOW_LOGINS = "monitor_slow_logins_total"
 SESSION_LIFETIME = "monitor_session_lifetime_seconds"
@@ -158,6 +159,7 @@ _CHECK_FAMILIES = (
     (CONTENT_ITEMS, "gauge", "Number of items the latest probe found."),
     (BROKEN_LINKS, "gauge", "Number of broken links the latest probe found."),
     (LOGIN_STEP_DURATION, "histogram", "Duration of each successful step of a login, seconds."),
+    (LOGIN_STEP_FAILURES, "counter", "Login steps that failed (timed out, refused), by outcome."),
     (SESSION_DROPOUTS, "counter", "Logged-in sessions that were logged out before they should."),
     (SLOW_LOGINS, "counter", "Logins that succeeded but slower than the check's slow limit."),
     (SESSION_LIFETIME, "gauge", "How long the latest dropped session had lived, in seconds."),
@@ -309,6 +311,7 @@ class _CheckSeries:
         "skipped",
         "slow_logins",
         "status_code",
+        "step_failures",
         "steps",
         "success",
         "tls_verified",
@@ -345,6 +348,7 @@ class _CheckSeries:
         self.outcomes = [0] * len(_OUTCOMES)
         self.skipped = 0
         self.steps: dict[str, _Histogram] = {}
+        self.step_failures: dict[tuple[str, str], int] = {}  # (step, outcome) -> count
         self.session_dropouts: int | None = None
         self.slow_logins: int | None = None
         self.session_lifetime: float | None = None
@@ -358,11 +362,13 @@ class _CheckSeries:
 class _Incidents:
     """The open incidents (by owner and reason) and the incident count (by reason) of a check."""
 
-    __slots__ = ("open", "opened")
+    __slots__ = ("open", "opened", "site_name")
 
-    def __init__(self) -> None:
+    def __init__(self, site_name: str) -> None:
         self.open: dict[tuple[str, str], None] = {}  # an ordered set
         self.opened: dict[str, int] = {}
+        # On monitor_incident_open, so alerts on it can name the site without a join.
+        self.site_name = site_name
 
 
 class _CheckCollector:
@@ -427,8 +433,9 @@ class _CheckCollector:
             head = f'check="{_escape(check)}",{location}'
             tail = f'site="{_escape(site)}"'
             if name == INCIDENT_OPEN:
+                named = f'{tail},site_name="{_escape(state.site_name)}"'
                 for owner, reason in list(state.open):
-                    labels = f'{head},owner="{_escape(owner)}",reason="{_escape(reason)}",{tail}'
+                    labels = f'{head},owner="{_escape(owner)}",reason="{_escape(reason)}",{named}'
                     out.append(f"{name}{{{labels}}} 1.0\n")
             else:
                 for reason, count in list(state.opened.items()):
@@ -500,6 +507,15 @@ def _check_lines(name: str, checks: list[_CheckSeries], out: list[str]) -> None:
             for step, histogram in list(s.steps.items()):
                 tail = f'{s.location_label},{s.site_label},step="{_escape(step)}",{s.type_label}'
                 histogram.lines(name, s.check_label, tail, out)
+    elif name == LOGIN_STEP_FAILURES:
+        for s in checks:
+            head = f"{s.check_label},{s.location_label}"
+            for (step, failed), count in list(s.step_failures.items()):
+                labels = (
+                    f'{head},outcome="{failed}",{s.site_label},step="{_escape(step)}",'
+                    f"{s.type_label}"
+                )
+                add(f"{name}{{{labels}}} {_count(count)}\n")
     else:  # the optional gauges and counters: shown once measured
         attribute = _OPTIONAL[name]
         for s in checks:
@@ -580,7 +596,8 @@ class Metrics:
         )
         incidents = self._checks.incidents.get(key)
         if incidents is None:
-            incidents = self._checks.incidents[key] = _Incidents()
+            incidents = self._checks.incidents[key] = _Incidents(check.site)
+        incidents.site_name = check.site_name or check.site
         for reason in _INCIDENT_REASONS.get(check.type, _ALL_REASONS):
             incidents.opened.setdefault(str(reason), 0)
         tls = getattr(check, "tls", None)
@@ -628,7 +645,11 @@ class Metrics:
             steps = series.steps
             for step in result.steps:
                 if step.outcome is not Outcome.OK:
-                    continue  # a timed-out step is a failure, not a slow success
+                    # A step that timed out at 3 s is a failure, not a 3 s login: counted by
+                    # outcome, kept out of the latencies (and their p95).
+                    failed = (step.name, str(step.outcome))
+                    series.step_failures[failed] = series.step_failures.get(failed, 0) + 1
+                    continue
                 histogram = steps.get(step.name)
                 if histogram is None:
                     histogram = steps[step.name] = _Histogram()
@@ -683,7 +704,7 @@ class Metrics:
         """
         state = self._checks.incidents.get((site, check))
         if state is None:
-            state = self._checks.incidents[(site, check)] = _Incidents()
+            state = self._checks.incidents[(site, check)] = _Incidents(site)
         state.open[(owner, reason)] = None
         if new:
             state.opened[reason] = state.opened.get(reason, 0) + 1

@@ -227,11 +227,14 @@ async def start_prometheus(
     return base
 
 
-def alertmanager_config(webhook_port: int, smtp_port: int) -> dict[str, Any]:
+def alertmanager_config(
+    webhook_port: int, smtp_port: int, wechat_port: int | None = None
+) -> dict[str, Any]:
     """The project's alertmanager.yml, pointed at loopback receivers, with second-long timings.
 
     Routes, receivers, inhibition and templates stay as shipped; only where notifications go
-    (the webhook gateway, the SMTP server) and how long Alertmanager waits change.
+    (the webhook gateway, the SMTP server, the WeCom API: a stand-in on `wechat_port`, or
+    none) and how long Alertmanager waits change.
     """
     config: dict[str, Any] = yaml.safe_load(
         (ALERTMANAGER_DIR / "alertmanager.yml").read_text(encoding="utf-8")
@@ -248,7 +251,11 @@ def alertmanager_config(webhook_port: int, smtp_port: int) -> dict[str, Any]:
             fast(child)
 
     fast(config["route"])
+    if wechat_port is not None:
+        config["global"]["wechat_api_url"] = f"http://127.0.0.1:{wechat_port}/cgi-bin/"
     for receiver in config["receivers"]:
+        if wechat_port is None:
+            receiver.pop("wechat_configs", None)
         for hook in receiver.get("webhook_configs", []):
             hook["url"] = re.sub(r"^http://[^/]+", f"http://127.0.0.1:{webhook_port}", hook["url"])
     return config

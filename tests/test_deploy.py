@@ -405,8 +405,8 @@ def test_every_alert_has_severity_owner_and_bilingual_text() -> None:
         expr = rule["expr"]
         owner_from_series = (
             "owner" in rule["labels"]
-            or "group_left (owner)" in expr
-            or "by (site, owner)" in expr
+            or "group_left (owner, site_name)" in expr
+            or "by (site, owner, site_name)" in expr
             or expr.lstrip().startswith("monitor_incident_open")
         )
         assert owner_from_series, f"{name}: no owner label"
@@ -416,7 +416,7 @@ def test_every_alert_has_severity_owner_and_bilingual_text() -> None:
         who = "$labels.instance" if path.name == "alerts-monitor.yml" else "$labels.site"
         if name != "MonitorAbsent":
             for key in ("summary", "summary_zh", "description", "description_zh"):
-                assert who in notes[key], f"{name}.{key} does not name {who}"
+                assert who in notes[key], f"{name}.{key} does not name {who}"  # or site_name
     assert len(names) == len(set(names))
     expected = {
         "SiteDown", "LoginFailing", "SessionDropouts", "LoginSlow", "LatencyHigh",
@@ -754,3 +754,155 @@ def test_availability_rule_counts_the_outcomes_the_code_calls_unreachable() -> N
     types = {v for k, value in matchers if k == "type" for v in value.split("|")}
     assert outcomes == {str(o) for o in UNREACHABLE_OUTCOMES} | {"content_mismatch"}
     assert types == PAGE_CHECK_TYPES
+
+
+# --- notification texts, rendered by amtool from the real rules' annotations ---------------------
+
+LONG_NAME = "中国石油化工集团有限公司离退休干部管理局网站"  # a long real-world site name
+WECOM_LIMIT = 2048  # bytes of a WeCom text message; longer ones are cut
+
+
+def annotate(rule: dict[str, Any], labels: dict[str, str], value: str = "12.5%") -> dict[str, str]:
+    """The rule's annotations as Prometheus would fill them in for `labels` (values as `value`)."""
+
+    def fill(text: str) -> str:
+        text = re.sub(r"\{\{\s*\$labels\.(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), text)
+        return re.sub(r"\{\{\s*\$value[^}]*\}\}", value, text)
+
+    return {key: fill(text) for key, text in rule["annotations"].items()}
+
+
+def site_alert(name: str, status: str, check: str, **labels: str) -> dict[str, Any]:
+    """One alert of alerts-sites.yml for the petrochem site, as Alertmanager hands it over."""
+    rule = next(r for _, r in alert_rules() if r.get("alert") == name)
+    full = {"alertname": name, "site": "petrochem-retirees", "site_name": LONG_NAME,
+            "check": check, "owner": "petrochem-it", "location": "beijing",
+            **rule["labels"], **labels}  # fmt: skip
+    return {
+        "status": status,
+        "labels": full,
+        "annotations": annotate(rule, full),
+        "startsAt": "2026-07-01T08:00:00+08:00",
+        "endsAt": "2026-07-01T09:02:03+08:00" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": check,
+    }
+
+
+def group(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Alertmanager's template data for one notification of the group `alerts` (by site)."""
+    common = {k: v for k, v in alerts[0]["labels"].items()
+              if all(a["labels"].get(k) == v for a in alerts)}  # fmt: skip
+    return {
+        "receiver": "petrochem-it",
+        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
+        "alerts": alerts,
+        "groupLabels": {"site": "petrochem-retirees"},
+        "commonLabels": common,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example.gov.cn:9093",
+    }
+
+
+def render(tmp_path: Path, name: str, data: dict[str, Any]) -> str:
+    """`amtool template render` of template `name` over `data`."""
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run(
+        [tool("amtool"), "template", "render",
+         f"--template.glob={ALERTMANAGER / 'templates' / '*.tmpl'}",
+         f"--template.data={path}", f'--template.text={{{{ template "{name}" . }}}}'],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "TZ": "Asia/Shanghai"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+THREE = [
+    ("SiteDown", "home", {"reason": "timeout"}),
+    ("LoginFailing", "member-login", {"reason": "login_failed"}),
+    ("SessionDropouts", "member-session", {}),
+]
+
+
+def test_firing_notification_names_the_site_in_chinese_with_links(tmp_path: Path) -> None:
+    """A firing group: subject and WeCom text name the site in Chinese, severity in Chinese, link to the dashboard and a silence."""
+    data = group([site_alert(n, "firing", c, **extra) for n, c, extra in THREE])
+    subject = render(tmp_path, "monitor.subject", data)
+    assert subject.startswith("【告警】") or subject.startswith("【告警·严重】")
+    assert LONG_NAME in subject
+    assert "petrochem-retirees" not in subject  # the id is not repeated (nor shown) there
+    assert subject.count(LONG_NAME) == 1
+    text = render(tmp_path, "monitor.text", data)
+    wechat = render(tmp_path, "monitor.wechat", data)
+    for message in (text, wechat):
+        assert LONG_NAME in message
+        assert "严重" in message and "critical" not in message.split("\n\n")[0]
+        assert "/d/monitor-site/?var-site=petrochem-retirees" in message
+        assert "/#/silences/new?filter=" in message
+        assert "超时" in message  # the reason in Chinese
+    assert wechat.count("●") == 3
+
+
+def test_resolved_notification_is_not_the_firing_text(tmp_path: Path) -> None:
+    """A resolved group says it is over and how long it lasted, without the firing description."""
+    firing = group([site_alert("SiteDown", "firing", "home", reason="timeout")])
+    resolved = group([site_alert("SiteDown", "resolved", "home", reason="timeout")])
+    description = firing["alerts"][0]["annotations"]["description_zh"]
+    assert description in render(tmp_path, "monitor.text", firing)
+    subject = render(tmp_path, "monitor.subject", resolved)
+    assert subject.startswith("【已恢复】") and LONG_NAME in subject
+    for name in ("monitor.text", "monitor.wechat"):
+        message = render(tmp_path, name, resolved)
+        assert message != render(tmp_path, name, firing)
+        assert "已恢复" in message
+        assert description not in message
+        assert "已开启故障事件" not in message
+        assert "【告警" not in message and "●" not in message
+        assert "静默" not in message  # nothing left to silence
+    assert "持续：1h2m3s" in render(tmp_path, "monitor.text", resolved)
+
+
+def test_wecom_message_of_a_group_fits_2048_bytes(tmp_path: Path) -> None:
+    """Three alerts of a long-named site, with the longest Chinese summaries of the rules, fit WeCom's 2048 bytes, firing and resolved; a larger group is shortened, not cut."""
+    rules = [r for _, r in alert_rules() if r["labels"].get("owner") != "monitor-ops"]
+    longest = sorted(rules, key=lambda r: len(r["annotations"]["summary_zh"].encode()))[-3:]
+    for status in ("firing", "resolved"):
+        alerts = [
+            site_alert(
+                r["alert"],
+                status,
+                f"check-with-a-long-id-{i:02d}",
+                reason="content_mismatch",
+                step="submit-credentials",
+            )
+            for i, r in enumerate(longest)
+        ]
+        message = render(tmp_path, "monitor.wechat", group(alerts))
+        assert len(message.encode()) <= WECOM_LIMIT, (len(message.encode()), message)
+        assert LONG_NAME in message
+    many = [
+        site_alert("SiteDown", "firing", f"column-{i:02d}", reason="timeout") for i in range(12)
+    ]
+    message = render(tmp_path, "monitor.wechat", group(many))
+    assert len(message.encode()) <= WECOM_LIMIT
+    assert message.count("●") == 3 and "其余" in message and "（12 条）" in message
+
+
+def test_site_alerts_name_the_site_in_chinese() -> None:
+    """Every site alert's Chinese summary names the site by site_name, and every rule test's expected site alert carries that label."""
+    site_rules = [r for p, r in alert_rules() if p.name == "alerts-sites.yml"]
+    assert site_rules
+    for rule in site_rules:
+        zh = rule["annotations"]["summary_zh"] + rule["annotations"]["description_zh"]
+        assert "$labels.site_name" in rule["annotations"]["summary_zh"], rule["alert"]
+        # The id only where a command needs it (monitor check --site ...).
+        assert "$labels.site }}" not in zh.replace("--site {{ $labels.site }}", ""), rule["alert"]
+    names = {r["alert"] for r in site_rules}
+    for path in sorted((PROMETHEUS / "tests").glob("*.yml")):
+        for case in load_yaml(path)["tests"]:
+            for check in case.get("alert_rule_test", []):
+                if check["alertname"] not in names:
+                    continue
+                for alert in check.get("exp_alerts", []):
+                    assert alert["exp_labels"].get("site_name"), (path.name, check["alertname"])

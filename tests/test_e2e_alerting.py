@@ -160,6 +160,7 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
         alerts = await wait_until(group, "SiteDown firing in Prometheus", firing_in_prometheus)
         labels = {a["labels"]["site"]: a["labels"] for a in alerts}
         assert labels["e2e-portal"]["owner"] == "petrochem-it"
+        assert labels["e2e-portal"]["site_name"] == "石化离退休干部局网站"
         assert labels["e2e-portal"]["reason"] == "http_error"
         assert labels["e2e-portal"]["severity"] == "critical"
         assert labels["e2e-account"]["owner"] == "sasac-newmedia"
@@ -175,10 +176,7 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
         [alert] = [a for a in page.body["alerts"] if a["labels"]["site"] == "e2e-portal"]
         assert alert["labels"]["owner"] == "petrochem-it"
         assert alert["labels"]["check"] == "home"
-        assert (
-            alert["annotations"]["summary_zh"]
-            == "站点 e2e-portal 的检查 home 无法访问（http_error）"
-        )
+        assert alert["annotations"]["summary_zh"] == "石化离退休干部局网站的检查 home 无法访问"
         assert page.body["receiver"] == "petrochem-it"
         assert page.body["groupLabels"] == {"site": "e2e-portal"}
         await wait_until(
@@ -193,12 +191,14 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
                     return message
             return None
 
-        message = await wait_until(group, "the page by e-mail", lambda: mail("【告警】"))
+        message = await wait_until(group, "the page by e-mail", lambda: mail("【告警·严重】"))
         assert message["To"] == "newmedia@example.gov.cn"
-        assert "站点 e2e-account 的检查 feed 无法访问" in str(message["Subject"])
+        assert str(message["Subject"]) == "【告警·严重】国资小新的检查 feed 无法访问"
         text = body_text(message)
-        assert "站点 e2e-account 的检查 feed 无法访问（http_error）" in text
+        assert "【告警·严重】国资小新的检查 feed 无法访问" in text
         assert "原因：HTTP 状态异常（http_error）" in text
+        assert "站点：国资小新（e2e-account）" in text
+        assert "/#/silences/new?filter=" in text
 
         # Each owner heard only about its own site.
         for note in webhook.received:
@@ -218,5 +218,128 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
             "the resolution at sasac-newmedia's webhook",
             lambda: delivered("/alerts/sasac-newmedia", "resolved", "e2e-account"),
         )
-        recovery = await wait_until(group, "the recovery e-mail", lambda: mail("【恢复】"))
-        assert "站点 e2e-account" in str(recovery["Subject"])
+        recovery = await wait_until(group, "the recovery e-mail", lambda: mail("【已恢复】"))
+        assert str(recovery["Subject"]) == "【已恢复】国资小新的检查 feed 无法访问"
+        recovered = body_text(recovery)
+        assert "已恢复正常" in recovered and "持续：" in recovered
+        assert "已开启故障事件" not in recovered
+
+
+class WeComStandIn:
+    """A loopback stand-in of the WeCom API that Alertmanager's wechat_configs call.
+
+    `gettoken` hands out a token for the configured corp id and secret; `message/send` keeps
+    each message (and refuses a wrong token), answering as WeCom does.
+    """
+
+    TOKEN = "stand-in-access-token"
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.token_requests: list[dict[str, str]] = []
+        self.messages: list[dict[str, Any]] = []
+        self._runner: web.AppRunner | None = None
+
+    async def _gettoken(self, request: web.Request) -> web.Response:
+        self.token_requests.append(dict(request.query))
+        return web.json_response(
+            {"errcode": 0, "errmsg": "ok", "access_token": self.TOKEN, "expires_in": 7200}
+        )
+
+    async def _send(self, request: web.Request) -> web.Response:
+        if request.query.get("access_token") != self.TOKEN:
+            return web.json_response({"errcode": 40014, "errmsg": "invalid access_token"})
+        self.messages.append(await request.json())
+        return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": ""})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/cgi-bin/gettoken", self._gettoken)
+        app.router.add_post("/cgi-bin/message/send", self._send)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+@pytest.fixture
+async def wecom() -> AsyncIterator[WeComStandIn]:
+    stand_in = WeComStandIn()
+    await stand_in.start()
+    yield stand_in
+    await stand_in.stop()
+
+
+def site_down_alert(check: str, ends_at: str | None = None) -> dict[str, Any]:
+    """A SiteDown alert of the petrochem site as Prometheus posts it to Alertmanager."""
+    alert: dict[str, Any] = {
+        "labels": {"alertname": "SiteDown", "severity": "critical", "owner": "petrochem-it",
+                   "site": "e2e-portal", "site_name": "中国石油化工集团有限公司离退休干部管理局网站",
+                   "check": check, "reason": "timeout", "location": "e2e"},
+        "annotations": {
+            "summary": f"e2e-portal/{check} is down (timeout)",
+            "summary_zh": f"中国石油化工集团有限公司离退休干部管理局网站的检查 {check} 无法访问",
+            "description_zh": "连续探测失败，已开启故障事件。" * 20,  # long: not in WeCom
+        },
+        "startsAt": "2026-07-01T08:00:00+08:00",
+    }  # fmt: skip
+    if ends_at is not None:
+        alert["endsAt"] = ends_at
+    return alert
+
+
+async def test_wecom_receives_a_group_of_three_and_its_recovery(
+    tmp_path: Path, webhook: Webhook, smtp: SmtpSink, wecom: WeComStandIn
+) -> None:
+    """Alertmanager's own wechat_configs deliver a group of 3 pages to a WeCom stand-in within 2048 bytes, naming the site in Chinese, then the recovery as a different message."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
+        process_group(tmp_path) as group,
+    ):
+        base, _ = await start_alertmanager(
+            group, http, alertmanager_config(webhook.port, smtp.port, wecom.port)
+        )
+        checks = ("home", "member-login", "news-column")
+        async with http.post(
+            f"{base}/api/v2/alerts", json=[site_down_alert(c) for c in checks]
+        ) as response:
+            assert response.status == 200, await response.text()
+
+        async def message(marker: str) -> dict[str, Any] | None:
+            for sent in wecom.messages:
+                if sent["text"]["content"].startswith(marker):
+                    return sent
+            return None
+
+        page = await wait_until(group, "the page at WeCom", lambda: message("【告警"))
+        assert wecom.token_requests[0] == {
+            "corpid": "ww0000000000000000",
+            "corpsecret": "CHANGE-ME-wecom-application-secret",
+        }
+        assert page["msgtype"] == "text"
+        assert page["agentid"] == "1000002" and page["toparty"] == "2"
+        content = page["text"]["content"]
+        assert len(content.encode()) <= 2048, len(content.encode())
+        assert content.startswith(
+            "【告警·严重】中国石油化工集团有限公司离退休干部管理局网站（3 条）"
+        )
+        assert content.count("●") == 3 and "超时" in content
+        assert "连续探测失败" not in content
+        assert "/d/monitor-site/?var-site=e2e-portal" in content
+        assert "/#/silences/new?filter=" in content
+
+        # The checks recover: Alertmanager sends the resolution as its own message.
+        async with http.post(
+            f"{base}/api/v2/alerts",
+            json=[site_down_alert(c, ends_at="2026-07-01T09:00:00+08:00") for c in checks],
+        ) as response:
+            assert response.status == 200, await response.text()
+        recovery = await wait_until(group, "the recovery at WeCom", lambda: message("【已恢复】"))
+        text = recovery["text"]["content"]
+        assert text != content and len(text.encode()) <= 2048
+        assert text.count("○ 已恢复：") == 3 and "●" not in text and "静默" not in text
+        assert "中国石油化工集团有限公司离退休干部管理局网站" in text

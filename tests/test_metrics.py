@@ -135,7 +135,7 @@ def populate(metrics: Metrics) -> None:
             check="login",
             type="login",
             outcome=Outcome.SESSION_DROPPED,
-            steps=(StepResult("form", 0.1, Outcome.OK), StepResult("submit", 0.4, Outcome.OK)),
+            steps=(StepResult("form", 0.1, Outcome.OK), StepResult("submit", 0.4, Outcome.TIMEOUT)),
             extra={"session_lifetime_seconds": 1800.0},
         )
     )
@@ -307,6 +307,32 @@ def test_login_steps_and_session_dropouts(metrics: Metrics, registry: CollectorR
     assert get("monitor_session_dropouts_total", ids()) is None
 
 
+def test_timed_out_login_steps_are_counted_apart_from_latencies(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A step that timed out is counted by outcome and kept out of the step latency histogram (slow successes only)."""
+    who = ids("portal", "login", "login")
+    metrics.declare(login_check())
+    slow_ok = (StepResult("form", 0.1, Outcome.OK), StepResult("submit", 7.0, Outcome.OK))
+    timed_out = (StepResult("form", 0.1, Outcome.OK), StepResult("submit", 3.0, Outcome.TIMEOUT))
+    metrics.observe(result(site="portal", check="login", type="login", steps=slow_ok))
+    metrics.observe(result(site="portal", check="login", type="login", steps=timed_out,
+                           outcome=Outcome.TIMEOUT))  # fmt: skip
+    get = registry.get_sample_value
+    submit = {**who, "step": "submit"}
+    assert get("monitor_login_step_duration_seconds_count", submit) == 1
+    assert get("monitor_login_step_duration_seconds_sum", submit) == 7.0
+    assert get("monitor_login_step_duration_seconds_count", {**who, "step": "form"}) == 2
+    failures = {**submit, "outcome": "timeout"}
+    assert get("monitor_login_step_failures_total", failures) == 1
+    assert (
+        get("monitor_login_step_failures_total", {**who, "step": "form", "outcome": "timeout"})
+        is None
+    )
+    assert metrics.exposition() == generate_latest(registry)
+    assert promtool_check(metrics.exposition()) == "rc=0"
+
+
 def test_tls_opt_out_is_visible_before_any_probe(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
@@ -408,6 +434,7 @@ def test_incident_open_gauge_and_count(metrics: Metrics, registry: CollectorRegi
         "owner": "sasac-it",
         "reason": "timeout",
         "location": LOC,
+        "site_name": "sasac",  # no declare(): the site id stands for the name
     }
     count_labels = {"site": "sasac", "check": "home", "reason": "timeout", "location": LOC}
     get = registry.get_sample_value
@@ -457,7 +484,7 @@ def test_reachable_says_whether_the_page_opened_whatever_its_content(
 
 
 def test_check_info_carries_the_site_name(metrics: Metrics, registry: CollectorRegistry) -> None:
-    """monitor_check_info names the site as its config does, so alerts and panels can show 石化离退休干部局网站."""
+    """monitor_check_info and monitor_incident_open name the site as its config does (石化离退休干部局网站)."""
     check = http_check("petrochem").model_copy(update={"site_name": "石化离退休干部局网站"})
     metrics.declare(check)
     info = {**ids("petrochem"), "owner": "sasac-it", "kind": "", "category": "",
