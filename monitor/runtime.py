@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -254,7 +255,7 @@ class Runtime:
     async def _attach_store(self) -> None:
         """Open the store, restore incidents left open, then let results flow to both."""
         config = self.config
-        store = await Store.open(config, self.metrics, self.clock)
+        store = await Store.open(config, self.metrics, self.clock, journal=self._journal())
         schedule = MaintenanceSchedule(config.maintenance, config.timezone)
         incidents = IncidentEngine(self._mine(config), store, self.metrics, self.clock, schedule)
         left_open = await store.load_open_incidents(config.location)
@@ -270,6 +271,13 @@ class Runtime:
             log.info("store_reachable", results_kept_meanwhile=len(early))
         self.store, self.incidents = store, incidents
         self._sinks = [incidents.observe, store.submit_result]
+
+    def _journal(self) -> Path:
+        """The file that keeps this process's incident events until they are stored: one per
+        location and shard, as each writes only its own checks' incidents."""
+        shard = f"{self.shard.index}-of-{self.shard.count}"
+        name = f"incident-journal-{self.config.location}-{shard}.jsonl"
+        return self.config.storage.data_dir / name
 
     async def stop(self) -> None:
         """Stop scheduling, let running probes finish (bounded), flush the store, close all."""

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from monitor.results import ProbeResult
 from monitor.reviews import NewReview, Review
 from monitor.store import queries, reviews
 from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
+from monitor.store.journal import Journal
 from monitor.store.migrations import MigrationError, SchemaTooNewError
 from monitor.store.migrations import migrate as apply_migrations
 from monitor.store.queries import Rollup
@@ -205,9 +207,12 @@ class Store:
         *,
         read_only: bool = False,
         settings: WriterSettings | None = None,
+        journal: Path | None = None,
     ) -> Store:
         """Reach Postgres, migrate, and (unless `read_only`) sync the config and start writing.
 
+        `journal` is the file that keeps incident events until they are stored (see
+        `monitor.store.journal`); what it holds from an earlier run is stored first.
         Raises StoreError when the database cannot be reached or has a newer schema.
         """
         db = await _Database.locate(config)
@@ -237,12 +242,21 @@ class Store:
                 metrics or _NoMetrics(),
                 clock,
                 redact=db.redact,
+                journal=Journal(journal) if journal is not None else None,
             )
         store = cls(config, db, pool, writer, clock)
         if writer is not None:
             try:
                 await queries.sync_config(pool, config)
+                await writer.replay_journal()
+            except _UNREACHABLE as exc:
+                await writer.close(0)
+                await pool.close()
+                await db.close()
+                message = f"cannot write to {db.where()}: {db.redact(str(exc))}"
+                raise StoreUnreachableError(message) from None
             except BaseException:
+                await writer.close(0)
                 await pool.close()
                 await db.close()
                 raise

@@ -44,6 +44,7 @@ from monitor.clock import Clock
 from monitor.incidents import IncidentEvent
 from monitor.redact import scrub
 from monitor.results import Outcome, ProbeResult
+from monitor.store.journal import Journal
 
 log = structlog.get_logger(__name__)
 
@@ -176,8 +177,10 @@ class Writer:
         metrics: StoreMetrics,
         clock: Clock,
         redact: Callable[[str], str] = lambda text: text,
+        journal: Journal | None = None,
     ) -> None:
         self._connect = connect
+        self._journal = journal
         self._s = settings
         self._metrics = metrics
         self._clock = clock
@@ -221,6 +224,8 @@ class Writer:
     def submit_event(self, event: IncidentEvent) -> None:
         """Buffer one incident event; it is written with the next batch and never dropped."""
         self.events_submitted += 1
+        if self._journal is not None:
+            self._journal.append(event)
         self._events.append(event)
         self._wake.set()
         self._report_depth()
@@ -267,14 +272,15 @@ class Writer:
 
     async def close(self, timeout: float) -> int:  # noqa: ASYNC109
         """Flush for up to `timeout` seconds, stop; returns how many items were left unwritten."""
-        if self._task is None:
-            return self.pending
-        await self.flush(timeout)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        if self._task is not None:
+            await self.flush(timeout)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         await self._drop_connection()
+        if self._journal is not None:
+            self._journal.close()
         left = self.pending
         if left:
             log.error("store_unwritten_at_exit", waiting=left)
@@ -350,6 +356,8 @@ class Writer:
         self._inflight = None
         self.written += len(batch.records) - dropped
         self.events_written += len(batch.events)
+        if self._journal is not None and not self._events:
+            self._journal.clear()  # every event it holds is stored
         if self._last_error is not None:
             log.info("store_reachable_again", waiting=self.pending)
         self._last_error = None
@@ -425,6 +433,25 @@ class Writer:
                 await conn.execute(self._move)
             for event in events:
                 await _write_event(conn, event)
+
+    async def replay_journal(self) -> int:
+        """Store the events a journal kept from a run that ended before storing them (SIGKILL
+        during an outage); returns how many. Raises what the database raises when it cannot
+        be reached: the caller tries again later, and the journal keeps them meanwhile."""
+        if self._journal is None:
+            return 0
+        events = self._journal.read()
+        if events:
+            conn = await self._connection()
+            for event in events:
+                try:
+                    await self._write(conn, [], [event])
+                except _REJECTED as exc:
+                    i = event.incident
+                    self._log_refusal("store_incident_event_rejected", i.site, i.check, exc)
+            log.info("incident_journal_replayed", events=len(events))
+        self._journal.clear()
+        return len(events)
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is not None and not self._conn.is_closed():

@@ -1,0 +1,195 @@
+"""The incident journal: events the database has not taken yet survive SIGKILL in a local file
+and are stored at the next start, before incidents are read back (real PostgreSQL, real
+`monitor run`, an outage made by cutting a TCP proxy)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+from aiohttp.test_utils import TestServer
+
+from monitor.clock import SystemClock
+from monitor.incidents import IncidentEvent
+from monitor.store import Store
+from monitor.store.journal import Journal
+from monitor.store.writer import Writer, WriterSettings
+from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, pg_url, via  # noqa: F401
+from tests.test_service import (  # noqa: F401  (target: a fixture)
+    Service,
+    free_port,
+    target,
+    wait_incidents,
+    write_incident_config,
+)
+from tests.test_store import T0, incident
+
+UNREACHABLE = "postgresql://postgres@127.0.0.1:9/test"
+
+
+def test_journal_reads_back_what_it_was_given_and_skips_a_torn_line(tmp_path: Path) -> None:
+    """Events read back equal to those appended, in order; a line cut short by a crash is
+    skipped; clear() empties the file."""
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    opened = IncidentEvent("opened", T0, incident())
+    resolved = IncidentEvent(
+        "resolved",
+        T0 + timedelta(minutes=5),
+        incident(id=opened.incident.id, resolved_at=T0 + timedelta(minutes=5), revision=2),
+    )
+    journal.append(opened)
+    journal.append(resolved)
+    with path.open("ab") as f:
+        f.write(b'{"id": "torn", "kind": "upd')  # SIGKILL in the middle of a write
+    assert Journal(path).read() == [opened, resolved]
+    journal.clear()
+    assert path.read_bytes() == b"" and Journal(path).read() == []
+    journal.close()
+
+
+async def test_events_kept_while_unreachable_are_stored_by_the_next_store(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """A writer that never reached the database and is dropped (a crash) leaves its events in
+    the journal; the next Store.open stores them before it returns, and empties the journal."""
+    path = tmp_path / "journal.jsonl"
+
+    async def unreachable() -> asyncpg.Connection:
+        return await asyncpg.connect(UNREACHABLE, timeout=2)
+
+    lost = Writer(
+        unreachable, WriterSettings(), RecordingStoreMetrics(), SystemClock(), journal=Journal(path)
+    )
+    opened = IncidentEvent("opened", T0, incident())
+    lost.submit_event(opened)
+    lost.submit_event(
+        IncidentEvent(
+            "updated",
+            T0 + timedelta(minutes=1),
+            incident(id=opened.incident.id, failures=4, revision=2),
+        )
+    )
+    # Never started, never closed: the process died with both events in memory.
+    store = await Store.open(make_config(pg_url), None, SystemClock(), journal=path)
+    try:
+        (stored,) = await store.list_incidents()
+        assert (stored.id, stored.failures, stored.revision) == (opened.incident.id, 4, 2)
+        assert path.read_bytes() == b""
+    finally:
+        await store.close()
+
+
+async def test_a_journal_the_database_cannot_take_yet_stays(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """If the database goes away while the journal is replayed, Store.open says unreachable
+    and the journal keeps every event for the next try."""
+    path = tmp_path / "journal.jsonl"
+    event = IncidentEvent("opened", T0, incident())
+    Journal(path).append(event)
+    proxy = TcpProxy.to(pg_url)
+    await proxy.start()
+    url = via(pg_url, "127.0.0.1", proxy.port)
+    try:
+        # The schema first, through the proxy, then the cut before the replay can connect.
+        first = await Store.open(make_config(url), None, SystemClock())
+        await first.close()
+        await proxy.cut()
+        try:
+            await Store.open(make_config(url), None, SystemClock(), journal=path)
+        except Exception as exc:
+            assert "cannot" in str(exc)
+        assert Journal(path).read() == [event]
+    finally:
+        await proxy.close()
+
+
+def _config(path: Path, port: int, database_url: str, site: TestServer, data: Path) -> None:
+    """The service tests' one-check incident config, with its data directory under `data`."""
+    write_incident_config(path, port, database_url, site)
+    text = path.read_text().replace(
+        "flush_interval: 100ms", f'flush_interval: 100ms, data_dir: "{data}"'
+    )
+    path.write_text(text)
+
+
+def _incidents_opened(metrics: str) -> float:
+    found = re.search(
+        r'^monitor_incidents_total\{[^}]*reason="http_error"[^}]*\} (\S+)$', metrics, re.MULTILINE
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_sigkill_during_an_outage_loses_no_incident(
+    target: TestServer,  # noqa: F811
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """`monitor run` whose database is cut (a TCP proxy) sees an incident open and resolve and a
+    second open, and is killed with SIGKILL before the database is back: the next `monitor
+    run` stores both from the journal (no duplicate), continues the open one and resolves it."""
+    proxy = TcpProxy.to(pg_url)
+    await proxy.start()
+    port = free_port()
+    config = tmp_path / "monitor.yaml"
+    data = tmp_path / "data"
+    _config(config, port, via(pg_url, "127.0.0.1", proxy.port), target, data)
+    state = target.state  # type: ignore[attr-defined]
+    first = Service(config, port)
+    await first.start()
+    try:
+        await _ready(first)
+        await proxy.cut()  # the outage
+        state["up"] = False  # down: the first incident opens
+        await _wait(first, lambda m: _incidents_opened(m) == 1.0)
+        state["up"] = True  # up: it resolves
+        await _wait(first, lambda m: "monitor_incident_open{" not in m)
+        state["up"] = False  # down again: the second opens
+        await _wait(first, lambda m: _incidents_opened(m) == 2.0 and "monitor_incident_open{" in m)
+    finally:
+        first.proc.send_signal(signal.SIGKILL)
+        await first.stop()
+    journal = list(data.glob("incident-journal-*.jsonl"))
+    assert len(journal) == 1 and journal[0].stat().st_size > 0
+
+    await proxy.restore()
+    state["up"] = True
+    second = Service(config, port)
+    await second.start()
+    try:
+        found = await wait_incidents(
+            second, "", lambda found: len(found) == 2 and all(i["resolved_at"] for i in found)
+        )
+    finally:
+        code, _ = await second.stop()
+        await proxy.close()
+    assert code == 0
+    first_incident, second_incident = sorted(found, key=lambda i: str(i["opened_at"]))
+    assert str(first_incident["resolved_at"]) < str(second_incident["opened_at"])
+    assert second_incident["failures"] >= 3
+    assert journal[0].read_bytes() == b""
+
+
+async def _wait(service: Service, predicate: Callable[[str], bool]) -> None:
+    """Poll /metrics until `predicate` holds of it."""
+    async with asyncio.timeout(20):
+        while not predicate(await service.metrics()):
+            await asyncio.sleep(0.05)
+
+
+async def _ready(service: Service) -> None:
+    """Wait until /readyz says the store is open and writing."""
+    async with asyncio.timeout(20):
+        while True:
+            async with service.session.get(f"{service.base}/readyz") as resp:
+                if resp.status == 200:
+                    return
+            await asyncio.sleep(0.05)
