@@ -155,6 +155,15 @@ INJECTIONS: list[tuple[str, dict[str, str], str, str]] = [
         "ylc.test",
     ),
     (
+        "hiding-descendant-rule",
+        {
+            "head": "<style>#seo a:link { display : none }</style>",
+            "inject": '<div id="seo"><a href="http://seo.test/">真人百家乐</a></div>',
+        },
+        "hidden_link",
+        "seo.test",
+    ),
+    (
         "document-write",
         {
             "inject": "<script>document.write('<a href=\"http://dw.test/\">博'+'彩'+"

@@ -355,7 +355,11 @@ def _absolute(base: URL, raw: str) -> URL | None:
 # --- styles --------------------------------------------------------------------------------
 
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_SIMPLE_SELECTOR = re.compile(r"^[a-z0-9]*([.#][\w-]+)$", re.IGNORECASE)
+# `.name`, `div#name`, and `.name a` / `#name > a` (the links inside it: only links are judged,
+# so the rule is taken as the element's own).
+_SIMPLE_SELECTOR = re.compile(
+    r"^[a-z0-9]*([.#][\w-]+)(?:\s*>?\s*a(?::link|:visited)?)?$", re.IGNORECASE
+)
 _LENGTH = re.compile(r"^(-?\d*\.?\d+)\s*(px|em|rem|pt|%|vw|vh)?$")
 _OFF_SCREEN = ("left", "top", "right", "margin-left", "margin-top", "text-indent")
 _NAMED_COLOURS = {
