@@ -639,3 +639,27 @@ async def test_web_page_shows_a_compromise_as_a_finding(
         Texts("zh", NOW.tzinfo or UTC).outcome("compromised")
         == "疑似暗链、挂马或篡改（待人工核查）"
     )
+
+
+async def test_monitor_check_reports_a_compromise(site: Site, base: str, tmp_path: Path) -> None:
+    """`monitor check` on an injected page exits 1 with outcome compromised; its table and its
+    JSON carry the finding with the page's markup and terminal escapes made inert."""
+    from tests.test_review import run_cli
+
+    inject = '<div style="display:none"><a href="http://x.test/">\x1b[2J<b>博彩</b>|</a></div>'
+    site.put("/", homepage(inject=inject))
+    url = base.replace("gov.test", "127.0.0.1") + "/"
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "sites:\n  - id: portal\n    name: 门户\n    checks:\n"
+        f"      - {{id: home-security, type: security, url: '{url}'}}\n",
+        encoding="utf-8",
+    )
+    code, out, err = await run_cli("check", "-c", str(config), "--json")
+    assert code == 1, err
+    (result,) = json.loads(out)
+    assert result["outcome"] == "compromised" and result["security_findings"] == 1
+    assert result["findings"][0]["target"] == "http://x.test/ \\u001b[2J 博彩 \\x7c"
+    code, out, _ = await run_cli("check", "-c", str(config))
+    assert code == 1
+    assert "compromised" in out and "\x1b" not in out and "|" not in out.splitlines()[1]
