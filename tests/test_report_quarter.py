@@ -50,6 +50,7 @@ class World:
     zh: dict[str, Any]
     en: dict[str, Any]
     rendered: dict[tuple[str, str], str]
+    half_hour: dict[str, Any]
 
 
 async def _build() -> World:
@@ -60,6 +61,12 @@ async def _build() -> World:
             await write(quarter.history, store)
             period = parse_period(quarter.history.config.timezone, quarter_text="2026Q2")
             report = await build_report(quarter.history.config, store, period, now=NOW)
+            half_hour = parse_period(
+                quarter.history.config.timezone,
+                from_text="2026-05-04T10:15",
+                to_text="2026-05-04T10:45",
+            )
+            short = await build_report(quarter.history.config, store, half_hour, now=NOW)
         finally:
             await store.close()
     rendered = {}
@@ -73,6 +80,7 @@ async def _build() -> World:
         json.loads(render(report, "json", "zh")),  # type: ignore[arg-type]
         json.loads(render(report, "json", "en")),  # type: ignore[arg-type]
         rendered,
+        json.loads(render(short, "json", "en")),  # type: ignore[arg-type]
     )
 
 
@@ -581,7 +589,21 @@ def test_summary_counts_every_site(world: World) -> None:
         "failed": 3,
         "not_assessable": 5,
         "pass_rate": 0.4,
+        "pass_rate_of": 5,
     }
+    assert "合格率40.0%（合格数占可判定的5个的比例，无法判定的不计入）" in summary["text"]
+    assert "(2 passed of the 5 that could be assessed" in world.en["summary"]["text"]
+    assert "10 websites" not in world.en["summary"]["text"]
+    assert "8 websites and 2 new-media accounts" in world.en["summary"]["text"]
+    assert world.zh["notes"] == []
+
+
+def test_a_window_under_an_hour_says_why_it_has_no_probes(world: World) -> None:
+    """A report of 10:15-10:45 has no probe, and says that figures are kept per clock hour."""
+    short = world.half_hour
+    assert [n["code"] for n in short["notes"]] == ["note_under_an_hour"]
+    assert "shorter than an hour" in short["summary"]["text"]
+    assert all(s["availability"]["probes"] == 0 for s in short["sites"])
     assert world.zh["period"] == {
         "label": "2026Q2",
         "start": iso(Q2_START),

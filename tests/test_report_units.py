@@ -17,7 +17,7 @@ from monitor.report.gather import CheckDays, ContentHour, Version
 from monitor.report.histogram import quantile, relative_error_bound
 from monitor.report.indicators import AccessCheck, site_unreachable
 from monitor.report.model import Status
-from monitor.report.period import PeriodError, month_starts, parse_period, quarter
+from monitor.report.period import Period, PeriodError, month_starts, parse_period, quarter
 from monitor.report.tables import csv_bytes
 from monitor.report.texts import Texts
 
@@ -141,6 +141,11 @@ def test_quantile_above_the_last_bound_is_only_a_lower_bound() -> None:
         (14 * 86400, "14天", "14 d"),
         (16 * 86400 + 5400, "16天1小时", "16 d 1 h"),
         (86400 + 59, "1天", "1 d"),
+        # Seconds round to the nearest: a downtime of 29.6 s reads as an incident of 30 s.
+        (29.6, "30秒", "30 s"),
+        (30, "30秒", "30 s"),
+        (29.4, "29秒", "29 s"),
+        (59.6, "1分钟", "1 min"),
     ],
 )
 def test_durations_read_naturally(seconds: float, zh: str, en: str) -> None:
@@ -307,3 +312,23 @@ def test_a_short_periods_chart_keeps_its_title_and_labels_each_bar() -> None:
     label = re.search(r'<text x="([\d.]+)"[^>]*>07-01</text>', svg)
     assert bar is not None and label is not None
     assert float(label[1]) == float(bar[1]) + int(bar[2]) / 2
+
+
+def test_pass_rate_says_what_it_is_taken_over() -> None:
+    """1 pass and 2 not assessable: 100 % of the 1 that could be assessed, said in words."""
+    from monitor.report.model import Summary
+
+    summary = Summary(3, 3, 0, passed=1, warned=0, failed=0, not_assessable=2)
+    assert (summary.decided, summary.pass_rate) == (1, 1.0)
+
+
+def test_a_window_under_an_hour_says_it_holds_no_probes() -> None:
+    """--from 10:15 --to 10:45 holds no whole hour: the report notes it; 10:00-12:30 is partial."""
+    from monitor.report.build import _period_notes
+
+    def period(a: str, b: str) -> Period:
+        return parse_period("Asia/Shanghai", from_text=a, to_text=b)
+
+    assert _period_notes(period("2026-07-01T10:15", "2026-07-01T10:45")) == ("note_under_an_hour",)
+    assert _period_notes(period("2026-07-01T10:00", "2026-07-01T12:30")) == ("note_partial_hours",)
+    assert _period_notes(period("2026-07-01", "2026-07-02")) == ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor.checkspec import CheckSpec
@@ -114,7 +114,21 @@ async def build_report(
         sites=reports,
         site_filter=tuple(sites or ()),
         kind_filter=kind,
+        notes=_period_notes(period),
     )
+
+
+def _period_notes(period: Period) -> tuple[str, ...]:
+    """What a person must know about the period: the tables are hourly."""
+    if period.end - period.start < timedelta(hours=1) and not _on_the_hour(period.start):
+        return ("note_under_an_hour",)
+    if not (_on_the_hour(period.start) and _on_the_hour(period.end)):
+        return ("note_partial_hours",)
+    return ()
+
+
+def _on_the_hour(moment: datetime) -> bool:
+    return moment.minute == 0 and moment.second == 0 and moment.microsecond == 0
 
 
 def _summary(sites: Sequence[SiteReport]) -> Summary:

@@ -291,7 +291,8 @@ def _site(doc: _Doc, t: Texts, site: SiteReport, number: int) -> None:
                 f"{h.slow_logins} of them sluggish (over {limit}), slowest {slowest}; "
                 f"{t.count(h.failed_logins, 'failed login')}; "
                 f"{t.count(h.sessions_dropped, 'dropped session')}; "
-                f"{h.other_failures} times the login pages did not open. Login health is not "
+                f"the login pages did not open {t.count(h.other_failures, 'time')}. Login health "
+                "is not "
                 "part of the site's availability or of site unreachable."
             )
         )
@@ -447,7 +448,7 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
             )
     else:
         text = (
-            f"{s.count} incidents, {t.duration(s.downtime_seconds)} in total, "
+            f"{t.count(s.count, 'incident')}, {t.duration(s.downtime_seconds)} in total, "
             f"MTTR {t.duration(s.mttr_seconds)}"
         )
         if longest is not None:
@@ -458,13 +459,14 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
         text += "."
         if s.content_count:
             text += (
-                f" {s.content_count} content alerts (stale or blank columns, broken links, "
-                "unanswered questions) are listed too; they are no downtime."
+                " Listed too, but no downtime: "
+                f"{t.count(s.content_count, 'content alert')} (stale or blank columns, broken "
+                "links, unanswered questions)."
             )
         if s.login_count:
             text += (
-                f" {s.login_count} login incidents (failed logins, dropped sessions) are listed"
-                " too; they are no downtime."
+                " Listed too, but no downtime: "
+                f"{t.count(s.login_count, 'login incident')} (failed logins, dropped sessions)."
             )
         if s.maintenance_count:
             text += (

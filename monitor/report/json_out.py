@@ -254,6 +254,7 @@ def report_json(report: Report, lang: Lang = "zh") -> dict[str, Any]:
             else f"{period.quarter[0]}Q{period.quarter[1]}",
         },
         "filters": {"sites": list(report.site_filter), "kind": report.kind_filter},
+        "notes": [{"code": code, "text": t(code)} for code in report.notes],
         "latency_bucket_bounds": list(report.latency_bounds),
         "latency_relative_error_bound": relative_error_bound(report.latency_bounds),
         "summary": {
@@ -265,6 +266,7 @@ def report_json(report: Report, lang: Lang = "zh") -> dict[str, Any]:
             "failed": s.failed,
             "not_assessable": s.not_assessable,
             "pass_rate": s.pass_rate,
+            "pass_rate_of": s.decided,
             "text": overview(t, report),
         },
         "sites": [_site(site, t) for site in report.sites],

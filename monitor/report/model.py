@@ -291,10 +291,14 @@ class Summary:
     not_assessable: int
 
     @property
+    def decided(self) -> int:
+        """Sites whose status could be decided (passed or failed): what the pass rate is over."""
+        return self.passed + self.failed
+
+    @property
     def pass_rate(self) -> float | None:
-        """Passed over the sites whose status could be decided."""
-        decided = self.passed + self.failed
-        return None if decided == 0 else self.passed / decided
+        """Passed over the sites whose status could be decided (not assessable left out)."""
+        return None if self.decided == 0 else self.passed / self.decided
 
 
 @dataclass(frozen=True, slots=True)

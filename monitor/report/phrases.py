@@ -346,8 +346,7 @@ def site_problems(t: Texts, site: SiteReport) -> str:
         parts.append(
             f"发生故障{s.count}次，累计{t.duration(s.downtime_seconds)}"
             if t.zh
-            else f"{s.count} outage{'' if s.count == 1 else 's'}, "
-            f"{t.duration(s.downtime_seconds)} down"
+            else f"{t.count(s.count, 'outage')}, {t.duration(s.downtime_seconds)} down"
         )
     parts.extend(login_findings(t, h) for h in site.login if login_findings(t, h))
     unassessable = [v for v in site.verdicts if v.status is Status.NOT_ASSESSABLE]
@@ -371,21 +370,25 @@ def overview(t: Texts, report: Report) -> str:
             f"对照政府网站和政务新媒体检查指标，对{'和'.join(scope) or '0个网站'}"
             f"{period_name(t, report)}的站点访问、信息更新、互动回应等情况进行了全天自动化监测。"
             f"其中合格{s.passed}个（含预警{s.warned}个），不合格（单项否决）{s.failed}个，"
-            f"因监测项或监测数据不足无法判定{s.not_assessable}个，合格率{rate}。"
+            f"因监测项或监测数据不足无法判定{s.not_assessable}个；合格率{rate}"
+            f"（合格数占可判定的{s.decided}个的比例，无法判定的不计入）。"
         )
     else:
         scope = []
         if s.websites:
-            scope.append(f"{s.websites} websites")
+            scope.append(t.count(s.websites, "website"))
         if s.accounts:
-            scope.append(f"{s.accounts} new-media accounts")
+            scope.append(t.count(s.accounts, "new-media account"))
         text = (
-            f"{' and '.join(scope) or 'No sites'} were monitored round the clock over "
-            f"{period_name(t, report)} against the State Council's inspection indicators "
-            f"(site access, updates, interaction). {s.passed} passed ({s.warned} with warnings), "
+            f"Monitored round the clock over {period_name(t, report)} against the State "
+            "Council's inspection indicators (site access, updates, interaction): "
+            f"{' and '.join(scope) or 'no sites'}. {s.passed} passed ({s.warned} with warnings), "
             f"{s.failed} failed on a single-veto item, {s.not_assessable} could not be "
-            f"assessed for lack of checks or data; pass rate {rate}."
+            f"assessed for lack of checks or data; pass rate {rate} ({s.passed} passed of the "
+            f"{s.decided} that could be assessed; those not assessable are left out)."
         )
+    for note in report.notes:
+        text += ("" if t.zh else " ") + t(note)
     problems = [
         f"{t.quote(site_name(site))}{problem}" if t.zh else f"{site_name(site)}: {problem}"
         for site in report.sites

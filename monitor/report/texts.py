@@ -49,6 +49,17 @@ _LABELS: dict[str, tuple[str, str]] = {
     "no_feed_check": ("未配置账号内容更新监测", "no feed check is configured"),
     "no_interaction_check": ("未配置互动栏目监测", "no interaction check is configured"),
     "no_observations": ("统计期内缺少有效监测数据", "no usable observations in the period"),
+    # notes on the period
+    "note_under_an_hour": (
+        "统计期不足1小时：监测数据按整点小时汇总，统计期内没有完整的小时，因此没有可统计的监测。",
+        "The period is shorter than an hour: figures are kept per clock hour and no hour starts"
+        " inside it, so it holds no probes.",
+    ),
+    "note_partial_hours": (
+        "统计期的起止时间不在整点：监测数据按整点小时汇总，只计入在统计期内开始的小时。",
+        "The period does not start and end on the hour: figures are kept per clock hour, and"
+        " only the hours that start inside it are counted.",
+    ),
     # check types
     "type_http": ("网页访问", "http"),
     "type_login": ("登录", "login"),
@@ -189,12 +200,15 @@ class Texts:
     # -- values ----------------------------------------------------------------------------
 
     def duration(self, seconds: float | None) -> str:
-        """`3天4小时` / `3 d 4 h`: two units at most, rounded down to the smaller one."""
+        """`3天4小时` / `3 d 4 h`: two units at most, rounded down to the smaller one (from the
+        nearest whole second)."""
         if seconds is None:
             return self("dash")
-        whole = int(seconds)
-        if seconds < 60:
-            value = f"{seconds:.1f}".rstrip("0").rstrip(".") if seconds < 10 else str(whole)
+        # Rounded to the nearest second first, everywhere, so that a downtime of 29.6 s and
+        # an incident of 30 s read the same; below 10 s one decimal.
+        whole = round(seconds)
+        if whole < 60:
+            value = f"{seconds:.1f}".rstrip("0").rstrip(".") if seconds < 9.95 else str(whole)
             return f"{value}秒" if self.zh else f"{value} s"
         days, rest = divmod(whole, 86400)
         hours, rest = divmod(rest, 3600)
