@@ -282,6 +282,10 @@ def test_csv_quotes_text_excel_would_run_as_a_formula() -> None:
             "无法连接a.gov.cn:443（连接被拒绝）",
         ),
         ("newest post 2026-07-01 is 20 d old (max 14 d)", "最新信息日期为2026-07-01，已20天未更新"),
+        (
+            'body does not contain "国资委"; page title "404 Not Found"',
+            "正文中没有“国资委”；页面标题为“404 Not Found”",
+        ),
         ("something no pattern knows", "超时"),
     ],
 )

@@ -30,6 +30,11 @@ _BRIDGE = {
 }
 
 
+# Text a probe quoted: 'single' (login steps) or "double" (http checks' expectations).
+_QUOTED = r"""(?:'.*'|".*")"""
+_QUOTED_LAZY = r"""(?:'.*?'|".*?")"""
+
+
 def _seconds(text: str) -> str:
     return f"{float(text):g}秒"
 
@@ -81,7 +86,22 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
         re.compile(r"^status (?P<status>\d+) from (?P<url>\S+), expected (?P<expected>\S+)$"),
         _status,
     ),
+    (
+        re.compile(r"^status (?P<status>\d+), expected (?P<expected>.+)$"),
+        lambda m: f"返回状态码{m['status']}，期望{m['expected']}",
+    ),
     (re.compile(r"^status (?P<status>\d+)(?P<more>.*)$"), lambda m: f"返回状态码{m['status']}"),
+    (
+        re.compile(rf"^body does not contain (?P<q>{_QUOTED})$", re.S),
+        lambda m: f"正文中没有{_quoted(m['q'])}",
+    ),
+    (re.compile(r"^body does not match (?P<p>/.*/)$", re.S), lambda m: f"正文不符合规则{m['p']}"),
+    (re.compile(rf"^page title (?P<q>{_QUOTED})$", re.S), lambda m: f"页面标题为{_quoted(m['q'])}"),
+    (re.compile(rf"^page begins (?P<q>{_QUOTED})$", re.S), lambda m: f"页面开头为{_quoted(m['q'])}"),
+    (
+        re.compile(rf"^body contains forbidden (?P<q>{_QUOTED_LAZY}): (?P<around>{_QUOTED})$", re.S),
+        lambda m: f"正文出现禁用内容{_quoted(m['q'])}：{_quoted(m['around'])}",
+    ),
     (re.compile(r"^cannot resolve (?P<host>\S+?):.*$"), lambda m: f"无法解析域名{m['host']}"),
     (re.compile(r"^cannot resolve the name.*$"), lambda m: "无法解析域名"),
     (
@@ -120,23 +140,29 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
         lambda m: f"被重定向到登录页{m['url']}",
     ),
     (
-        re.compile(r"^(?P<q>'.*') gone from the page$", re.S),
+        re.compile(rf"^(?P<q>{_QUOTED}) gone from the page$", re.S),
         lambda m: f"页面上的{_quoted(m['q'])}不见了",
     ),
-    (re.compile(r"^the site says (?P<q>'.*')$", re.S), lambda m: f"网站提示{_quoted(m['q'])}"),
+    (re.compile(rf"^the site says (?P<q>{_QUOTED})$", re.S), lambda m: f"网站提示{_quoted(m['q'])}"),
     (
         re.compile(r"^credentials refused \(status (?P<status>\d+)\)$"),
         lambda m: f"账号或密码被拒绝（状态码{m['status']}）",
     ),
-    (re.compile(r"^the page shows (?P<q>'.*')$", re.S), lambda m: f"页面出现{_quoted(m['q'])}"),
-    (re.compile(r"^(?P<q>'.*') not on the page$", re.S), lambda m: f"页面上没有{_quoted(m['q'])}"),
+    (
+        re.compile(rf"^the page shows (?P<q>{_QUOTED})$", re.S),
+        lambda m: f"页面出现{_quoted(m['q'])}",
+    ),
+    (
+        re.compile(rf"^(?P<q>{_QUOTED}) not on the page$", re.S),
+        lambda m: f"页面上没有{_quoted(m['q'])}",
+    ),
     (re.compile(r"^nothing on the page matches .*$", re.S), lambda m: "页面内容不符合预期规则"),
     (
-        re.compile(r"^ended at (?P<url>\S+), not at (?P<q>'.*')$", re.S),
+        re.compile(rf"^ended at (?P<url>\S+), not at (?P<q>{_QUOTED})$", re.S),
         lambda m: f"登录后停在{m['url']}，而非{_quoted(m['q'])}",
     ),
     (
-        re.compile(r"^ended at (?P<url>\S+) \(still (?P<q>'.*')\)$", re.S),
+        re.compile(rf"^ended at (?P<url>\S+) \(still (?P<q>{_QUOTED})\)$", re.S),
         lambda m: f"登录后仍停在{m['url']}（{_quoted(m['q'])}）",
     ),
     (
@@ -150,8 +176,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
 
 
 def _quoted(text: str) -> str:
-    """`'退出登录'` as `“退出登录”`."""
-    return f"“{text[1:-1]}”" if len(text) >= 2 and text[0] == text[-1] == "'" else text
+    """`'退出登录'` or `"退出登录"` as `“退出登录”`."""
+    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    return f"“{text[1:-1]}”" if quoted else text
 
 
 def _sub(text: str) -> str:
@@ -160,6 +187,12 @@ def _sub(text: str) -> str:
 
 
 def _say(text: str) -> str | None:
+    # Several findings joined by "; " (an http check's expectations): each on its own.
+    parts = text.split("; ")
+    if len(parts) > 1:
+        said = [_say(part) for part in parts]
+        if all(said):
+            return "；".join(p for p in said if p)
     for pattern, say in _PATTERNS:
         match = pattern.match(text.strip())
         if match is not None:
