@@ -97,9 +97,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
     ),
     (re.compile(r"^body does not match (?P<p>/.*/)$", re.S), lambda m: f"正文不符合规则{m['p']}"),
     (re.compile(rf"^page title (?P<q>{_QUOTED})$", re.S), lambda m: f"页面标题为{_quoted(m['q'])}"),
-    (re.compile(rf"^page begins (?P<q>{_QUOTED})$", re.S), lambda m: f"页面开头为{_quoted(m['q'])}"),
     (
-        re.compile(rf"^body contains forbidden (?P<q>{_QUOTED_LAZY}): (?P<around>{_QUOTED})$", re.S),
+        re.compile(rf"^page begins (?P<q>{_QUOTED})$", re.S),
+        lambda m: f"页面开头为{_quoted(m['q'])}",
+    ),
+    (
+        re.compile(
+            rf"^body contains forbidden (?P<q>{_QUOTED_LAZY}): (?P<around>{_QUOTED})$", re.S
+        ),
         lambda m: f"正文出现禁用内容{_quoted(m['q'])}：{_quoted(m['around'])}",
     ),
     (re.compile(r"^cannot resolve (?P<host>\S+?):.*$"), lambda m: f"无法解析域名{m['host']}"),
@@ -143,7 +148,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = 
         re.compile(rf"^(?P<q>{_QUOTED}) gone from the page$", re.S),
         lambda m: f"页面上的{_quoted(m['q'])}不见了",
     ),
-    (re.compile(rf"^the site says (?P<q>{_QUOTED})$", re.S), lambda m: f"网站提示{_quoted(m['q'])}"),
+    (
+        re.compile(rf"^the site says (?P<q>{_QUOTED})$", re.S),
+        lambda m: f"网站提示{_quoted(m['q'])}",
+    ),
     (
         re.compile(r"^credentials refused \(status (?P<status>\d+)\)$"),
         lambda m: f"账号或密码被拒绝（状态码{m['status']}）",
