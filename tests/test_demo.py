@@ -77,6 +77,9 @@ async def test_demo_shows_incidents_page_metrics_and_report(
             async with session.get(f"{base}/") as response:
                 page = await response.text()
             assert 'data-site="qingchun-guozi" data-state="stale"' in page
+            # The silent account risks a veto this quarter: it is listed first thing.
+            risks = page[page.index('id="risks"') : page.index('id="sites"')]
+            assert '<li data-site="qingchun-guozi">' in risks
             assert "石化离退休干部局网站" in page
             async with session.get(f"{base}/sites/petrochem-retirees") as response:
                 site_page = await response.text()

@@ -71,6 +71,7 @@ async def test_site_page_shows_checks_history_and_incidents(world: World) -> Non
     assert '<div class="strip" data-check="home">' in page
     assert "内容异常" in page and "&lt;script&gt;document.title" in page
     assert "<script" not in page
+    assert SECRET not in page
     missing, body, _ = await _get(f"{world.base}/sites/%3Cscript%3E")
     assert missing == 404 and "&lt;script&gt;" in body and "<script" not in body
 

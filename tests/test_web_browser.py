@@ -4,7 +4,7 @@ forwarder to the monitor under test, with its background networking off.
 
 What a person sees is checked (a down site shows down, a stale column its age, the report link
 downloads what `monitor report` writes, a hostile page's markup stays text), and a screenshot
-of each page is saved under tests/artifacts/web/ (the path is printed; `pytest -s` shows it).
+of each page is saved under tests/artifacts/web/ (the paths are printed in pytest's summary).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,7 +189,6 @@ class Browser:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
-        print(f"screenshot: {path}")
         return path
 
     def close(self) -> None:
@@ -221,7 +219,11 @@ def _text(browser: Browser, selector: str) -> str:
     return str(browser.value(f"document.querySelector({json.dumps(selector)}).innerText"))
 
 
-async def test_what_a_person_sees_in_chromium(world: World, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+async def test_what_a_person_sees_in_chromium(
+    world: World,  # noqa: F811 - the fixture
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
     """Overview, site and reports pages in Chromium: down shows down, stale shows its age, the
     hostile title is shown as text and runs nothing, the md link downloads the report."""
     port = int(world.base.rsplit(":", 1)[1])
@@ -269,4 +271,7 @@ async def test_what_a_person_sees_in_chromium(world: World, tmp_path: Path) -> N
 
     shots = await asyncio.to_thread(session)
     assert all(Path(shot).stat().st_size > 10_000 for shot in shots)
-    print("screenshots:", *shots, sep="\n  ", file=sys.stderr)
+    # Written past pytest's capture, so a person finds the pictures without -s.
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("\nscreenshots of the web page: " + ", ".join(shots))

@@ -66,7 +66,8 @@ async def _feed(_: web.Request) -> web.Response:
 
 
 def world_config(target: str, database_url: str, listen: str, **server: Any) -> dict[str, Any]:
-    every = {"interval": "2s", "timeout": "1s"}
+    # A timeout with room: under load a page parse waits for its worker process.
+    every = {"interval": "3s", "timeout": "3s"}
     return {
         "defaults": {"failure_threshold": 1, "success_threshold": 1},
         "storage": {"database_url": database_url, "flush_interval": "100ms"},

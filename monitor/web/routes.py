@@ -186,7 +186,12 @@ class _Pages:
                 store_ok = False
             else:
                 _attach(sites, incidents, config.timezone, week, this_quarter)
-        risks = [s for s in sites if s.quarter is not None and s.quarter["status"] == "veto"]
+        # Vetoes first, then warnings: what the office must act on before the quarter ends.
+        order = {"veto": 0, "warning": 1}
+        risks = sorted(
+            (s for s in sites if s.quarter is not None and s.quarter["status"] in order),
+            key=lambda s: order[s.quarter["status"]] if s.quarter else 0,
+        )
         return self.page(
             "overview.html",
             **self.common(request, t),

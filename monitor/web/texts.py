@@ -15,7 +15,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "generated": ("更新于", "As of"),
     "refresh_note": ("本页每 {seconds} 秒自动刷新", "This page refreshes every {seconds} s"),
     "risk": ("本季度否决风险", "Veto risk this quarter"),
-    "risk_none": ("目前没有站点面临否决。", "No site risks a veto so far."),
+    "risk_none": ("目前没有站点面临否决或警告。", "No site risks a veto or a warning so far."),
     "quarter_so_far": ("{quarter} 截至目前", "{quarter} so far"),
     "sites": ("网站与账号", "Sites and accounts"),
     "site": ("站点", "Site"),
