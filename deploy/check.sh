@@ -28,6 +28,10 @@ for name in monitor.subject monitor.text monitor.html monitor.wechat; do
   echo "  $name renders"
 done
 
+step "robot bridge"
+python3 -m py_compile alertmanager/robot_bridge.py
+echo "  alertmanager/robot_bridge.py compiles"
+
 step "amtool config routes test"
 failed=0
 while read -r receiver labels; do

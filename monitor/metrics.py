@@ -600,6 +600,10 @@ class Metrics:
         incidents.site_name = check.site_name or check.site
         for reason in _INCIDENT_REASONS.get(check.type, _ALL_REASONS):
             incidents.opened.setdefault(str(reason), 0)
+        if getattr(check, "session", None) is not None and series.session_dropouts is None:
+            # A check that keeps a session: its dropout counter exists at 0 from the start, so
+            # increase() sees even a dropout found by the first session probe.
+            series.session_dropouts = 0
         tls = getattr(check, "tls", None)
         if isinstance(tls, TLSSpec):
             if not tls.verify:

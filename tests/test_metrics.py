@@ -307,6 +307,25 @@ def test_login_steps_and_session_dropouts(metrics: Metrics, registry: CollectorR
     assert get("monitor_session_dropouts_total", ids()) is None
 
 
+def test_session_dropout_counter_starts_at_zero_for_a_kept_session(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """A login check that keeps a session counts 0 dropouts from its declaration on; one without a session has no such series before it logs in."""
+    from monitor.probes.login import LoginCheck
+
+    step = {"name": "form", "url": "https://www.example.gov.cn/login",
+            "expect": {"body_contains": ["退出登录"]}}  # fmt: skip
+    kept = LoginCheck.model_validate(
+        {"id": "member", "site": "portal", "owner": "portal-it", "interval": 60, "steps": [step],
+         "session": {"url": "https://www.example.gov.cn/member", "marker": "退出登录"}}
+    )  # fmt: skip
+    metrics.declare(kept)
+    metrics.declare(login_check())
+    get = registry.get_sample_value
+    assert get("monitor_session_dropouts_total", ids("portal", "member", "login")) == 0
+    assert get("monitor_session_dropouts_total", ids("portal", "login", "login")) is None
+
+
 def test_timed_out_login_steps_are_counted_apart_from_latencies(
     metrics: Metrics, registry: CollectorRegistry
 ) -> None:
