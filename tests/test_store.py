@@ -414,7 +414,7 @@ async def test_full_buffer_drops_oldest_results_but_never_events() -> None:
         ready, why = writer.status()
         assert not ready and why.startswith("store unreachable")
         # The 10 newest results are the ones kept (in flight first, then the buffer).
-        kept = [r.started_at for r in writer._results]
+        kept = [record[5] for record in writer._results]
         inflight = [rec[5] for rec in writer._inflight.records] if writer._inflight else []
         assert sorted(inflight + kept) == [T0 + timedelta(seconds=i) for i in range(15, 25)]
     finally:

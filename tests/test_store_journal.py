@@ -8,7 +8,7 @@ import asyncio
 import re
 import signal
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +18,7 @@ from monitor.clock import SystemClock
 from monitor.incidents import IncidentEvent
 from monitor.store import Store
 from monitor.store.journal import Journal
-from monitor.store.writer import Writer, WriterSettings
+from monitor.store.writer import Writer, WriterSettings, _from_journal_row
 from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, pg_url, via  # noqa: F401
 from tests.test_service import (  # noqa: F401  (target: a fixture)
     Service,
@@ -27,7 +27,7 @@ from tests.test_service import (  # noqa: F401  (target: a fixture)
     wait_incidents,
     write_incident_config,
 )
-from tests.test_store import T0, incident
+from tests.test_store import T0, incident, result
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:9/test"
 
@@ -43,13 +43,13 @@ def test_journal_reads_back_what_it_was_given_and_skips_a_torn_line(tmp_path: Pa
         T0 + timedelta(minutes=5),
         incident(id=opened.incident.id, resolved_at=T0 + timedelta(minutes=5), revision=2),
     )
-    journal.append(opened)
-    journal.append(resolved)
+    journal.append_event(opened)
+    journal.append_event(resolved)
     with path.open("ab") as f:
         f.write(b'{"id": "torn", "kind": "upd')  # SIGKILL in the middle of a write
-    assert Journal(path).read() == [opened, resolved]
+    assert Journal(path).read() == ([opened, resolved], [])
     journal.clear()
-    assert path.read_bytes() == b"" and Journal(path).read() == []
+    assert path.read_bytes() == b"" and Journal(path).read() == ([], [])
     journal.close()
 
 
@@ -86,6 +86,60 @@ async def test_events_kept_while_unreachable_are_stored_by_the_next_store(
         await store.close()
 
 
+async def test_results_waiting_when_the_database_went_away_are_stored_once(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """Results waiting when the writer first fails, and those that come after, are journaled;
+    the next store writes each of them once (one of them already stored before the crash) and
+    empties the journal when it has written everything."""
+    path = tmp_path / "journal.jsonl"
+    metrics = RecordingStoreMetrics()
+    # Within the retention, or the store's pruning would delete them meanwhile.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+    async def unreachable() -> asyncpg.Connection:
+        return await asyncpg.connect(UNREACHABLE, timeout=2)
+
+    lost = Writer(
+        unreachable,
+        WriterSettings(retry_initial=0.01),
+        metrics,
+        SystemClock(),
+        journal=Journal(path),
+    )
+    lost.start()
+    for i in range(5):
+        lost.submit_result(result(hour + timedelta(seconds=i)))
+    async with asyncio.timeout(20):
+        while not metrics.write_errors:
+            await asyncio.sleep(0.01)
+    for i in range(5, 8):
+        lost.submit_result(result(hour + timedelta(seconds=i)))
+    assert lost._task is not None
+    lost._task.cancel()  # the process dies: nothing is closed, nothing flushed
+    _, rows = Journal(path).read()
+    assert len(rows) == 8
+    store = await Store.open(make_config(pg_url), None, SystemClock())
+    try:
+        # One of them made it to the database before the crash (its answer was lost).
+        writer = store.writer
+        assert writer is not None
+        await writer._write(await writer._connection(), [_row(rows[3])], [])
+    finally:
+        await store.close()
+    store = await Store.open(make_config(pg_url), None, SystemClock(), journal=path)
+    try:
+        assert await store.flush(20)
+        stored = await store.fetch("SELECT started_at FROM probe_results ORDER BY started_at")
+        assert [r[0] for r in stored] == [hour + timedelta(seconds=i) for i in range(8)]
+        [roll] = await store.rollups(hour, hour + timedelta(hours=1))
+        assert roll.probes == 8
+        assert path.read_bytes() == b""
+    finally:
+        await store.close()
+
+
 async def test_a_journal_the_database_cannot_take_yet_stays(
     tmp_path: Path,
     pg_url: str,  # noqa: F811
@@ -94,7 +148,7 @@ async def test_a_journal_the_database_cannot_take_yet_stays(
     and the journal keeps every event for the next try."""
     path = tmp_path / "journal.jsonl"
     event = IncidentEvent("opened", T0, incident())
-    Journal(path).append(event)
+    Journal(path).append_event(event)
     proxy = TcpProxy.to(pg_url)
     await proxy.start()
     url = via(pg_url, "127.0.0.1", proxy.port)
@@ -107,7 +161,7 @@ async def test_a_journal_the_database_cannot_take_yet_stays(
             await Store.open(make_config(url), None, SystemClock(), journal=path)
         except Exception as exc:
             assert "cannot" in str(exc)
-        assert Journal(path).read() == [event]
+        assert Journal(path).read() == ([event], [])
     finally:
         await proxy.close()
 
@@ -135,7 +189,8 @@ async def test_sigkill_during_an_outage_loses_no_incident(
 ) -> None:
     """`monitor run` whose database is cut (a TCP proxy) sees an incident open and resolve and a
     second open, and is killed with SIGKILL before the database is back: the next `monitor
-    run` stores both from the journal (no duplicate), continues the open one and resolves it."""
+    run` stores both from the journal (no duplicate), and the failing results of the outage,
+    continues the open incident and resolves it."""
     proxy = TcpProxy.to(pg_url)
     await proxy.start()
     port = free_port()
@@ -172,6 +227,13 @@ async def test_sigkill_during_an_outage_loses_no_incident(
         code, _ = await second.stop()
         await proxy.close()
     assert code == 0
+    conn = await asyncpg.connect(pg_url)
+    try:
+        failures = await conn.fetchval("SELECT count(*) FROM probe_results WHERE outcome <> 'ok'")
+    finally:
+        await conn.close()
+    # Every failure was probed while the database was cut: only the journal can have kept them.
+    assert failures >= 6
     first_incident, second_incident = sorted(found, key=lambda i: str(i["opened_at"]))
     assert str(first_incident["resolved_at"]) < str(second_incident["opened_at"])
     assert second_incident["failures"] >= 3
@@ -193,3 +255,9 @@ async def _ready(service: Service) -> None:
                 if resp.status == 200:
                     return
             await asyncio.sleep(0.05)
+
+
+def _row(values: list[object]) -> tuple[object, ...]:
+    row = _from_journal_row(values)
+    assert row is not None
+    return row

@@ -1,20 +1,22 @@
 """The batched writer: probe results and incident events into Postgres, never blocking probes.
 
-`submit_*` only append to in-memory buffers. One task drains them in transactions of up to
-`batch_size` results plus every waiting incident event:
+`submit_*` only append to in-memory buffers (a result as its row, its id made there). One
+task drains them in transactions of up to `batch_size` results plus every waiting incident
+event:
 
 1. results are COPYed into a temporary stage table, then one statement moves them to
    `probe_results` with `ON CONFLICT (id) DO NOTHING` and, from exactly the rows it inserted,
    adds freshness observations and the hourly rollups (aggregated in Postgres, upserted with
-   `ON CONFLICT DO UPDATE`). Each result's id is made once, when it leaves the buffer, so a
-   batch that committed but whose acknowledgement was lost is stored and counted once when
-   it is retried;
+   `ON CONFLICT DO UPDATE`). Each result's id is made once, when it is submitted, so a
+   batch that committed but whose acknowledgement was lost (or a journaled result replayed
+   after a crash) is stored and counted once;
 2. incident events are inserted by id (idempotent) and applied to `incidents` guarded by the
    snapshot's revision.
 
 When Postgres is slow or down the batch is retried with backoff, in order, and new results
 wait. Past `buffer_size` the oldest waiting results are dropped and counted; incident events
-are never dropped for lack of room.
+are never dropped for lack of room. With a journal (`monitor.store.journal`) incident events,
+and results while Postgres does not answer, also wait in a local file that survives SIGKILL.
 
 One bad row never stops the rest: a result that cannot be encoded, or a batch Postgres refuses
 for a value in it, is split in halves until the refused rows stand alone; those are dropped,
@@ -105,6 +107,8 @@ _REJECTED = (
 )
 _MAX_EVENTS_PER_BATCH = 1000
 _NAME = re.compile(r"[a-z_]+")
+# Results written to the journal in one outage, at most (about 300 bytes each: 30 MB).
+_JOURNAL_MAX_RESULTS = 100_000
 # How many distinct (site, check, error) refusals are remembered, so each is logged once.
 _LOGGED_REFUSALS = 10_000
 
@@ -134,9 +138,13 @@ class WriterSettings:
     behind_after: float = 120.0
 
 
+# A result as a probe_results row, in RESULT_COLUMNS order.
+Record = tuple[Any, ...]
+
+
 @dataclass(slots=True)
 class _Batch:
-    records: list[tuple[Any, ...]]
+    records: list[Record]
     events: list[IncidentEvent]
 
     @property
@@ -181,11 +189,13 @@ class Writer:
     ) -> None:
         self._connect = connect
         self._journal = journal
+        # Results journaled during this outage (bounded: the journal is to stay small).
+        self._journaled_results = 0
         self._s = settings
         self._metrics = metrics
         self._clock = clock
         self._redact = redact
-        self._results: deque[ProbeResult] = deque()
+        self._results: deque[Record] = deque()
         self._events: deque[IncidentEvent] = deque()
         self._inflight: _Batch | None = None
         self._conn: asyncpg.Connection | None = None
@@ -211,7 +221,19 @@ class Writer:
     def submit_result(self, result: ProbeResult) -> None:
         """Buffer one result; drops the oldest waiting one when the buffer is full."""
         self.submitted += 1
-        self._results.append(result)
+        try:
+            # Made a row now: its id is fixed from here on (the journal keeps it, a retried
+            # batch reuses it), and a result that cannot be one is dropped alone.
+            record = self._record(result)
+        except Exception as exc:  # whatever it is, it must not stop the rest of the batch
+            self.dropped += 1
+            self._metrics.store_dropped(1)
+            self._log_refusal("store_result_unencodable", result.site, result.check, exc)
+            self._report_depth()
+            return
+        self._results.append(record)
+        if self._last_error is not None:
+            self._journal_results([record])
         room = self._s.buffer_size - (len(self._inflight.records) if self._inflight else 0)
         if len(self._results) > max(room, 0):
             self._results.popleft()
@@ -225,7 +247,7 @@ class Writer:
         """Buffer one incident event; it is written with the next batch and never dropped."""
         self.events_submitted += 1
         if self._journal is not None:
-            self._journal.append(event)
+            self._journal.append_event(event)
         self._events.append(event)
         self._wake.set()
         self._report_depth()
@@ -356,8 +378,9 @@ class Writer:
         self._inflight = None
         self.written += len(batch.records) - dropped
         self.events_written += len(batch.events)
-        if self._journal is not None and not self._events:
-            self._journal.clear()  # every event it holds is stored
+        if self._journal is not None and not self._events and not self._results:
+            self._journal.clear()  # everything it holds is stored
+            self._journaled_results = 0
         if self._last_error is not None:
             log.info("store_reachable_again", waiting=self.pending)
         self._last_error = None
@@ -365,16 +388,9 @@ class Writer:
         self._progress.set()
 
     def _take(self) -> _Batch:
-        """The next batch, oldest first; a result that cannot be made a row is dropped here."""
-        records: list[tuple[Any, ...]] = []
-        while self._results and len(records) < self._s.batch_size:
-            result = self._results.popleft()
-            try:
-                records.append(self._record(result))
-            except Exception as exc:  # whatever it is, it must not stop the rest of the batch
-                self.dropped += 1
-                self._metrics.store_dropped(1)
-                self._log_refusal("store_result_unencodable", result.site, result.check, exc)
+        """The next batch, oldest first."""
+        count = min(len(self._results), self._s.batch_size)
+        records = [self._results.popleft() for _ in range(count)]
         events = [
             self._events.popleft() for _ in range(min(len(self._events), _MAX_EVENTS_PER_BATCH))
         ]
@@ -434,13 +450,23 @@ class Writer:
             for event in events:
                 await _write_event(conn, event)
 
-    async def replay_journal(self) -> int:
-        """Store the events a journal kept from a run that ended before storing them (SIGKILL
-        during an outage); returns how many. Raises what the database raises when it cannot
-        be reached: the caller tries again later, and the journal keeps them meanwhile."""
+    def _journal_results(self, records: Sequence[Record]) -> None:
+        room = _JOURNAL_MAX_RESULTS - self._journaled_results
+        if self._journal is not None and room > 0:
+            self._journal.append_results([_journal_row(r) for r in records[:room]])
+            self._journaled_results += min(room, len(records))
+
+    async def replay_journal(self) -> tuple[int, int]:
+        """Take up what a journal kept from a run that ended during an outage (SIGKILL): its
+        incident events are stored now, its results go ahead of new ones (their ids make a
+        result stored before the crash count once). Returns (events, results). Raises what
+        the database raises when it cannot be reached: the journal keeps all for the retry."""
         if self._journal is None:
-            return 0
-        events = self._journal.read()
+            return 0, 0
+        events, rows = self._journal.read()
+        # By id: a second outage before the journal was emptied may have written one twice.
+        unique = {r[0]: r for row in rows if (r := _from_journal_row(row)) is not None}
+        records = list(unique.values())
         if events:
             conn = await self._connection()
             for event in events:
@@ -449,9 +475,15 @@ class Writer:
                 except _REJECTED as exc:
                     i = event.incident
                     self._log_refusal("store_incident_event_rejected", i.site, i.check, exc)
-            log.info("incident_journal_replayed", events=len(events))
-        self._journal.clear()
-        return len(events)
+        if events or records:
+            log.info("journal_replayed", incident_events=len(events), results=len(records))
+        if records:
+            self._results.extendleft(reversed(records))
+            self.submitted += len(records)
+            self._wake.set()
+        else:
+            self._journal.clear()
+        return len(events), len(records)
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is not None and not self._conn.is_closed():
@@ -487,6 +519,10 @@ class Writer:
             conn.terminate()
 
     def _failed(self, exc: Exception) -> None:
+        if self._last_error is None:
+            # The outage begins: what waits goes into the journal, and what comes after it.
+            inflight = self._inflight.records if self._inflight is not None else []
+            self._journal_results([*inflight, *self._results])
         self._metrics.store_write_error()
         message = self._redact(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))[:300]
         if self._last_error != message:
@@ -503,7 +539,8 @@ class Writer:
             started: datetime = self._inflight.records[0][5]
             return started
         if self._results:
-            return _utc(self._results[0].started_at)
+            oldest: datetime = self._results[0][5]
+            return oldest
         return None
 
     def _report_depth(self) -> None:
@@ -562,6 +599,35 @@ class Writer:
             | (rand & ((1 << 62) - 1))
         )
         return uuid.UUID(int=value)
+
+
+# The timestamptz columns of a row, by position.
+_TIME_COLUMNS = tuple(
+    RESULT_COLUMNS.index(c) for c in ("started_at", "cert_expiry_at", "newest_item_at")
+)
+
+
+def _journal_row(record: Record) -> list[Any]:
+    """A row as JSON values (uuid and datetimes as text)."""
+    return [
+        v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
+        for v in record
+    ]
+
+
+def _from_journal_row(values: list[Any]) -> Record | None:
+    """The row back from its JSON values; None for one that is not a row of ours."""
+    if len(values) != len(RESULT_COLUMNS):
+        return None
+    row = list(values)
+    try:
+        row[0] = uuid.UUID(row[0])
+        for i in _TIME_COLUMNS:
+            if row[i] is not None:
+                row[i] = datetime.fromisoformat(row[i])
+    except (TypeError, ValueError):
+        return None
+    return tuple(row)
 
 
 async def _write_event(conn: asyncpg.Connection, event: IncidentEvent) -> None:
