@@ -170,10 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so that `validate` stays light and free of network libraries' start-up.
     from monitor.runtime import ListenError
     from monitor.store import StoreError
+    from monitor.store.embedded import EmbeddedError
 
     try:
         return _command(args, config, selected, shard)
-    except (StoreError, ListenError) as exc:
+    except (StoreError, ListenError, EmbeddedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -192,7 +193,21 @@ def _command(
             _print_table(results, sys.stdout)
         return EXIT_OK if all(r.success for r in results) else EXIT_FAILED
     if args.command == "run":
-        _run_loop(serve_forever(Runtime(config, shard=shard)))
+        from monitor.store.embedded import DataDirLock
+
+        # One `monitor run` per embedded data directory (replicas share a database by URL).
+        lock = (
+            None
+            if config.storage.database_url.get_secret_value()
+            else DataDirLock(config.storage.data_dir)
+        )
+        if lock is not None:
+            lock.acquire()
+        try:
+            _run_loop(serve_forever(Runtime(config, shard=shard)))
+        finally:
+            if lock is not None:
+                lock.release()
         return EXIT_OK
     if args.command == "migrate":
         from monitor.store import migrate

@@ -496,7 +496,34 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{source}: invalid YAML: {_one_line(str(exc))}") from None
     except (ValueError, TypeError, OverflowError) as exc:  # a value YAML reads (2026-02-30)
         raise ConfigError(f"{source}: invalid YAML value: {exc}") from None
-    return parse_config(data, source)
+    return _from_config_dir(parse_config(data, source), Path(os.path.abspath(path)).parent)
+
+
+def _from_config_dir(config: Config, base: Path) -> Config:
+    """Relative paths (data_dir, tls.ca_file, a baseline_file) name places next to the config
+    file, wherever the command runs from: `monitor report` run elsewhere must read the same
+    data as the `monitor run` that wrote it."""
+
+    def resolve(path: Path) -> Path:
+        path = path.expanduser()
+        return path if path.is_absolute() else base / path
+
+    def check_paths(check: CheckSpec) -> CheckSpec:
+        update: dict[str, Any] = {}
+        tls = getattr(check, "tls", None)
+        if tls is not None and tls.ca_file is not None:
+            update["tls"] = tls.model_copy(update={"ca_file": resolve(tls.ca_file)})
+        baseline = getattr(check, "baseline_file", None)
+        if isinstance(baseline, Path):
+            update["baseline_file"] = resolve(baseline)
+        return check.model_copy(update=update) if update else check
+
+    sites = tuple(
+        site.model_copy(update={"checks": tuple(check_paths(c) for c in site.checks)})
+        for site in config.sites
+    )
+    storage = config.storage.model_copy(update={"data_dir": resolve(config.storage.data_dir)})
+    return config.model_copy(update={"sites": sites, "storage": storage})
 
 
 # The official rule of 站点无法访问: a page still not open after 15 s failed.

@@ -256,6 +256,11 @@ class Runtime:
         """Open the store, restore incidents left open, then let results flow to both."""
         config = self.config
         store = await Store.open(config, self.metrics, self.clock, journal=self._journal())
+        try:
+            await store.claim(config.location, str(self.shard))
+        except BaseException:
+            await store.close()
+            raise
         schedule = MaintenanceSchedule(config.maintenance, config.timezone)
         incidents = IncidentEngine(self._mine(config), store, self.metrics, self.clock, schedule)
         left_open = await store.load_open_incidents(config.location)

@@ -48,7 +48,7 @@ def demo_config(
         "defaults": {"interval": every(10), "failure_threshold": 2, "success_threshold": 2},
         "storage": {
             "database_url": "${MONITOR_DATABASE_URL:-}",
-            "data_dir": str(data_dir),
+            "data_dir": str(data_dir.absolute()),  # the config lives inside data_dir
             "flush_interval": "500ms",
         },
         "server": {"listen": listen},

@@ -87,12 +87,12 @@ class _Database:
         self._secret = secret
 
     @classmethod
-    async def locate(cls, config: Config) -> _Database:
+    async def locate(cls, config: Config, *, create: bool = True) -> _Database:
         url = config.storage.database_url.get_secret_value()
         if url:
             return cls(url, None, _check_url(url))
         try:
-            embedded = await EmbeddedPostgres.start(config.storage.data_dir)
+            embedded = await EmbeddedPostgres.start(config.storage.data_dir, create=create)
         except EmbeddedError as exc:
             raise StoreError(str(exc)) from None
         return cls(embedded.dsn, embedded, "")
@@ -179,6 +179,15 @@ async def migrate(config: Config) -> list[int]:
         await db.close()
 
 
+async def _hold(conn: asyncpg.Connection) -> None:
+    """Keep a connection (and the session locks it holds) open until cancelled."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.close(), timeout=5)
+
+
 class Store:
     """Probe results, incidents and rollups in Postgres. Build it with `Store.open()`."""
 
@@ -197,6 +206,7 @@ class Store:
         self._clock = clock
         self._pruner: asyncio.Task[None] | None = None
         self._syncer: asyncio.Task[None] | None = None
+        self._claim: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -215,7 +225,7 @@ class Store:
         `monitor.store.journal`); what it holds from an earlier run is stored first.
         Raises StoreError when the database cannot be reached or has a newer schema.
         """
-        db = await _Database.locate(config)
+        db = await _Database.locate(config, create=not read_only)
         try:
             await _migrate(db)
             try:
@@ -320,9 +330,28 @@ class Store:
             await self._clock.sleep(backoff)
             backoff = min(backoff * 2, SYNC_RETRY_MAX)
 
+    async def claim(self, location: str, shard: str) -> None:
+        """Take this store's advisory lock for `location` and `shard`, held for as long as the
+        process runs: a second process probing the same checks into the same database (and
+        schema) is refused with StoreError, instead of doubling every probe count."""
+        conn = await self._db.connect()
+        key = f"monitor run {location} {shard}"
+        locked = await conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ' ' || $1, 0))", key
+        )
+        if not locked:
+            await conn.close()
+            raise StoreError(
+                f"another `monitor run` already probes location {location!r} shard {shard} "
+                f"into {self._db.where()}; stop it first, or run this one with another "
+                "--shard or location"
+            )
+        # The lock lives with this session: a task keeps the connection until the store closes.
+        self._claim = asyncio.create_task(_hold(conn), name="store-claim")
+
     async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Write what can be written within `timeout` seconds, then let go of the database."""
-        for task in (self._pruner, self._syncer):
+        for task in (self._pruner, self._syncer, self._claim):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -9,8 +9,11 @@ Starting is blocking work (initdb, pg_ctl), so it runs in a thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +23,49 @@ import psutil
 
 # Running as root, pgserver runs PostgreSQL as a system user `pgserver` it creates.
 DATABASE = "postgres"
+# Held by the one `monitor run` that probes with this data directory.
+RUN_LOCK = "monitor-run.lock"
 
 
 class EmbeddedError(Exception):
     """The embedded PostgreSQL could not be started."""
+
+
+class NoDataError(EmbeddedError):
+    """A read-only command found no database under the data directory (none was created)."""
+
+
+class DataDirLock:
+    """An exclusive lock on a data directory, so that a second `monitor run` on it is refused
+    instead of probing everything twice. The kernel drops it when the process ends, SIGKILL
+    included: nothing stale to clean up."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir.expanduser().resolve() / RUN_LOCK
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise EmbeddedError naming the process that holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise EmbeddedError(
+                f"another `monitor run` (pid {holder}) already uses {self.path.parent}; "
+                "stop it first, or give this one its own storage.data_dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 @dataclass(slots=True)
@@ -35,9 +77,15 @@ class EmbeddedPostgres:
     _server: Any
 
     @classmethod
-    async def start(cls, data_dir: Path) -> EmbeddedPostgres:
-        """Start (or join) the server for `data_dir`, creating the cluster on first use."""
+    async def start(cls, data_dir: Path, *, create: bool = True) -> EmbeddedPostgres:
+        """Start (or join) the server for `data_dir`, creating the cluster on first use unless
+        `create` is false (read-only commands): then a missing cluster is NoDataError."""
         pgdata = (data_dir / "postgres").expanduser().resolve()
+        if not create and not (pgdata / "PG_VERSION").is_file():
+            raise NoDataError(
+                f"no data under {pgdata.parent}: no monitor has stored "
+                "anything there (is this the config `monitor run` uses?)"
+            )
         try:
             server = await asyncio.to_thread(_start, pgdata)
             dsn = str(server.get_uri(database=DATABASE))
