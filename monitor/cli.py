@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
+
+import structlog
 
 from monitor import __version__
 from monitor.checkspec import CheckSpec
@@ -149,6 +152,18 @@ def _print_table(results: Sequence[ProbeResult], out: TextIO) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; output piped into a reader that stops early (`| head`) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the guard: a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        # Nobody reads any more: no traceback, and none at exit when Python flushes stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    return code
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level)
     if args.command == "demo":
@@ -163,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         selected = _select(config, args.site, args.check) if args.command == "check" else []
         shard = Shard.parse(args.shard) if args.command == "run" else ALL
+        if args.command == "run":
+            for warning in config_warnings(config):  # a log line: run's stderr is JSON
+                structlog.get_logger("monitor").warning("config_warning", warning=warning)
     except (ConfigError, ValueError) as exc:  # ValueError: a bad --shard
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

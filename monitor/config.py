@@ -59,6 +59,9 @@ class Storage(Model):
     # Results per write transaction, and how long a partial batch may wait before it is written.
     batch_size: int = Field(default=2000, ge=1, le=100_000)
     flush_interval: Duration = 1.0
+    # How long the database may take to connect or answer one statement (the writer's, an API
+    # or CLI read): past it the store counts as unreachable (/readyz 503, the API 503).
+    timeout: Duration = 10.0
     # Connections for readers (API, CLI); the writer holds one more of its own.
     pool_size: int = Field(default=4, ge=1, le=100)
 

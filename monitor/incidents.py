@@ -24,7 +24,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 
 import structlog
@@ -401,7 +401,12 @@ def parse_since(text: str, zone: tzinfo) -> datetime:
         raise ValueError(
             f"invalid --since {text!r} (use a date like 2026-07-01 or 2026-07-01T08:00)"
         ) from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    try:
+        moment.astimezone(UTC)  # 0001-01-01 east of UTC has no UTC time: out of range
+    except OverflowError:
+        raise ValueError(f"--since {text!r} is out of range") from None
+    return moment
 
 
 def incident_table(incidents: Iterable[Incident], zone: tzinfo) -> list[str]:

@@ -173,6 +173,7 @@ class Runtime:
         if store:
             await self._open_store()
         await self.http.start()
+        await self.ctx.parser.warm()
         await self._adopt(self._mine(self.config))
         self.metrics.config_reloaded(True, time.time())
         if serve:
@@ -285,23 +286,28 @@ class Runtime:
         return self.config.storage.data_dir / name
 
     async def stop(self) -> None:
-        """Stop scheduling, let running probes finish (bounded), flush the store, close all."""
-        self.scheduler.stop()
-        if self._scheduler_task is not None:
-            await self._scheduler_task
-        cancelled = await self.scheduler.drain(self.config.scheduler.shutdown_grace)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.store is not None:
-            await self.store.close(timeout=10)
-        if self._early:
-            log.warning("store_unwritten_at_exit", results=len(self._early))
-        if self._web is not None:
-            await self._web.cleanup()
-        await self.ctx.close()
-        await self.http.close()
-        log.info("monitor_stopped", cancelled_probes=cancelled)
+        """Stop scheduling, let running probes finish (bounded), flush the store, close all.
+        `monitor_stopped` is logged whatever fails on the way."""
+        cancelled = 0
+        try:
+            self.scheduler.stop()
+            if self._scheduler_task is not None:
+                await self._scheduler_task
+            cancelled = await self.scheduler.drain(self.config.scheduler.shutdown_grace)
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self.store is not None:
+                await self.store.close(timeout=10)
+            if self._early:
+                log.warning("store_unwritten_at_exit", results=len(self._early))
+            if self._web is not None:
+                await self._web.cleanup()
+            await self.ctx.close()
+            await self.http.close()
+        finally:
+            self.ctx.parser.close()  # no parser worker outlives the monitor, whatever failed
+            log.info("monitor_stopped", cancelled_probes=cancelled)
 
     async def reload(self) -> tuple[bool, str]:
         """Load the config file again; a config that fails validation is refused.
@@ -367,19 +373,26 @@ class Runtime:
             return web.json_response({"error": "no store"}, status=503)
         zone = ZoneInfo(self.config.timezone)
         query = request.query
+        if any("\x00" in value for value in query.values()):
+            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
         try:
             since = parse_since(query["since"], zone) if "since" in query else None
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
+        timeout = self.config.storage.timeout
         try:
-            incidents = await self.store.list_incidents(
-                open_only=query.get("open", "").lower() in ("1", "true", "yes"),
-                since=since,
-                site=query.get("site"),
-                check=query.get("check"),
-            )
+            async with asyncio.timeout(timeout):
+                incidents = await self.store.list_incidents(
+                    open_only=query.get("open", "").lower() in ("1", "true", "yes"),
+                    since=since,
+                    site=query.get("site"),
+                    check=query.get("check"),
+                )
         except StoreError as exc:
             return web.json_response({"error": str(exc)}, status=503)
+        except TimeoutError:
+            error = f"the database did not answer within {timeout:g}s (storage.timeout)"
+            return web.json_response({"error": error}, status=503)
         return web.json_response(
             [incident.to_json(zone) for incident in incidents], dumps=_json_dumps
         )
@@ -426,6 +439,7 @@ async def check_once(
 
     await runtime.http.start()
     try:
+        await runtime.ctx.parser.warm()
         return list(await asyncio.gather(*(one(check) for check in checks)))
     finally:
         await runtime.ctx.close()

@@ -129,3 +129,20 @@ async def test_a_second_process_for_one_location_and_shard_on_one_database_is_re
     again = Runtime(config)
     await again.start(serve=False)
     await again.stop()
+
+
+async def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    """`monitor check --json | head -c5`: five bytes out, no traceback on stderr."""
+    checks = ", ".join(
+        f'{{id: c{i}, type: http, url: "http://127.0.0.1:9/", interval: 1h, timeout: 1s}}'
+        for i in range(300)
+    )
+    path = tmp_path / "monitor.yaml"
+    path.write_text(f"sites: [{{id: s, checks: [{checks}]}}]\n", encoding="utf-8")
+    proc = await asyncio.create_subprocess_shell(
+        f"{sys.executable} -m monitor check -c {path} --json | head -c5",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert out == b"[\n  {"
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()[-2000:]

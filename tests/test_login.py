@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from yarl import URL
 
 from monitor.config import ConfigError, load_config, parse_config
 from monitor.probes.base import ProbeContext
 from monitor.probes.httpclient import HttpClient
-from monitor.probes.login import STATE_KEY, KeptSession, LoginCheck, probe, release_session
+from monitor.probes.login import (
+    STATE_KEY,
+    KeptSession,
+    LoginCheck,
+    is_login_page,
+    probe,
+    release_session,
+)
 from monitor.results import Outcome, ProbeResult, StepResult
 from tests.fakesite import NOW, PASSWORD, USERNAME, FakeSite
 
@@ -408,3 +417,90 @@ def test_metrics_count_slow_logins_and_leave_failed_steps_out() -> None:
     submit = {**who, "step": "submit"}
     assert registry.get_sample_value("monitor_login_step_duration_seconds_count", submit) == 2
     assert registry.get_sample_value("monitor_login_step_duration_seconds_sum", submit) == 13.0
+
+
+# --- the session check against an ASP.NET-style site ----------------------------------------
+
+
+class AspNetSite:
+    """A site whose paths are case-insensitive, as on IIS: `/Login.aspx` logs in, the member
+    page needs the cookie, and a dropped session is sent to `/Login.aspx` or shown the form."""
+
+    def __init__(self) -> None:
+        self.sessions: set[str] = set()
+        self.form_in_place = False  # show the login form at the member page, no redirect
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.lower()
+        form = '<form method="post" action="Login.aspx"><input type="password" name="pw"></form>'
+        if path == "/login.aspx" and request.method == "POST":
+            sid = f"s{len(self.sessions) + 1}"
+            self.sessions.add(sid)
+            response = web.Response(text="<a>退出</a>", content_type="text/html")
+            response.set_cookie("ASP.NET_SessionId", sid)
+            return response
+        if path == "/login.aspx":
+            return web.Response(text=form, content_type="text/html")
+        if path == "/member/default.aspx":
+            if request.cookies.get("ASP.NET_SessionId") in self.sessions:
+                return web.Response(text="<p>个人中心</p>", content_type="text/html")
+            if self.form_in_place:
+                return web.Response(text=form, content_type="text/html")
+            raise web.HTTPFound("/Login.aspx?ReturnUrl=%2fMember%2fDefault.aspx")
+        raise web.HTTPNotFound()
+
+
+def aspnet_check(base: str) -> LoginCheck:
+    """A session check written in lower case, as a person types it, with no `marker`."""
+    return LoginCheck.model_validate(
+        {
+            "id": "oa", "site": "petrochem", "interval": 300, "timeout": 3,
+            "steps": [
+                {"name": "form", "url": f"{base}/login.aspx"},
+                {"name": "submit", "url": "/login.aspx", "form": {"pw": PASSWORD},
+                 "expect": {"body_contains": ["退出"]}},
+            ],
+            "session": {"url": f"{base}/member/default.aspx", "login_url": "/login.aspx"},
+        }
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("form_in_place", [False, True], ids=["redirect", "form in place"])
+async def test_an_aspnet_session_sent_to_its_login_page_in_other_case_is_dropped(
+    serve: Any, ctx: ProbeContext, form_in_place: bool
+) -> None:
+    """Redirected to `/Login.aspx` (config: `/login.aspx`), or shown the login form in place:
+    either is `session_dropped`, without a marker."""
+    fake = AspNetSite()
+    fake.form_in_place = form_in_place
+    check = aspnet_check(await serve(fake.app()))
+    assert (await probe(check, ctx)).outcome is Outcome.OK  # logged in
+    alive = await probe(check, ctx)
+    assert alive.outcome is Outcome.OK and alive.detail.startswith("session alive")
+    fake.sessions.clear()
+    dropped = await probe(check, ctx)
+    assert dropped.outcome is Outcome.SESSION_DROPPED, dropped.detail
+    why = "a login form" if form_in_place else "redirected to the login page"
+    assert why in dropped.detail
+
+
+@pytest.mark.parametrize(
+    ("seen", "same"),
+    [
+        ("https://OA.Example.gov.cn/Login.aspx?ReturnUrl=%2f", True),
+        ("http://oa.example.gov.cn:8080/LOGIN.ASPX/", True),
+        ("http://oa.example.gov.cn/%4Cogin.aspx", True),
+        ("http://oa.example.gov.cn./login.aspx", True),
+        ("http://sso.example.gov.cn/login.aspx", False),
+        ("http://oa.example.gov.cn/member/login.aspx", False),
+        ("http://oa.example.gov.cn/login.aspx.bak", False),
+    ],
+)
+def test_the_login_page_is_known_by_host_and_path_in_any_case(seen: str, same: bool) -> None:
+    """Host and path compare case-insensitively; scheme, port, encoding, a trailing slash do not count."""
+    assert is_login_page(seen, URL("http://oa.example.gov.cn/login.aspx")) is same

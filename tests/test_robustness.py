@@ -438,6 +438,8 @@ async def test_sigterm_during_embedded_startup_exits_0_and_leaves_no_server(
             await proc.wait()
     assert proc.returncode == 0, err.decode()[-2000:]
     assert postgres_processes((data_dir / "postgres").resolve()) == []
+    assert b'"event": "monitor_stopped"' in err
+    assert b"leaked semaphore" not in err
 
 
 async def test_close_writes_what_the_database_takes_during_a_retry_backoff(

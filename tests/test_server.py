@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,7 +20,10 @@ from monitor.checkspec import CheckSpec
 from monitor.metrics import Metrics
 from monitor.probes.http import HttpCheck
 from monitor.results import Outcome, Phases, ProbeResult, StepResult
+from monitor.runtime import Runtime
 from monitor.server import make_app, start
+from tests.pg import make_config, pg_url  # noqa: F401  (fixture)
+from tests.test_service import free_port
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
@@ -261,3 +265,28 @@ async def test_extra_routes_are_served_and_listed(aiohttp_client: ClientFactory)
     index = await (await client.get("/")).text()
     for path in ("/metrics", "/healthz", "/readyz", "/api/v1/status", "/api/v1/incidents"):
         assert f'href="{path}"' in index
+
+
+async def test_incidents_api_refuses_unusable_since_and_site_with_400(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    """`?since=0001-01-01` (no UTC time east of UTC) and `?site=%00` are the caller's mistake:
+    400 with the reason, not a 503 from the database."""
+    port = free_port()
+    config = make_config(pg_url, server={"listen": f"127.0.0.1:{port}"})
+    runtime = Runtime(config)
+    await runtime.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{port}/api/v1/incidents"
+            async with http.get(base, params={"since": "0001-01-01"}) as response:
+                assert response.status == 400
+                assert (await response.json())["error"] == "--since '0001-01-01' is out of range"
+            async with http.get(f"{base}?site=%00") as response:
+                assert response.status == 400
+                assert "NUL" in (await response.json())["error"]
+            async with http.get(base, params={"site": "portal"}) as response:
+                assert response.status == 200
+    finally:
+        await runtime.stop()

@@ -33,7 +33,8 @@ when given, *is* the check's interval). Each probe does one of two things:
 - no live session in the probe state (first probe, after a dropout, a failed login or at
   `session.max_age`): log in afresh, and keep the session if that worked;
 - a live session: request `session.url` with its cookies. Logged out (a 401/403, a redirect to
-  the login page, the `marker` gone) is `session_dropped`, with the session's lifetime in
+  the login page, the `marker` gone, or without a `marker` an answer that is a login form
+  with a password field) is `session_dropped`, with the session's lifetime in
   `extra.session_lifetime_seconds` (login to the probe that found it gone, so an upper bound
   by at most one interval); the next probe logs in afresh. Any other failure of that request
   (timeout, 5xx) is its own outcome and says nothing of the session, which is kept.
@@ -294,11 +295,34 @@ class LoginCheck(CheckSpec):
         session = (self.session.timeout or self.timeout_s) if self.session is not None else 0.0
         return max(sum(self.step_timeout(step) for step in self.steps), session)
 
-    def login_path(self) -> str:
-        """The path a logged-out session is sent to."""
+    def login_page(self) -> URL:
+        """The page a logged-out session is sent to."""
         assert self.session is not None
         target = self.session.login_url or self.steps[0].url
-        return URL(self.session.url).join(URL(target)).path
+        return URL(self.session.url).join(URL(target))
+
+
+# How the session check recognises the login page among the answer's URLs: by host and path.
+# The host is compared case-insensitively (as DNS does); the path too, since ASP.NET and IIS,
+# common on these sites, serve `/Login.aspx` and `/login.aspx` alike; percent-encoding and a
+# trailing slash do not count. Scheme and port do not either: a site that moves a logged-out
+# visitor from http to https still shows its login form.
+def is_login_page(url: str | URL, login: URL) -> bool:
+    """Whether `url` is the login page `login` by the rule above."""
+    try:
+        seen = URL(url) if isinstance(url, str) else url
+    except ValueError:
+        return False
+
+    def key(u: URL) -> tuple[str, str]:
+        return ((u.host or "").lower().rstrip("."), (u.path.rstrip("/") or "/").casefold())
+
+    return key(seen) == key(login)
+
+
+# A password field: the page is a login form, whatever its address (a site that shows the
+# form in place, without a redirect).
+_PASSWORD_FIELD = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password\b", re.IGNORECASE)
 
 
 def _absolute(url: str) -> bool:
@@ -551,13 +575,16 @@ def _logged_out_reason(check: LoginCheck, response: Response) -> str | None:
     assert check.session is not None
     if response.status in (401, 403):
         return f"status {response.status}"
-    login_path = check.login_path()
+    login = check.login_page()
     for hop in (*response.redirects[1:], response.url):
-        if URL(hop).path == login_path:
+        if is_login_page(hop, login):
             return f"redirected to the login page {hop}"
     marker = check.session.marker
     if marker is not None and 200 <= response.status < 300 and marker not in response.text():
         return f"{_quote(marker)} gone from the page"
+    shown = response.text()[:DEFAULT_LOGIN_MAX_BODY] if marker is None else ""
+    if 200 <= response.status < 300 and _PASSWORD_FIELD.search(shown):
+        return "the answer is a login form (a password field)"
     return None
 
 

@@ -172,6 +172,14 @@ class ParserPool:
             raise value
         return value  # type: ignore[no-any-return]
 
+    async def warm(self) -> None:
+        """Start every worker now (the fork server too, the first time: seconds on a busy
+        machine), so that no probe spends its deadline waiting for one."""
+        loop = asyncio.get_running_loop()
+        missing = self.size - len(self._all)
+        workers = await asyncio.gather(*(self._start(loop) for _ in range(missing)))
+        self._idle.extend(workers)
+
     async def _start(self, loop: asyncio.AbstractEventLoop) -> _Worker:
         # Starting waits for the fork server (and, the first time, for it to start): a thread.
         worker = await loop.run_in_executor(self._io, self._start_blocking)

@@ -51,7 +51,8 @@ CONNECT_TIMEOUT = 10.0
 # Retry of a config sync that failed (the database down during a reload).
 SYNC_RETRY_INITIAL = 1.0
 SYNC_RETRY_MAX = 60.0
-# A statement that takes longer is treated as a dead connection (a black-holed network).
+# A migration statement that takes longer is treated as a dead connection; every other
+# statement is bounded by storage.timeout.
 COMMAND_TIMEOUT = 60.0
 
 
@@ -81,21 +82,30 @@ class _NoMetrics:
 class _Database:
     """Where Postgres is and how to reach it: a URL, or the embedded server."""
 
-    def __init__(self, dsn: str, embedded: EmbeddedPostgres | None, secret: str) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        embedded: EmbeddedPostgres | None,
+        secret: str,
+        timeout: float = COMMAND_TIMEOUT,
+    ) -> None:
         self.dsn = dsn
         self.embedded = embedded
         self._secret = secret
+        # storage.timeout: connecting and each statement; past it the store is unreachable.
+        self.timeout = timeout
 
     @classmethod
     async def locate(cls, config: Config, *, create: bool = True) -> _Database:
         url = config.storage.database_url.get_secret_value()
+        timeout = config.storage.timeout
         if url:
-            return cls(url, None, _check_url(url))
+            return cls(url, None, _check_url(url), timeout)
         try:
             embedded = await EmbeddedPostgres.start(config.storage.data_dir, create=create)
         except EmbeddedError as exc:
             raise StoreError(str(exc)) from None
-        return cls(embedded.dsn, embedded, "")
+        return cls(embedded.dsn, embedded, "", timeout)
 
     def where(self) -> str:
         """The database, named without credentials, for messages."""
@@ -110,9 +120,11 @@ class _Database:
         text = text.replace(self.dsn, self.where())
         return text.replace(self._secret, "***") if self._secret else text
 
-    async def connect(self) -> asyncpg.Connection:
+    async def connect(self, command_timeout: float | None = None) -> asyncpg.Connection:
         return await asyncpg.connect(
-            self.dsn, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
+            self.dsn,
+            timeout=min(CONNECT_TIMEOUT, self.timeout),
+            command_timeout=command_timeout or self.timeout,
         )
 
     async def pool(self, size: int) -> asyncpg.Pool:
@@ -122,8 +134,8 @@ class _Database:
             # every failed try while the database is down (plain text amid the JSON lines).
             min_size=0,
             max_size=size,
-            timeout=CONNECT_TIMEOUT,
-            command_timeout=COMMAND_TIMEOUT,
+            timeout=min(CONNECT_TIMEOUT, self.timeout),
+            command_timeout=self.timeout,
         )
 
     async def close(self) -> None:
@@ -147,7 +159,8 @@ def _check_url(url: str) -> str:
 
 async def _migrate(db: _Database) -> list[int]:
     try:
-        conn = await db.connect()
+        # A migration on a large table may take long: it gets the generous bound.
+        conn = await db.connect(command_timeout=COMMAND_TIMEOUT)
     except _UNREACHABLE as exc:
         raise StoreUnreachableError(
             f"cannot connect to {db.where()}: {db.redact(str(exc))}"
