@@ -256,12 +256,13 @@ class Runtime:
     async def _attach_store(self) -> None:
         """Open the store, restore incidents left open, then let results flow to both."""
         config = self.config
-        store = await Store.open(config, self.metrics, self.clock, journal=self._journal())
-        try:
-            await store.claim(config.location, str(self.shard))
-        except BaseException:
-            await store.close()
-            raise
+        store = await Store.open(
+            config,
+            self.metrics,
+            self.clock,
+            journal=self._journal(),
+            owner=(config.location, str(self.shard)),
+        )
         schedule = MaintenanceSchedule(config.maintenance, config.timezone)
         incidents = IncidentEngine(self._mine(config), store, self.metrics, self.clock, schedule)
         left_open = await store.load_open_incidents(config.location)

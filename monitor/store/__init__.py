@@ -192,6 +192,32 @@ async def migrate(config: Config) -> list[int]:
         await db.close()
 
 
+async def _claim(db: _Database, location: str, shard: str) -> asyncpg.Connection:
+    """Take the advisory lock of `location` and `shard` on this database (and schema), held by
+    the returned connection's session: a second process probing the same checks into the
+    same store is refused with StoreError instead of doubling every probe count."""
+    try:
+        conn = await db.connect()
+    except _UNREACHABLE as exc:
+        message = f"cannot connect to {db.where()}: {db.redact(str(exc))}"
+        raise StoreUnreachableError(message) from None
+    key = f"monitor run {location} {shard}"
+    try:
+        locked = await conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ' ' || $1, 0))", key
+        )
+    except BaseException:
+        await conn.close()
+        raise
+    if not locked:
+        await conn.close()
+        raise StoreError(
+            f"another `monitor run` already probes location {location!r} shard {shard} "
+            f"into {db.where()}; stop it first, or run this one with another --shard or location"
+        )
+    return conn
+
+
 async def _hold(conn: asyncpg.Connection) -> None:
     """Keep a connection (and the session locks it holds) open until cancelled."""
     try:
@@ -231,9 +257,12 @@ class Store:
         read_only: bool = False,
         settings: WriterSettings | None = None,
         journal: Path | None = None,
+        owner: tuple[str, str] | None = None,
     ) -> Store:
         """Reach Postgres, migrate, and (unless `read_only`) sync the config and start writing.
 
+        `owner` (location, shard): first take their advisory lock (see `_claim`), before the
+        journal or anything else is touched.
         `journal` is the file that keeps incident events until they are stored (see
         `monitor.store.journal`); what it holds from an earlier run is stored first.
         Raises StoreError when the database cannot be reached or has a newer schema.
@@ -249,6 +278,12 @@ class Store:
             except asyncpg.PostgresError as exc:
                 raise StoreError(f"cannot connect to {db.where()}: {db.redact(str(exc))}") from None
         except BaseException:
+            await db.close()
+            raise
+        try:
+            claimed = await _claim(db, *owner) if owner is not None else None
+        except BaseException:
+            await pool.close()
             await db.close()
             raise
         writer = None
@@ -268,6 +303,8 @@ class Store:
                 journal=Journal(journal) if journal is not None else None,
             )
         store = cls(config, db, pool, writer, clock)
+        if claimed is not None:
+            store._claim = asyncio.create_task(_hold(claimed), name="store-claim")
         if writer is not None:
             try:
                 await queries.sync_config(pool, config)
@@ -342,25 +379,6 @@ class Store:
                 log.warning("store_config_sync_failed", error=self._db.redact(str(exc)))
             await self._clock.sleep(backoff)
             backoff = min(backoff * 2, SYNC_RETRY_MAX)
-
-    async def claim(self, location: str, shard: str) -> None:
-        """Take this store's advisory lock for `location` and `shard`, held for as long as the
-        process runs: a second process probing the same checks into the same database (and
-        schema) is refused with StoreError, instead of doubling every probe count."""
-        conn = await self._db.connect()
-        key = f"monitor run {location} {shard}"
-        locked = await conn.fetchval(
-            "SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ' ' || $1, 0))", key
-        )
-        if not locked:
-            await conn.close()
-            raise StoreError(
-                f"another `monitor run` already probes location {location!r} shard {shard} "
-                f"into {self._db.where()}; stop it first, or run this one with another "
-                "--shard or location"
-            )
-        # The lock lives with this session: a task keeps the connection until the store closes.
-        self._claim = asyncio.create_task(_hold(conn), name="store-claim")
 
     async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Write what can be written within `timeout` seconds, then let go of the database."""
