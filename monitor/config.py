@@ -53,7 +53,7 @@ class Storage(Model):
     database_url: SecretStr = SecretStr("")
     data_dir: Path = Path("./monitor-data")
     retention: Duration = 35 * 86400.0
-    # Probe results held in memory while Postgres is slow or down (about 600 bytes each); past
+    # Probe results held in memory while Postgres is slow or down (about 750 bytes each); past
     # this bound the oldest are dropped and counted. Incident events are never dropped.
     buffer_size: int = Field(default=1_000_000, ge=1)
     # Results per write transaction, and how long a partial batch may wait before it is written.
