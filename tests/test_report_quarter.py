@@ -31,6 +31,7 @@ from tests.quarter import (
     B60_ANSWERED,
     B60_ASKED,
     B90_ASKED,
+    BRIDGE_DOWN,
     DAY,
     LOGIN_FAILED_AT,
     Q2_END,
@@ -478,6 +479,16 @@ def test_a_failing_bridge_is_not_an_account_not_updated(world: World) -> None:
     assert feed["observations"] == 2184 - len(failed) == 2184 - 20 * 24
     bridged = site(world, "bridged")
     assert bridged["availability"]["outcomes"] == {"http_error": 480, "ok": 1704}
+    # The bridge's 20 days are one incident of the bridge, not the account's downtime.
+    (incident,) = bridged["incidents"]
+    assert (incident["opened_at"], incident["resolved_at"]) == (
+        iso(BRIDGE_DOWN[0]),
+        iso(BRIDGE_DOWN[1]),
+    )
+    assert (incident["bridge"], incident["outage"], incident["failures"]) == (True, False, 480)
+    summary = bridged["incident_summary"]
+    assert (summary["count"], summary["downtime_seconds"], summary["bridge_count"]) == (0, 0.0, 1)
+    assert summary["content_count"] == 0
 
 
 def test_a_one_item_feed_is_judged_on_its_newest_post(world: World) -> None:
@@ -628,3 +639,40 @@ def test_a_chinese_report_is_chinese(world: World) -> None:
         assert words - ids == set(), fmt
     # The bridge's failure and the dropped session are told in Chinese in the incident table.
     assert "订阅桥接服务故障：平台拒绝了订阅桥接服务的请求" in world.rendered[("md", "zh")]
+
+
+def test_every_checks_counts_equal_a_plain_count_of_its_results(world: World) -> None:
+    """Per check: probes, failures, outcomes, daily rows, latency count and mean, by counting."""
+    by_check: dict[tuple[str, str], list[ProbeResult]] = {}
+    for r in world.quarter.history.results:
+        if Q2_START <= r.started_at < Q2_END:
+            by_check.setdefault((r.site, r.check), []).append(r)
+    days = [(Q2_START + timedelta(days=i)).date() for i in range(91)]
+    for s in world.zh["sites"]:
+        for check in s["checks"]:
+            mine = by_check.get((s["id"], check["id"]), [])
+            failed = [r for r in mine if r.outcome is not Outcome.OK]
+            outcomes: dict[str, int] = {}
+            for r in mine:
+                outcomes[str(r.outcome)] = outcomes.get(str(r.outcome), 0) + 1
+            assert check["availability"] == {
+                "probes": len(mine),
+                "failures": len(failed),
+                "ratio": (len(mine) - len(failed)) / len(mine) if mine else None,
+                "outcomes": dict(sorted(outcomes.items())),
+                "probe_errors": 0,
+            }, (s["id"], check["id"])
+            ok = [r.duration_seconds for r in mine if r.outcome is Outcome.OK]
+            assert check["latency"]["count"] == len(ok)
+            if ok:
+                assert check["latency"]["mean_seconds"] == pytest.approx(sum(ok) / len(ok))
+            slow = [r for r in mine if r.outcome is Outcome.OK and r.duration_seconds > 15]
+            assert check["days"] == [
+                {
+                    "day": day.isoformat(),
+                    "probes": sum(1 for r in mine if r.started_at.date() == day),
+                    "failures": sum(1 for r in failed if r.started_at.date() == day),
+                    "slow": sum(1 for r in slow if r.started_at.date() == day),
+                }
+                for day in days
+            ], (s["id"], check["id"])

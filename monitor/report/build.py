@@ -233,6 +233,11 @@ def _union_seconds(spans: Iterable[tuple[datetime, datetime]]) -> float:
     return total
 
 
+def _bridge_failure(record: IncidentRecord, types: dict[str, str]) -> bool:
+    """A feed's incident that its bridge failed (monitor.probes.feed): not the account's."""
+    return types.get(record.check) == "feed" and record.first_error.startswith("bridge failure:")
+
+
 def _incidents(
     records: Sequence[IncidentRecord], types: dict[str, str], period: Period, now: datetime
 ) -> tuple[tuple[IncidentRow, ...], IncidentSummary]:
@@ -260,8 +265,10 @@ def _incidents(
                 first_error=r.first_error,
                 during_maintenance=r.during_maintenance,
                 outage=r.reason not in LOGIN_OUTCOMES
+                and not _bridge_failure(r, types)
                 and (types.get(r.check) in ACCESS_TYPES or r.reason not in CONTENT_OUTCOMES),
                 login=r.reason in LOGIN_OUTCOMES,
+                bridge=_bridge_failure(r, types),
             )
         )
 
@@ -280,8 +287,9 @@ def _incidents(
         longest=max(counted, key=lambda r: r.duration_seconds, default=None),
         maintenance_count=len(maintenance),
         maintenance_seconds=_union_seconds(spans(maintenance)),
-        content_count=sum(1 for r in rows if not r.outage and not r.login),
+        content_count=sum(1 for r in rows if not (r.outage or r.login or r.bridge)),
         login_count=sum(1 for r in rows if r.login),
+        bridge_count=sum(1 for r in rows if r.bridge),
     )
     return tuple(rows), summary
 

@@ -441,6 +441,8 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
             )
         if s.login_count:
             text += f"另有登录类事件{s.login_count}次（登录失败、会话掉线），不计入故障时长。"
+        if s.bridge_count:
+            text += f"另有订阅桥接服务故障{s.bridge_count}次，不是账号本身的故障，不计入故障时长。"
         if s.maintenance_count:
             text += (
                 f"另有维护期内故障{s.maintenance_count}次"
@@ -467,6 +469,11 @@ def _incidents(doc: _Doc, t: Texts, site: SiteReport) -> None:
             text += (
                 " Listed too, but no downtime: "
                 f"{t.count(s.login_count, 'login incident')} (failed logins, dropped sessions)."
+            )
+        if s.bridge_count:
+            text += (
+                " Listed too, but not the account's downtime: "
+                f"{t.count(s.bridge_count, 'feed bridge failure')}."
             )
         if s.maintenance_count:
             text += (

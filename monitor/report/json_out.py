@@ -111,6 +111,7 @@ def _incident(i: IncidentRow, zone: tzinfo) -> dict[str, Any]:
         "during_maintenance": i.during_maintenance,
         "outage": i.outage,
         "login": i.login,
+        "bridge": i.bridge,
     }
 
 
@@ -177,6 +178,7 @@ def _site(site: SiteReport, t: Texts) -> dict[str, Any]:
             "maintenance_seconds": s.maintenance_seconds,
             "content_count": s.content_count,
             "login_count": s.login_count,
+            "bridge_count": s.bridge_count,
         },
         "incidents": [_incident(i, zone) for i in site.incidents],
         "checks": [_check(c) for c in site.checks],

@@ -214,6 +214,7 @@ class IncidentRow:
     # unanswered questions), neither of which is downtime.
     outage: bool = True
     login: bool = False
+    bridge: bool = False  # a feed bridge failed (RSSHub, wewe-rss): not the account's outage
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,7 @@ class IncidentSummary:
     maintenance_seconds: float
     content_count: int = 0
     login_count: int = 0  # login incidents (failed logins, dropped sessions)
+    bridge_count: int = 0  # feed bridge failures
 
 
 @dataclass(frozen=True, slots=True)
