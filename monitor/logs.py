@@ -34,6 +34,23 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    # Libraries log through the standard module (aiohttp's "Error handling request" with its
+    # traceback); with no handler configured, Python's last-resort handler prints it.
+    last_resort = logging.lastResort
+    if last_resort is not None and not any(isinstance(f, _Scrub) for f in last_resort.filters):
+        last_resort.addFilter(_Scrub())
+
+
+class _Scrub(logging.Filter):
+    """Scrubs a standard log record's message and traceback of every secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = scrub(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
 
 
 def _scrubbed(renderer: Processor) -> Processor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import sys
 import textwrap
@@ -25,6 +26,7 @@ from monitor.cli import main
 from monitor.config import ConfigError, parse_config
 from monitor.logs import configure_logging
 from monitor.redact import MASK, Redactor
+from monitor.redact import SECRETS as REDACTOR
 from monitor.results import Outcome, ProbeResult, StepResult
 from tests.pg import pg_url  # noqa: F401  (a fixture)
 from tests.stack import free_port, process_group, wait_until
@@ -216,6 +218,31 @@ def test_logs_are_scrubbed_whatever_carries_the_secret(
         log.exception("two")
     err = capsys.readouterr().err
     assert err.count(MASK) == 3 and leaks(err) == [], err
+
+
+def test_library_logs_through_the_standard_module_are_scrubbed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A library's record (aiohttp's "Error handling request" and its traceback), printed by
+    Python's last-resort handler, shows *** for a secret in its message or its exception."""
+    REDACTOR.register(SECRETS["S_QUERY"])
+    configure_logging("info", sys.stderr)
+    try:
+        raise ValueError(f"bad URL /?auth={quote(SECRETS['S_QUERY'])}")
+    except ValueError:
+        record = logging.getLogger("aiohttp.server").makeRecord(
+            "aiohttp.server",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling %s",
+            (SECRETS["S_QUERY"],),
+            sys.exc_info(),
+        )
+    assert logging.lastResort is not None
+    logging.lastResort.handle(record)
+    err = capsys.readouterr().err
+    assert "Error handling ***" in err and "bad URL /?auth=***" in err and leaks(err) == [], err
 
 
 # -- every output of the real programs ----------------------------------------------------------
