@@ -225,7 +225,10 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
     homepage_age = days_since(NOW - timedelta(days=1), end)
     assert days_since(NOW - timedelta(days=5), end) > 90, "the board's question is not late yet"
     cert_days = days_since(cert_not_after, end) * -1
-    availability = {(portal,): near(6 / 7, 0.03), (blank,): exactly(1), (account,): exactly(1)}
+    # Ratios of probe rates: a probe started late under load moves them a little, the wrong
+    # readings (stale or broken content as downtime: 0.69 and 0.5; login probes in the
+    # official ratio: 0.4) stay far outside.
+    availability = {(portal,): near(6 / 7, 0.06), (blank,): exactly(1), (account,): exactly(1)}
     open_incidents = {
         (portal, "gone", "http_error"): exactly(1),
         (portal, "news", "stale"): exactly(1),
@@ -250,9 +253,9 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
         ("overview", 1, "A"): Expect((), {(): exactly(1)}),
         ("overview", 2, "A"): Expect((), {(): exactly(6)}),
         ("overview", 3, "A"): Expect((), {(): exactly(10)}),
-        ("overview", 4, "A"): Expect((), {(): near(8 / 9, 0.03)}),
+        ("overview", 4, "A"): Expect((), {(): near(8 / 9, 0.06)}),
         ("overview", 5, "A"): Expect((), {(): exactly(2)}),
-        ("overview", 6, "A"): Expect((), {(): near(0.5, 0.02)}),
+        ("overview", 6, "A"): Expect((), {(): near(0.5, 0.05)}),
         ("overview", 7, "A"): Expect(
             ("site", "site_name", "kind", "owner"),
             {
@@ -271,14 +274,14 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
         ("overview", 7, "F"): Expect(
             ("site",), {(portal,): TIMING, (blank,): TIMING, (account,): TIMING}
         ),
-        ("overview", 7, "G"): Expect(("site",), {(portal,): near(0.5, 0.02)}),
+        ("overview", 7, "G"): Expect(("site",), {(portal,): near(0.5, 0.05)}),
         ("overview", 7, "H"): Expect(
             ("site",), {(portal,): exactly(4), (blank,): one, (account,): one}
         ),
         ("overview", 7, "I"): Expect(
             ("site",), {(portal,): exactly(3), (blank,): one, (account,): one}
         ),
-        ("overview", 8, "A"): Expect(("site",), {(portal,): near(0.5, 0.02)}),
+        ("overview", 8, "A"): Expect(("site",), {(portal,): near(0.5, 0.05)}),
         ("overview", 9, "A"): Expect(("site",), availability),
         ("overview", 10, "A"): Expect(("site",), {(portal,): TIMING}),
         ("overview", 11, "A"): Expect(("site", "check", "reason"), open_incidents),
@@ -309,7 +312,7 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
         ("site-detail", 2, "A"): Expect((), {(): availability[(portal,)]}),
         ("site-detail", 3, "A"): Expect((), {(): availability[(portal,)]}),
         ("site-detail", 4, "A"): Expect((), {(): availability[(portal,)]}),
-        ("site-detail", 5, "A"): Expect((), {(): near(0.5, 0.02)}),
+        ("site-detail", 5, "A"): Expect((), {(): near(0.5, 0.05)}),
         ("site-detail", 6, "A"): Expect((), {(): exactly(4)}),
         ("site-detail", 8, "A"): Expect(
             ("check", "phase"),
