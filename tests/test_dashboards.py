@@ -108,14 +108,16 @@ def monitor_config(
                 "name": "石化离退休干部局网站",
                 "owner": OWNER,
                 "checks": [
-                    {"id": "home", "type": "http", "url": f"{tls_url}/",
+                    {"id": "home", "type": "http", "url": f"{tls_url}/", "interval": "2s",
+                     "timeout": "2s",
                      "tls": {"ca_file": str(ca_file)}},
-                    # Six failures open its incident (the same for news, links, board):
+                    # Six failures open its incident (news and board the same, links 4):
                     # after Prometheus has scraped its counters at 0, so the "Incidents
                     # opened" panel can see it open.
                     {"id": "gone", "type": "http", "url": f"{site_url}/status/503",
+                     "interval": "2s", "timeout": "2s",
                      "failure_threshold": 6},
-                    {"id": "login", "type": "login", "interval": "2s", "timeout": "2s",
+                    {"id": "login", "type": "login", "interval": "1s", "timeout": "1s",
                      "steps": login_steps,
                      "session": {"url": f"{site_url}/member/home", "marker": "退出登录"}},
                     {"id": "homepage", "type": "freshness", "category": "homepage",
@@ -212,11 +214,12 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
     question asked 5 days before NOW (unanswered past 90 days once the clock is that far past
     NOW, as it is), the rest pass. The homepage has 8 items (3 navigation entries, 5 news),
     the news column 5 (its selector), the feed 5 posts, the board 4 questions.
-    Probes per second: 6 checks every 1 s, `login` and `links` every 2 s, so 7 a second of
-    which 1 (`gone`) failed to open: availability 6/7. Its http checks are `home` (up) and
-    `gone` (down): the official ratio is 1/2. dash-blank: one blank column (answered, 100 %
-    available, a content problem). dash-account: its feed's newest post is 40 days old
-    (answered, stale). Fleet: 9 probes a second, 1 did not open.
+    Probes per second: 5 checks every 1 s, `home`, `gone` and `links` every 2 s, so 6.5 a
+    second of which 0.5 (`gone`) failed to open: availability 1 - 0.5/6.5. Its http checks are
+    `home` (up) and `gone` (down): the official ratio is 1/2 (1/4 if the login check's probes
+    counted). dash-blank: one blank column (answered, 100 % available, a content problem).
+    dash-account: its feed's newest post is 40 days old (answered, stale). Fleet: 8.5 probes a
+    second, 0.5 did not open.
     Content ages are days since the newest date each page shows (dates are written relative
     to the fake sites' NOW); a day's slack covers a date read as midnight.
     """
@@ -225,10 +228,21 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
     homepage_age = days_since(NOW - timedelta(days=1), end)
     assert days_since(NOW - timedelta(days=5), end) > 90, "the board's question is not late yet"
     cert_days = days_since(cert_not_after, end) * -1
-    # Ratios of probe rates: a probe started late under load moves them a little, the wrong
-    # readings (stale or broken content as downtime: 0.69 and 0.5; login probes in the
-    # official ratio: 0.4) stay far outside.
-    availability = {(portal,): near(6 / 7, 0.06), (blank,): exactly(1), (account,): exactly(1)}
+    # The official 7-day ratio is a sum of sums (5 m increases into hours into 7 days), which
+    # fast_rules steps every second: over a run this short it swings between about 0.2 and
+    # 0.65 around its 0.5. So here it is only told apart from a panel that reads no failures or
+    # availability (0, or above 0.8); the rule's arithmetic is pinned by promtool
+    # (availability_test.yml: login checks left out, page failures only).
+    official = (0.05, 0.8)
+    # Ratios of probe rates, summed by the recording rules over overlapping windows of a short
+    # run (see fast_rules): a probe started late under load moves them; the wrong readings
+    # (stale, broken and unanswered as downtime: 0.54 for the site, 0.41 for the fleet) stay
+    # outside the tolerance.
+    availability = {
+        (portal,): near(1 - 0.5 / 6.5, 0.1),
+        (blank,): exactly(1),
+        (account,): exactly(1),
+    }
     open_incidents = {
         (portal, "gone", "http_error"): exactly(1),
         (portal, "news", "stale"): exactly(1),
@@ -253,9 +267,9 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
         ("overview", 1, "A"): Expect((), {(): exactly(1)}),
         ("overview", 2, "A"): Expect((), {(): exactly(6)}),
         ("overview", 3, "A"): Expect((), {(): exactly(10)}),
-        ("overview", 4, "A"): Expect((), {(): near(8 / 9, 0.06)}),
+        ("overview", 4, "A"): Expect((), {(): near(1 - 0.5 / 8.5, 0.1)}),
         ("overview", 5, "A"): Expect((), {(): exactly(2)}),
-        ("overview", 6, "A"): Expect((), {(): near(0.5, 0.05)}),
+        ("overview", 6, "A"): Expect((), {(): official}),
         ("overview", 7, "A"): Expect(
             ("site", "site_name", "kind", "owner"),
             {
@@ -274,14 +288,14 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
         ("overview", 7, "F"): Expect(
             ("site",), {(portal,): TIMING, (blank,): TIMING, (account,): TIMING}
         ),
-        ("overview", 7, "G"): Expect(("site",), {(portal,): near(0.5, 0.05)}),
+        ("overview", 7, "G"): Expect(("site",), {(portal,): official}),
         ("overview", 7, "H"): Expect(
             ("site",), {(portal,): exactly(4), (blank,): one, (account,): one}
         ),
         ("overview", 7, "I"): Expect(
             ("site",), {(portal,): exactly(3), (blank,): one, (account,): one}
         ),
-        ("overview", 8, "A"): Expect(("site",), {(portal,): near(0.5, 0.05)}),
+        ("overview", 8, "A"): Expect(("site",), {(portal,): official}),
         ("overview", 9, "A"): Expect(("site",), availability),
         ("overview", 10, "A"): Expect(("site",), {(portal,): TIMING}),
         ("overview", 11, "A"): Expect(("site", "check", "reason"), open_incidents),
@@ -312,7 +326,7 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
         ("site-detail", 2, "A"): Expect((), {(): availability[(portal,)]}),
         ("site-detail", 3, "A"): Expect((), {(): availability[(portal,)]}),
         ("site-detail", 4, "A"): Expect((), {(): availability[(portal,)]}),
-        ("site-detail", 5, "A"): Expect((), {(): near(0.5, 0.05)}),
+        ("site-detail", 5, "A"): Expect((), {(): official}),
         ("site-detail", 6, "A"): Expect((), {(): exactly(4)}),
         ("site-detail", 8, "A"): Expect(
             ("check", "phase"),
@@ -490,6 +504,8 @@ async def test_every_dashboard_query_returns_data(
             f'site:monitor_unreachable:ratio7d{{site="{SITE}"}}',
             f'site:monitor_availability:ratio30d{{site="{SITE}"}}',
             f'rate(monitor_login_step_duration_seconds_count{{site="{SITE}"}}[{RATE_INTERVAL}]) > 0',
+            # Some history, so the ratios are not those of the first few probes.
+            f'sum(monitor_probe_results_total{{site="{SITE}",check="gone"}}) >= 12',
         ):
             await wait_until(group, expr, lambda expr=expr: has(expr), timeout=90)
 
