@@ -145,13 +145,17 @@ class Service:
             env=env,
         )
         self.session = aiohttp.ClientSession()
-        for _ in range(100):
+        # Up to 30 s: a loaded 2-core machine has taken 8 s to start the embedded store and workers.
+        for _ in range(300):
             try:
                 async with self.session.get(f"{self.base}/healthz") as resp:
                     if resp.status == 200:
                         return
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.1)
+        await self.session.close()
+        if self.proc.returncode is None:
+            self.proc.kill()
         raise AssertionError("monitor run did not come up")
 
     async def metrics(self) -> str:
