@@ -1,14 +1,23 @@
-"""Benchmark the probe engine (issue 2); prints figures, asserts nothing.
+"""Benchmark the probe engine (issues 2, 13); prints figures, asserts nothing.
 
-    .venv/bin/python tests/bench/bench_engine.py [--probes 3000] [--checks 10000] [--minutes 3]
+    .venv/bin/python tests/bench/bench_engine.py [--only deployed|cpu|scale|scheduler|timing|cold]
 
-1. CPU per 1,000 HTTP probes, fresh connection each, phase timings and metrics on, against
-   the same nginx on loopback: this engine vs Debian's prometheus-blackbox-exporter via /probe.
-2. The scheduler with 10,000 checks at a 60 s interval: lag p50/p99/max, RSS, CPU %.
-3. Timing truth: a target that answers after exactly 200 ms, probed at 500/s: the error of the
+1. As deployed (issue 13): the whole `monitor run` process (scheduler, incidents, store writer to
+   the local PostgreSQL in a fresh schema, or --embedded, and a real Prometheus scraping its
+   /metrics every 15 s) with N http checks at 1 s, beside Debian's prometheus-blackbox-exporter
+   driven by a real Prometheus scraping N /probe targets at 1 s, both against one nginx on
+   loopback at the same time. CPU of each prober's own process (and its children) from /proc;
+   probes counted by nginx's access log (one User-Agent a line). CPU per probe and the ratio.
+2. In process: `run_probe` + `handle_result` in a tight loop vs /probe called directly.
+3. Scale: `monitor run` with 1k/10k/50k checks at 60 s: CPU per probe, RSS per check, the CPU
+   of one /metrics scrape, scheduler lag p99 (from its histogram) and probes skipped.
+4. The scheduler with 10,000 checks at 60 s, in process: lag p50/p99/max, RSS, CPU %.
+5. Timing truth: a target that answers after exactly 200 ms, probed at 500/s: the error of the
    measured duration.
+6. Cold start: a `monitor run` on the embedded store, first in a new data_dir, then restarted:
+   seconds to its first /metrics answer and to its first probe at the target.
 
-Needs nginx (Debian nginx-light) and prometheus-blackbox-exporter. Loopback only.
+Needs nginx (Debian nginx-light), prometheus and prometheus-blackbox-exporter. Loopback only.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import resource
 import shutil
@@ -26,10 +36,13 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import uvloop
 from prometheus_client import CollectorRegistry
 
@@ -78,28 +91,7 @@ def process(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
             proc.kill()
 
 
-@contextlib.contextmanager
-def nginx(workdir: Path) -> Iterator[int]:
-    port = free_port()
-    root = workdir / "www"
-    root.mkdir()
-    (root / "index.html").write_text("<html><body>石化离退休干部局</body></html>" + "x" * 2000)
-    conf = workdir / "nginx.conf"
-    conf.write_text(
-        textwrap.dedent(f"""
-        daemon off; master_process off; worker_processes 1; pid {workdir}/nginx.pid;
-        error_log {workdir}/error.log;
-        events {{ worker_connections 4096; }}
-        http {{
-          access_log off; keepalive_timeout 0;
-          client_body_temp_path {workdir}; proxy_temp_path {workdir};
-          fastcgi_temp_path {workdir}; uwsgi_temp_path {workdir}; scgi_temp_path {workdir};
-          server {{ listen 127.0.0.1:{port}; root {root}; }}
-        }}
-        """)
-    )
-    with process(["nginx", "-c", str(conf), "-p", str(workdir)], port):
-        yield port
+PAGE = "<html><body>石化离退休干部局</body></html>" + "x" * 2000
 
 
 def engine_config(url: str, checks: int, interval: str, marker: str = "石化") -> dict[str, object]:
@@ -195,14 +187,14 @@ def compare_cpu(workdir: Path, port: int, probes: int) -> None:
     ) as bb:
         bb_spent, bb_fail = uvloop.run(blackbox_cpu(bb_port, bb.pid, url, probes))
     ours, ours_fail = uvloop.run(engine_cpu(url, probes))
-    print(f"[cpu] {probes} probes each, fresh connection, phases + metrics on")
+    print(f"[in-process] {probes} probes each, fresh connection, phases + metrics on")
     print(
-        f"[cpu]   engine:           {ours / probes * 1000:.3f} CPU s / 1000 probes  (failures {ours_fail})"
+        f"[in-process]   engine:           {ours / probes * 1000:.3f} CPU s / 1000 probes  (failures {ours_fail})"
     )
     print(
-        f"[cpu]   blackbox_exporter: {bb_spent / probes * 1000:.3f} CPU s / 1000 probes  (failures {bb_fail})"
+        f"[in-process]   blackbox_exporter: {bb_spent / probes * 1000:.3f} CPU s / 1000 probes  (failures {bb_fail})"
     )
-    print(f"[cpu]   ratio engine/blackbox: {ours / bb_spent:.2f}  (goal <= 0.5)")
+    print(f"[in-process]   ratio engine/blackbox: {ours / bb_spent:.2f}  (goal <= 0.5)")
 
 
 async def scheduler_soak(url: str, checks: int, seconds: float) -> None:
@@ -312,26 +304,447 @@ async def timing_truth(url: str, rate: int, seconds: float) -> None:
     )
 
 
+# --- As deployed: whole processes, real Prometheus, probes counted by nginx's access log ---
+
+NGINX_CONF = """
+daemon off; master_process off; worker_processes 1; pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{ worker_connections 8192; }}
+http {{
+  log_format agent '$http_user_agent';
+  access_log {work}/access.log agent;
+  keepalive_timeout 0;
+  client_body_temp_path {work}; proxy_temp_path {work};
+  fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
+  server {{ listen 127.0.0.1:{port} backlog=4096; root {root}; }}
+}}
+"""
+
+BLACKBOX_CONF = """
+modules:
+  http_2xx:
+    prober: http
+    timeout: 1s
+    http: {preferred_ip_protocol: ip4, fail_if_body_not_matches_regexp: ["石化"]}
+"""
+
+
+def descendants_cpu(pid: int) -> float:
+    """CPU seconds of `pid` and every live process under it (the embedded store's, say)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(current)
+        todo.extend(children.get(current, ()))
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class AccessLog:
+    """nginx's access log, one User-Agent a line: how many probes each prober really made."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def counts(self) -> dict[str, int]:
+        counts = {"monitor": 0, "blackbox": 0}
+        with contextlib.suppress(FileNotFoundError), self.path.open("rb") as log:
+            for line in log:
+                if line.startswith(b"monitor/"):
+                    counts["monitor"] += 1
+                elif line.startswith(b"Blackbox"):
+                    counts["blackbox"] += 1
+        return counts
+
+
+@contextlib.contextmanager
+def logged_nginx(workdir: Path) -> Iterator[tuple[int, AccessLog]]:
+    port = free_port()
+    work = workdir / "nginx"
+    root = work / "www"
+    root.mkdir(parents=True)
+    (root / "index.html").write_text(PAGE)
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(work=work, port=port, root=root))
+    with process(["nginx", "-c", str(conf), "-p", str(work)], port):
+        yield port, AccessLog(work / "access.log")
+
+
+def http_get(url: str, timeout: float = 30.0) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        return bytes(answer.read())
+
+
+def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process serving {url} exited with {proc.returncode}")
+        with contextlib.suppress(OSError):
+            http_get(url, 2)
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not answer within {timeout:g} s")
+
+
+@contextlib.contextmanager
+def fresh_schema() -> Iterator[str]:
+    """A database URL whose search_path is a new schema on the local PostgreSQL (dropped after)."""
+    base = os.environ.get("MONITOR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(base)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}search_path={schema}"
+    finally:
+        asyncio.run(execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def monitor_yaml(
+    workdir: Path, url: str, checks: int, interval: str, listen: str, database_url: str
+) -> Path:
+    config = {
+        "location": "bench",
+        "defaults": {"interval": interval, "timeout": "1s" if interval == "1s" else "15s"},
+        "storage": {"database_url": database_url, "data_dir": str(workdir / "monitor-data")},
+        "server": {"listen": listen},
+        "scheduler": {"max_concurrency": 1024},
+        "sites": [
+            {
+                "id": f"site-{s}",
+                "checks": [
+                    {
+                        "id": f"c{c}",
+                        "type": "http",
+                        "url": f"{url}?s={s}&c={c}",
+                        "expect": {"body_contains": ["石化"]},
+                    }
+                    for c in range(min(100, checks - s * 100))
+                ],
+            }
+            for s in range((checks + 99) // 100)
+        ],
+    }
+    path = workdir / f"monitor-{checks}.yaml"
+    path.write_text(json.dumps(config, ensure_ascii=False))  # JSON is YAML
+    return path
+
+
+def prometheus_yaml(
+    workdir: Path, monitor_addr: str | None, blackbox_addr: str | None, targets: list[str]
+) -> Path:
+    jobs: list[dict[str, object]] = []
+    if monitor_addr:
+        jobs.append(
+            {
+                "job_name": "monitor",
+                "scrape_interval": "15s",
+                "scrape_timeout": "10s",
+                "static_configs": [{"targets": [monitor_addr]}],
+            }
+        )
+    if blackbox_addr:
+        jobs.append(
+            {
+                "job_name": "blackbox",
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "metrics_path": "/probe",
+                "params": {"module": ["http_2xx"]},
+                "static_configs": [{"targets": targets}],
+                "relabel_configs": [
+                    {"source_labels": ["__address__"], "target_label": "__param_target"},
+                    {"source_labels": ["__param_target"], "target_label": "instance"},
+                    {"target_label": "__address__", "replacement": blackbox_addr},
+                ],
+            }
+        )
+    path = workdir / f"prometheus-{uuid.uuid4().hex[:6]}.yml"
+    path.write_text(json.dumps({"global": {"scrape_interval": "15s"}, "scrape_configs": jobs}))
+    return path
+
+
+@contextlib.contextmanager
+def prometheus(workdir: Path, config: Path) -> Iterator[None]:
+    port = free_port()
+    data = workdir / f"tsdb-{port}"
+    args = [
+        "prometheus",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with process(args, port):
+        yield
+
+
+@contextlib.contextmanager
+def monitor_run(config: Path, listen: str) -> Iterator[subprocess.Popen[bytes]]:
+    binary = Path(sys.executable).with_name("monitor")
+    args = [str(binary), "--log-level", "warning", "run", "-c", str(config)]
+    errors = config.with_suffix(".stderr")
+    with errors.open("wb") as stderr:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        try:
+            wait_http(f"http://{listen}/metrics", 120, proc)
+        except RuntimeError:
+            sys.stderr.write(errors.read_text()[-2000:])
+            raise
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def metric_sum(text: str, name: str) -> float:
+    """Sum of every sample of `name` (any labels) in a /metrics exposition."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def lag_buckets(text: str) -> dict[float, float]:
+    buckets: dict[float, float] = {}
+    prefix = "monitor_scheduler_lag_seconds_bucket{"
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = buckets.get(float(bound), 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def lag_p99(before: dict[float, float], after: dict[float, float]) -> float:
+    """The histogram bucket bound under which 99 % of the window's lags fell (an upper bound)."""
+    delta = {bound: after.get(bound, 0.0) - before.get(bound, 0.0) for bound in after}
+    total = delta.get(float("inf"), 0.0)
+    for bound in sorted(delta):
+        if total and delta[bound] >= 0.99 * total:
+            return bound
+    return float("nan")
+
+
+def deployed(args: argparse.Namespace, workdir: Path) -> None:
+    """Both probers as deployed, side by side, at the same rate, against one nginx."""
+    checks = args.deployed_checks
+    with logged_nginx(workdir) as (port, log):
+        url = f"http://127.0.0.1:{port}/"
+        targets = [f"{url}?bb={n}" for n in range(checks)]
+        bb_port = free_port()
+        bb_conf = workdir / "blackbox.yml"
+        bb_conf.write_text(BLACKBOX_CONF)
+        binary = shutil.which("prometheus-blackbox-exporter") or "blackbox_exporter"
+        bb_args = [binary, f"--config.file={bb_conf}", f"--web.listen-address=127.0.0.1:{bb_port}"]
+        listen = f"127.0.0.1:{free_port()}"
+        with contextlib.ExitStack() as stack:
+            database_url = ""
+            if not args.embedded:
+                database_url = stack.enter_context(fresh_schema())
+            config = monitor_yaml(workdir, url, checks, "1s", listen, database_url)
+            bb = stack.enter_context(process(bb_args, bb_port))
+            mon = stack.enter_context(monitor_run(config, listen))
+            prom = prometheus_yaml(workdir, listen, f"127.0.0.1:{bb_port}", targets)
+            stack.enter_context(prometheus(workdir, prom))
+            time.sleep(args.warmup)
+            counts0, bb0, mon0, t0 = (
+                log.counts(),
+                cpu_seconds(bb.pid),
+                descendants_cpu(mon.pid),
+                time.monotonic(),
+            )
+            time.sleep(args.seconds)
+            counts1, bb1, mon1, t1 = (
+                log.counts(),
+                cpu_seconds(bb.pid),
+                descendants_cpu(mon.pid),
+                time.monotonic(),
+            )
+            metrics = http_get(f"http://{listen}/metrics").decode()
+    wall = t1 - t0
+    ours, theirs = (
+        counts1["monitor"] - counts0["monitor"],
+        counts1["blackbox"] - counts0["blackbox"],
+    )
+    ours_us = (mon1 - mon0) / max(ours, 1) * 1e6
+    theirs_us = (bb1 - bb0) / max(theirs, 1) * 1e6
+    store = "embedded store" if args.embedded else "PostgreSQL 127.0.0.1:5432 (fresh schema)"
+    print(
+        f"[deployed] {checks} checks at 1 s each, one nginx on loopback, {wall:.0f} s window after {args.warmup:g} s warm-up"
+    )
+    print(
+        f"[deployed]   monitor run ({store}, Prometheus scraping /metrics at 15 s):"
+        f" {ours} probes ({ours / wall:.0f}/s), {mon1 - mon0:.1f} CPU s, {ours_us:,.0f} µs CPU per probe;"
+        f" skipped {metric_sum(metrics, 'monitor_probes_skipped_total'):.0f},"
+        f" store dropped {metric_sum(metrics, 'monitor_store_dropped_total'):.0f}"
+    )
+    print(
+        f"[deployed]   blackbox_exporter (Prometheus scraping {checks} /probe targets at 1 s):"
+        f" {theirs} probes ({theirs / wall:.0f}/s), {bb1 - bb0:.1f} CPU s, {theirs_us:,.0f} µs CPU per probe"
+    )
+    print(
+        f"[deployed]   ratio monitor/blackbox per probe: {ours_us / theirs_us:.2f}  (goal <= 0.5)"
+    )
+
+
+def scale(args: argparse.Namespace, workdir: Path) -> None:
+    """`monitor run` at several sizes: CPU per probe, RSS per check, a /metrics scrape's CPU."""
+    rows = []
+    with logged_nginx(workdir) as (port, log):
+        url = f"http://127.0.0.1:{port}/"
+        for checks in args.scale:
+            listen = f"127.0.0.1:{free_port()}"
+            with fresh_schema() as database_url:
+                config = monitor_yaml(
+                    workdir, url, checks, args.scale_interval, listen, database_url
+                )
+                with (
+                    monitor_run(config, listen) as mon,
+                    prometheus(workdir, prometheus_yaml(workdir, listen, None, [])),
+                ):
+                    time.sleep(args.warmup)
+                    before = http_get(f"http://{listen}/metrics").decode()
+                    counts0, cpu0, t0 = log.counts(), descendants_cpu(mon.pid), time.monotonic()
+                    time.sleep(args.seconds)
+                    counts1, cpu1, t1 = log.counts(), descendants_cpu(mon.pid), time.monotonic()
+                    # A scrape's own CPU: what the process spent during it, less its background rate.
+                    rate = (cpu1 - cpu0) / (t1 - t0)
+                    scrapes = []
+                    for _ in range(3):
+                        c0, w0 = cpu_seconds(mon.pid), time.monotonic()
+                        after = http_get(f"http://{listen}/metrics").decode()
+                        c1, w1 = cpu_seconds(mon.pid), time.monotonic()
+                        scrapes.append((max(0.0, c1 - c0 - rate * (w1 - w0)), w1 - w0, len(after)))
+                    rss = rss_mb(mon.pid)
+            probes = counts1["monitor"] - counts0["monitor"]
+            wall = t1 - t0
+            scrape_cpu, scrape_wall, size = min(scrapes)
+            rows.append(
+                f"[scale] {checks:>6} checks at {args.scale_interval}: {probes / wall:6.0f} probes/s,"
+                f" {(cpu1 - cpu0) / max(probes, 1) * 1e6:6,.0f} µs CPU per probe,"
+                f" RSS {rss:5.0f} MB ({rss * 1024 / checks:5.1f} KB per check),"
+                f" /metrics scrape {scrape_cpu * 1000:5.0f} ms CPU, {scrape_wall * 1000:5.0f} ms wall,"
+                f" {size / 1e6:.1f} MB; lag p99 <= {lag_p99(lag_buckets(before), lag_buckets(after)) * 1000:g} ms,"
+                f" skipped {metric_sum(after, 'monitor_probes_skipped_total'):.0f}"
+            )
+            print(rows[-1], flush=True)
+
+
+def cold_start(workdir: Path) -> None:
+    """A cold `monitor run` on the embedded store: seconds to the first /metrics answer and probe.
+
+    Twice: in a new data_dir (the embedded PostgreSQL is created), then restarted on it.
+    """
+    with logged_nginx(workdir) as (port, log):
+        listen = f"127.0.0.1:{free_port()}"
+        config = monitor_yaml(workdir, f"http://127.0.0.1:{port}/", 10, "1s", listen, "")
+        binary = Path(sys.executable).with_name("monitor")
+        for when in ("new data_dir", "restart"):
+            probes_before = log.counts()["monitor"]
+            start = time.monotonic()
+            proc = subprocess.Popen(
+                [str(binary), "--log-level", "warning", "run", "-c", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            metrics_at = probe_at = float("nan")
+            try:
+                while time.monotonic() - start < 120 and (
+                    metrics_at != metrics_at or probe_at != probe_at
+                ):
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"monitor run exited with {proc.returncode}")
+                    if metrics_at != metrics_at:
+                        with contextlib.suppress(OSError):
+                            http_get(f"http://{listen}/metrics", 1)
+                            metrics_at = time.monotonic() - start
+                    if probe_at != probe_at and log.counts()["monitor"] > probes_before:
+                        probe_at = time.monotonic() - start
+                    time.sleep(0.01)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(60)
+            print(
+                f"[cold start] monitor run, embedded store, {when}, 10 checks: /metrics answers after"
+                f" {metrics_at:.2f} s, first probe reaches the target after {probe_at:.2f} s"
+                " (goal both < 3 s)",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--probes", type=int, default=3000)
-    parser.add_argument("--checks", type=int, default=10_000)
-    parser.add_argument("--minutes", type=float, default=3.0)
-    parser.add_argument("--rate", type=int, default=500)
-    parser.add_argument("--only", choices=["cpu", "scheduler", "timing"])
+    parser.add_argument(
+        "--deployed-checks", type=int, default=600, help="checks (and /probe targets) at 1 s"
+    )
+    parser.add_argument("--warmup", type=float, default=20.0, help="seconds before a window opens")
+    parser.add_argument("--seconds", type=float, default=60.0, help="a measuring window")
+    parser.add_argument("--embedded", action="store_true", help="deployed: the embedded store")
+    parser.add_argument("--probes", type=int, default=3000, help="in process: probes")
+    parser.add_argument(
+        "--scale",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1000, 10_000],
+        help="check counts for the scale table (50000 takes a long while)",
+    )
+    parser.add_argument("--scale-interval", default="60s")
+    parser.add_argument("--checks", type=int, default=10_000, help="in-process scheduler soak")
+    parser.add_argument("--minutes", type=float, default=3.0, help="in-process scheduler soak")
+    parser.add_argument("--rate", type=int, default=500, help="timing truth: probes per second")
+    parser.add_argument(
+        "--only", choices=["deployed", "cpu", "scale", "scheduler", "timing", "cold"]
+    )
     args = parser.parse_args()
+    load = os.getloadavg()
+    print(
+        f"[machine] {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with nginx(workdir) as port:
-            url = f"http://127.0.0.1:{port}/"
-            if args.only in (None, "cpu"):
-                compare_cpu(workdir, port, args.probes)
-            if args.only in (None, "scheduler"):
-                uvloop.run(scheduler_soak(url, args.checks, args.minutes * 60))
+        if args.only in (None, "deployed"):
+            deployed(args, workdir / "deployed")
+        if args.only in (None, "cpu", "scheduler"):
+            with logged_nginx(workdir / "inprocess") as (port, _log):
+                url = f"http://127.0.0.1:{port}/"
+                if args.only in (None, "cpu"):
+                    compare_cpu(workdir, port, args.probes)
+                if args.only in (None, "scheduler"):
+                    uvloop.run(scheduler_soak(url, args.checks, args.minutes * 60))
+        if args.only in (None, "scale"):
+            scale(args, workdir / "scale")
         if args.only in (None, "timing"):
             delay_port = free_port()
             with process([sys.executable, "-c", DELAY_SERVER, str(delay_port)], delay_port):
                 uvloop.run(timing_truth(f"http://127.0.0.1:{delay_port}/", args.rate, 10))
+        if args.only in (None, "cold"):
+            cold_start(workdir / "cold")
+    load = os.getloadavg()
+    print(f"[machine] load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":
