@@ -16,12 +16,12 @@ import itertools
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
 from monitor.checkspec import CheckSpec
-from monitor.clock import Clock
+from monitor.clock import Clock, SystemClock
 from monitor.results import ProbeResult
 
 log = structlog.get_logger("monitor.scheduler")
@@ -90,7 +90,9 @@ class Scheduler:
         self._heap: list[tuple[float, int, str]] = []
         self._generations = itertools.count(1)
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._wake = asyncio.Event()
+        # A schedule change (or stop) wakes run(): the flag, and the future run() waits on.
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
         self._stopping = False
         self.skipped = 0
 
@@ -126,7 +128,7 @@ class Scheduler:
                     entry.check = check  # same slot in the schedule, new settings
             else:
                 unchanged.append(key)
-        self._wake.set()
+        self._wake()
         return ScheduleChange(tuple(added), tuple(removed), tuple(changed), tuple(unchanged))
 
     def _push(self, check: CheckSpec, due: float) -> None:
@@ -169,17 +171,36 @@ class Scheduler:
             task.add_done_callback(functools.partial(self._done, key))
 
     async def _wait(self, seconds: float | None) -> None:
-        """Sleep until `seconds` pass or the schedule changes."""
-        waker = asyncio.ensure_future(self._wake.wait())
-        waiters: set[asyncio.Future[Any]] = {waker}
-        if seconds is not None:
-            waiters.add(asyncio.ensure_future(self._clock.sleep(seconds)))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-        self._wake.clear()
+        """Sleep until `seconds` pass or the schedule changes.
+
+        This runs once per probe fired, so it costs one future and one timer (on the system
+        clock), not helper tasks.
+        """
+        if not self._woken:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            timer = self._timer(seconds, waiter) if seconds is not None else None
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        self._woken = False
+
+    def _timer(
+        self, seconds: float, waiter: asyncio.Future[None]
+    ) -> asyncio.TimerHandle | asyncio.Future[None]:
+        """Release `waiter` after `seconds` on the scheduler's clock; cancel() stops it."""
+        if type(self._clock) is SystemClock:
+            return asyncio.get_running_loop().call_later(max(0.0, seconds), _release, waiter)
+        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        sleeper.add_done_callback(lambda _: _release(waiter))
+        return sleeper
+
+    def _wake(self) -> None:
+        self._woken = True
+        if self._waiter is not None:
+            _release(self._waiter)
 
     def _done(self, key: str, task: asyncio.Task[None]) -> None:
         if self._running.get(key) is task:
@@ -204,7 +225,7 @@ class Scheduler:
     def stop(self) -> None:
         """Stop scheduling new probes; run() returns."""
         self._stopping = True
-        self._wake.set()
+        self._wake()
 
     async def drain(self, grace: float) -> int:
         """Let running probes finish for up to `grace` seconds, then cancel the rest."""
@@ -220,3 +241,8 @@ class Scheduler:
             if stuck:
                 log.error("probes_ignored_cancellation", probes=sorted(t.get_name() for t in stuck))
         return len(pending)
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
