@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import hashlib
 import ipaddress
 import os
 import re
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractCookieJar, AbstractResolver, ResolveResult
+from aiohttp.client_reqrep import ClientRequest
 from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError, TransferEncodingError
 from multidict import CIMultiDictProxy
 from yarl import URL
@@ -278,6 +281,7 @@ def _content_length(answer: aiohttp.ClientResponse | None) -> int:
     return answer.content_length if answer.content_length is not None else -1
 
 
+@functools.lru_cache(maxsize=4096)  # per probe, and checks reach few distinct addresses
 def _address_facts(peer: str | None) -> tuple[int, float]:
     """(4 or 6, FNV-1a 32-bit hash of the address' bytes) of the peer; (0, 0) if none."""
     if peer is None:
@@ -364,6 +368,60 @@ class _RecordingResolver(AbstractResolver):
         await self._inner.close()
 
 
+class _DirectConnector(aiohttp.TCPConnector):
+    """aiohttp's connector, but a lone address is connected to by the event loop itself.
+
+    For every connection aiohttp runs happy eyeballs: it makes a socket, connects it with
+    `loop.sock_connect`, then hands it to `loop.create_connection(sock=...)`. With one address
+    to try there is nothing to race, and letting the loop create and connect the socket in one
+    call costs about a quarter of the CPU on uvloop (measured on loopback: 49 µs against 208 µs
+    a connection), on every probe. Several addresses (IPv6 and IPv4), an IPv6 zone or a local
+    address keep aiohttp's way; errors are wrapped exactly as aiohttp wraps them.
+    """
+
+    async def _wrap_create_connection(
+        self,
+        *args: Any,
+        addr_infos: list[Any],
+        req: ClientRequest,
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+        client_error: type[Exception] = aiohttp.ClientConnectorError,
+        **kwargs: Any,
+    ) -> tuple[asyncio.Transport, Any]:
+        direct = len(addr_infos) == 1 and not getattr(self, "_local_addr_infos", None)
+        if direct:
+            family, _, proto, _, address = addr_infos[0]
+            direct = family == socket.AF_INET or (family == socket.AF_INET6 and not address[3])
+        if not direct:
+            return await super()._wrap_create_connection(
+                *args,
+                addr_infos=addr_infos,
+                req=req,
+                timeout=timeout,
+                client_error=client_error,
+                **kwargs,
+            )
+        # No connect timeout of its own here: fetch() bounds the whole exchange (and names the
+        # phase it ran out in); our sessions set none.
+        loop: Any = self._loop
+        shutdown_timeout = getattr(self, "_ssl_shutdown_timeout", None)
+        if kwargs.get("ssl") and shutdown_timeout and sys.version_info >= (3, 11):
+            kwargs["ssl_shutdown_timeout"] = shutdown_timeout
+        try:
+            connected: tuple[asyncio.Transport, Any] = await loop.create_connection(
+                *args, host=address[0], port=address[1], family=family, proto=proto, **kwargs
+            )
+            return connected
+        except ssl.CertificateError as exc:  # aiohttp's cert_errors
+            raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
+        except ssl.SSLError as exc:  # aiohttp's ssl_errors
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
+                raise
+            raise client_error(req.connection_key, exc) from exc
+
+
 class _TimedSSLContext(ssl.SSLContext):
     """An SSLContext that tells the current fetch when its TLS handshake starts."""
 
@@ -448,6 +506,7 @@ def _trace_config() -> aiohttp.TraceConfig:
     return trace
 
 
+@functools.lru_cache(maxsize=4096)  # per hop, over the few hosts the checks name
 def _is_ip_literal(host: str | None) -> bool:
     if not host or not (host[0].isdigit() or ":" in host):
         return False
@@ -606,7 +665,7 @@ class HttpClient:
             return
         # Ours, so closed here: the connector closes only resolvers it made itself.
         self._recording = _RecordingResolver(self._resolver or aiohttp.DefaultResolver())
-        self._connector = aiohttp.TCPConnector(
+        self._connector = _DirectConnector(
             force_close=True, limit=0, use_dns_cache=False, resolver=self._recording
         )
         # No cookies kept between fetches: every probe is a first-time visitor.
@@ -850,15 +909,18 @@ def _cookie_state(
 
 async def _read_body(response: aiohttp.ClientResponse, max_body: int) -> bytes:
     """Read the whole body, but never more than max_body bytes (after decompression)."""
-    too_large = f"body larger than {_human_size(max_body)}"
     if response.content_length is not None and response.content_length > max_body:
-        raise FetchError(Outcome.CONTENT_MISMATCH, too_large)
+        raise _too_large(max_body)
     chunks: list[bytes] = []
     size = 0
     stream = response.content
     while chunk := await stream.readany():
         size += len(chunk)
         if size > max_body:
-            raise FetchError(Outcome.CONTENT_MISMATCH, too_large)
+            raise _too_large(max_body)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(max_body: int) -> FetchError:
+    return FetchError(Outcome.CONTENT_MISMATCH, f"body larger than {_human_size(max_body)}")
