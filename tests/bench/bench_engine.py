@@ -46,6 +46,7 @@ import asyncpg
 import uvloop
 from prometheus_client import CollectorRegistry
 
+from monitor.checkspec import parse_duration
 from monitor.config import parse_config
 from monitor.runtime import Runtime
 
@@ -67,9 +68,14 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -425,7 +431,10 @@ def monitor_yaml(
 ) -> Path:
     config = {
         "location": "bench",
-        "defaults": {"interval": interval, "timeout": "1s" if interval == "1s" else "15s"},
+        "defaults": {
+            "interval": interval,
+            "timeout": interval if parse_duration(interval) < 15 else "15s",
+        },
         "storage": {"database_url": database_url, "data_dir": str(workdir / "monitor-data")},
         "server": {"listen": listen},
         "scheduler": {"max_concurrency": 1024},
@@ -530,6 +539,16 @@ def metric_sum(text: str, name: str) -> float:
     return total
 
 
+def outcomes(text: str) -> str:
+    """monitor_probe_results_total by outcome, as `ok 1200, timeout 3`."""
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("monitor_probe_results_total{") and 'outcome="' in line:
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            counts[outcome] = counts.get(outcome, 0.0) + float(line.rsplit(" ", 1)[1])
+    return ", ".join(f"{name} {count:.0f}" for name, count in sorted(counts.items()))
+
+
 def lag_buckets(text: str) -> dict[float, float]:
     buckets: dict[float, float] = {}
     prefix = "monitor_scheduler_lag_seconds_bucket{"
@@ -578,6 +597,7 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
                 descendants_cpu(mon.pid),
                 time.monotonic(),
             )
+            split0 = cpu_split(mon.pid), cpu_split(bb.pid)
             time.sleep(args.seconds)
             counts1, bb1, mon1, t1 = (
                 log.counts(),
@@ -585,6 +605,7 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
                 descendants_cpu(mon.pid),
                 time.monotonic(),
             )
+            split1 = cpu_split(mon.pid), cpu_split(bb.pid)
             metrics = http_get(f"http://{listen}/metrics").decode()
     wall = t1 - t0
     ours, theirs = (
@@ -601,12 +622,19 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
         f"[deployed]   monitor run ({store}, Prometheus scraping /metrics at 15 s):"
         f" {ours} probes ({ours / wall:.0f}/s), {mon1 - mon0:.1f} CPU s, {ours_us:,.0f} µs CPU per probe;"
         f" skipped {metric_sum(metrics, 'monitor_probes_skipped_total'):.0f},"
-        f" store dropped {metric_sum(metrics, 'monitor_store_dropped_total'):.0f}"
+        f" store dropped {metric_sum(metrics, 'monitor_store_dropped_total'):.0f};"
+        f" outcomes since start: {outcomes(metrics)}"
     )
     print(
         f"[deployed]   blackbox_exporter (Prometheus scraping {checks} /probe targets at 1 s):"
         f" {theirs} probes ({theirs / wall:.0f}/s), {bb1 - bb0:.1f} CPU s, {theirs_us:,.0f} µs CPU per probe"
     )
+    for name, index, probes in (("monitor run", 0, ours), ("blackbox_exporter", 1, theirs)):
+        user = (split1[index][0] - split0[index][0]) / max(probes, 1) * 1e6
+        system = (split1[index][1] - split0[index][1]) / max(probes, 1) * 1e6
+        print(
+            f"[deployed]   {name} per probe: user {user:,.0f} µs, kernel {system:,.0f} µs (own process)"
+        )
     print(
         f"[deployed]   ratio monitor/blackbox per probe: {ours_us / theirs_us:.2f}  (goal <= 0.5)"
     )
@@ -634,16 +662,16 @@ def scale(args: argparse.Namespace, workdir: Path) -> None:
                     counts1, cpu1, t1 = log.counts(), descendants_cpu(mon.pid), time.monotonic()
                     # A scrape's own CPU: what the process spent during it, less its background rate.
                     rate = (cpu1 - cpu0) / (t1 - t0)
-                    scrapes = []
-                    for _ in range(3):
-                        c0, w0 = cpu_seconds(mon.pid), time.monotonic()
+                    # Ten in a row: one scrape is close to /proc's 10 ms tick.
+                    c0, w0 = cpu_seconds(mon.pid), time.monotonic()
+                    for _ in range(10):
                         after = http_get(f"http://{listen}/metrics").decode()
-                        c1, w1 = cpu_seconds(mon.pid), time.monotonic()
-                        scrapes.append((max(0.0, c1 - c0 - rate * (w1 - w0)), w1 - w0, len(after)))
+                    c1, w1 = cpu_seconds(mon.pid), time.monotonic()
+                    scrape_cpu = max(0.0, c1 - c0 - rate * (w1 - w0)) / 10
+                    scrape_wall, size = (w1 - w0) / 10, len(after)
                     rss = rss_mb(mon.pid)
             probes = counts1["monitor"] - counts0["monitor"]
             wall = t1 - t0
-            scrape_cpu, scrape_wall, size = min(scrapes)
             rows.append(
                 f"[scale] {checks:>6} checks at {args.scale_interval}: {probes / wall:6.0f} probes/s,"
                 f" {(cpu1 - cpu0) / max(probes, 1) * 1e6:6,.0f} µs CPU per probe,"
