@@ -549,9 +549,10 @@ def outcomes(text: str) -> str:
     return ", ".join(f"{name} {count:.0f}" for name, count in sorted(counts.items()))
 
 
-def lag_buckets(text: str) -> dict[float, float]:
+def lag_buckets(text: str, name: str = "monitor_scheduler_lag_seconds") -> dict[float, float]:
+    """A histogram's cumulative buckets (summed over labels) by upper bound."""
     buckets: dict[float, float] = {}
-    prefix = "monitor_scheduler_lag_seconds_bucket{"
+    prefix = f"{name}_bucket{{"
     for line in text.splitlines():
         if line.startswith(prefix):
             bound = line.split('le="', 1)[1].split('"', 1)[0]
@@ -623,7 +624,9 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
         f" {ours} probes ({ours / wall:.0f}/s), {mon1 - mon0:.1f} CPU s, {ours_us:,.0f} µs CPU per probe;"
         f" skipped {metric_sum(metrics, 'monitor_probes_skipped_total'):.0f},"
         f" store dropped {metric_sum(metrics, 'monitor_store_dropped_total'):.0f};"
-        f" outcomes since start: {outcomes(metrics)}"
+        f" outcomes since start: {outcomes(metrics)}; since start: scheduler lag p99"
+        f" <= {lag_p99({}, lag_buckets(metrics)) * 1000:g} ms, probe duration p99"
+        f" <= {lag_p99({}, lag_buckets(metrics, 'monitor_probe_duration_seconds')) * 1000:g} ms"
     )
     print(
         f"[deployed]   blackbox_exporter (Prometheus scraping {checks} /probe targets at 1 s):"
