@@ -40,6 +40,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -90,11 +91,17 @@ def process(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
         wait_port(port)
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc, 5)
+
+
+def terminate(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, and SIGKILL if it is still there after `grace` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 PAGE = "<html><body>石化离退休干部局</body></html>" + "x" * 2000
@@ -522,12 +529,7 @@ def monitor_run(config: Path, listen: str) -> Iterator[subprocess.Popen[bytes]]:
             raise
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 30)
 
 
 def metric_sum(text: str, name: str) -> float:
@@ -592,21 +594,19 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
             prom = prometheus_yaml(workdir, listen, f"127.0.0.1:{bb_port}", targets)
             stack.enter_context(prometheus(workdir, prom))
             time.sleep(args.warmup)
-            counts0, bb0, mon0, t0 = (
-                log.counts(),
-                cpu_seconds(bb.pid),
-                descendants_cpu(mon.pid),
-                time.monotonic(),
-            )
-            split0 = cpu_split(mon.pid), cpu_split(bb.pid)
+
+            def reading() -> tuple[dict[str, int], float, float, float, tuple[Any, ...]]:
+                return (
+                    log.counts(),
+                    cpu_seconds(bb.pid),
+                    descendants_cpu(mon.pid),
+                    time.monotonic(),
+                    (cpu_split(mon.pid), cpu_split(bb.pid)),
+                )
+
+            counts0, bb0, mon0, t0, split0 = reading()
             time.sleep(args.seconds)
-            counts1, bb1, mon1, t1 = (
-                log.counts(),
-                cpu_seconds(bb.pid),
-                descendants_cpu(mon.pid),
-                time.monotonic(),
-            )
-            split1 = cpu_split(mon.pid), cpu_split(bb.pid)
+            counts1, bb1, mon1, t1, split1 = reading()
             metrics = http_get(f"http://{listen}/metrics").decode()
     wall = t1 - t0
     ours, theirs = (
@@ -718,8 +718,7 @@ def cold_start(workdir: Path) -> None:
                         probe_at = time.monotonic() - start
                     time.sleep(0.01)
             finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(60)
+                terminate(proc, 60)
             print(
                 f"[cold start] monitor run, embedded store, {when}, 10 checks: /metrics answers after"
                 f" {metrics_at:.2f} s, first probe reaches the target after {probe_at:.2f} s"
