@@ -495,6 +495,11 @@ def _chain_expiry(tls_object: ssl.SSLObject, chain: str) -> float | None:
     return min(expiries, default=None)
 
 
+@functools.lru_cache(maxsize=65536)  # per fetch, over the checks' URLs (a URL is immutable)
+def _parsed(url: str) -> URL:
+    return URL(url)
+
+
 @functools.lru_cache(maxsize=4096)  # per hop, over the few hosts the checks name
 def _is_ip_literal(host: str | None) -> bool:
     if not host or not (host[0].isdigit() or ":" in host):
@@ -768,7 +773,7 @@ class HttpClient:
                 return await self._exchange(
                     session,
                     recorder,
-                    URL(url),
+                    _parsed(url),
                     method=method.upper(),
                     headers=headers,
                     data=data,
