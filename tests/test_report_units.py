@@ -18,8 +18,8 @@ from monitor.report.histogram import quantile, relative_error_bound
 from monitor.report.indicators import AccessCheck, site_unreachable
 from monitor.report.model import Status
 from monitor.report.period import Period, PeriodError, month_starts, parse_period, quarter
-from monitor.report.tables import csv_bytes
-from monitor.report.texts import Texts
+from monitor.report.render.csv import csv_bytes
+from monitor.report.words import Texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOUNDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60)
@@ -305,8 +305,8 @@ def test_short_durations_are_seconds() -> None:
 
 def test_a_short_periods_chart_keeps_its_title_and_labels_each_bar() -> None:
     """One day of bars: the SVG is as wide as its title and the day's label sits on its bar."""
-    from monitor.report.document import DailyChart
-    from monitor.report.svg import daily_bars, title_width
+    from monitor.report.render.blocks import DailyChart
+    from monitor.report.render.svg import daily_bars, title_width
 
     title = "每日可用率 · home · Daily availability"
     svg = daily_bars(DailyChart(title, ((date(2026, 7, 1), 1.0, 24),)), "无数据")

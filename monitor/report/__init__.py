@@ -9,7 +9,7 @@ from monitor.report.model import Report, Status
 from monitor.report.output import OutputError, save
 from monitor.report.period import Period, PeriodError, parse_period, quarter
 from monitor.report.render import FORMATS, TABLE_NAMES, Format, render
-from monitor.report.texts import LANGS, Lang
+from monitor.report.words import LANGS, Lang
 
 __all__ = [
     "FORMATS",

@@ -1,7 +1,7 @@
 """The report as plain data: what was measured per site and check, and the verdicts.
 
 Everything the renderers show is here, in UTC-aware datetimes and seconds; the renderers
-localise and format. `docs/report-schema.md` documents the JSON made from these (json_out.py).
+localise and format. `docs/report-schema.md` documents the JSON made from these (render/json.py).
 """
 
 from __future__ import annotations

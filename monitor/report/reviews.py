@@ -18,11 +18,10 @@ from typing import Any
 from monitor.report.gather import Reader
 from monitor.report.model import Status, Verdict
 from monitor.report.period import Period
-from monitor.report.texts import Texts
 from monitor.reviews import Decision, Review
 from monitor.store.reviews import list_reviews
 
-__all__ = ["STATUS_ZH", "apply_reviews", "read_reviews", "review_note", "review_text"]
+__all__ = ["apply_reviews", "read_reviews", "review_note"]
 
 
 async def read_reviews(db: Reader, period: Period, sites: Sequence[str]) -> list[Review]:
@@ -82,35 +81,3 @@ def apply_reviews(
         }
         out.append(dataclasses.replace(verdict, status=status, evidence=evidence))
     return tuple(out)
-
-
-_DECISION_ZH = {"exempt": "豁免", "confirm": "确认", "reject": "驳回"}
-# Verdict statuses, and the statuses of a security finding (monitor.report.security).
-STATUS_ZH = {
-    **{"pass": "通过", "warning": "预警", "not_assessable": "无法判定", "veto": "否决"},
-    **{"suspected": "疑似", "confirmed": "已确认", "exempted": "已豁免", "rejected": "已驳回"},
-}
-
-
-def review_text(t: Texts, notes: Sequence[dict[str, Any]]) -> str:
-    """`人工核查：…` for each review note: decision, who, when, why, and what it changed."""
-    parts = []
-    for note in notes:
-        effect = note["effect"]
-        if t.zh:
-            decision = _DECISION_ZH.get(note["decision"], note["decision"])
-            changed = ""
-            if "->" in effect:
-                before, after = effect.split("->")
-                changed = f"，{STATUS_ZH.get(before, before)}改为{STATUS_ZH.get(after, after)}"
-            parts.append(
-                f"人工核查：{decision}{changed}（第{note['id']}号，{note['reviewer']}，"
-                f"{t.when(note['created_at'])}；理由：{note['reason']}）"
-            )
-        else:
-            changed = f", {effect.replace('->', ' to ')}" if "->" in effect else ""
-            parts.append(
-                f"manual review: {note['decision']}{changed} (#{note['id']} by "
-                f"{note['reviewer']}, {t.when(note['created_at'])}; reason: {note['reason']})"
-            )
-    return t.join(parts)

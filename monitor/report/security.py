@@ -23,11 +23,10 @@ from monitor.config import Site
 from monitor.report.gather import IncidentRecord
 from monitor.report.model import Status, Verdict
 from monitor.report.period import Period
-from monitor.report.reviews import STATUS_ZH, review_note, review_text
-from monitor.report.texts import Texts
+from monitor.report.reviews import review_note
 from monitor.reviews import Decision, Review
 
-__all__ = ["SECURITY_INDICATOR", "security_evidence", "security_incident"]
+__all__ = ["SECURITY_INDICATOR", "security_incident"]
 
 SECURITY_INDICATOR = "security_incident"
 _FINDING_STATUS = {
@@ -102,36 +101,3 @@ def security_incident(
         status = Status.PASS
     evidence = {"security_checks": checks, "findings": findings, **counts}
     return Verdict(SECURITY_INDICATOR, status, evidence)
-
-
-def security_evidence(t: Texts, v: Verdict) -> str:
-    """The security verdict's evidence in prose: counts, then each finding with its review."""
-    e = v.evidence
-    findings: list[dict[str, Any]] = e.get("findings", [])
-    checks = t.sep().join(e.get("security_checks", [])) or t("dash")
-    if not findings:
-        if t.zh:
-            return f"未发现暗链、挂马、篡改或严重表述错误（安全检查：{checks}）"
-        return f"no injected link or script, defacement or wording error (checks: {checks})"
-    if t.zh:
-        head = (
-            f"安全检查 {checks} 发现 {len(findings)} 项：疑似 {e['suspected']} 项、"
-            f"确认 {e['confirmed']} 项、豁免 {e['exempted']} 项、驳回 {e['rejected']} 项"
-        )
-    else:
-        head = (
-            f"{len(findings)} findings of checks {checks}: {e['suspected']} suspected, "
-            f"{e['confirmed']} confirmed, {e['exempted']} exempted, {e['rejected']} rejected"
-        )
-    parts = [head]
-    for f in findings:
-        span = f"{t.when(f['opened_at'])}–{t.when(f['resolved_at'])}"
-        if t.zh:
-            line = f"{STATUS_ZH[f['status']]}：{f['check']} {span}，{f['detail']}"
-        else:
-            line = f"{f['status']}: {f['check']} {span}, {f['detail']}"
-        if f["review"] is not None:
-            note = review_text(t, [f["review"]])
-            line += f"（{note}）" if t.zh else f" ({note})"
-        parts.append(line)
-    return t.join(parts)

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
-from monitor.report.document import (
-    Block,
-    DailyChart,
-    Heading,
-    LatencyChart,
-    Paragraph,
-    Table,
-    layout,
-)
 from monitor.report.model import Report, Status
-from monitor.report.svg import daily_bars, latency_bars
-from monitor.report.texts import Lang, Texts
+from monitor.report.render.blocks import Block, DailyChart, Heading, LatencyChart, Paragraph, Table
+from monitor.report.render.layout import layout
+from monitor.report.render.svg import daily_bars, latency_bars
+from monitor.report.words import Lang, Texts
 
 __all__ = ["to_html"]
 
@@ -80,9 +73,9 @@ def _block(block: Block, t: Texts, statuses: dict[str, str]) -> str:
     if isinstance(block, Table):
         return _table(block, statuses)
     if isinstance(block, DailyChart):
-        return f"<figure>{daily_bars(block, '无数据' if t.zh else 'no data')}</figure>"
+        return f"<figure>{daily_bars(block, t('chart_no_data'))}</figure>"
     if isinstance(block, LatencyChart):
-        return f"<figure>{latency_bars(block, '秒' if t.zh else ' s')}</figure>"
+        return f"<figure>{latency_bars(block, t('chart_seconds'))}</figure>"
     raise TypeError(f"unknown block {block!r}")
 
 
@@ -95,7 +88,7 @@ def to_html(report: Report, lang: Lang = "zh") -> str:
     body = "\n".join(_block(b, t, statuses) for b in blocks)
     return (
         "<!DOCTYPE html>\n"
-        f'<html lang="{"zh-CN" if t.zh else "en"}"><head><meta charset="utf-8">'
+        f'<html lang="{t("html_lang")}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n"
         f"<body>\n{body}\n</body></html>\n"

@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 from monitor.report.histogram import Quantile
 from monitor.report.model import Latency, Report
-from monitor.report.phrases import evidence, site_name, site_problems
-from monitor.report.texts import Lang, Texts
+from monitor.report.words import Lang, Texts, evidence, site_name, site_problems
 
 __all__ = ["TABLES", "csv_bytes", "csv_files", "tables"]
 

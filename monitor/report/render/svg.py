@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from monitor.report.document import DailyChart, LatencyChart
+from monitor.report.render.blocks import DailyChart, LatencyChart
 
 __all__ = ["daily_bars", "latency_bars", "title_width"]
 

@@ -23,8 +23,7 @@ from monitor.report.model import (
     SiteReport,
     Verdict,
 )
-from monitor.report.phrases import evidence, overview, site_problems
-from monitor.report.texts import Lang, Texts
+from monitor.report.words import Lang, Texts, evidence, overview, site_problems
 
 __all__ = ["SCHEMA_VERSION", "report_json", "to_bytes"]
 

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from monitor.report.document import (
-    Block,
-    DailyChart,
-    Heading,
-    LatencyChart,
-    Paragraph,
-    Table,
-    layout,
-)
 from monitor.report.model import Report
-from monitor.report.texts import Lang, Texts
+from monitor.report.render.blocks import Block, DailyChart, Heading, LatencyChart, Paragraph, Table
+from monitor.report.render.layout import layout
+from monitor.report.words import Lang, Texts
 
 __all__ = ["to_markdown"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from monitor.redact import scrub
-from monitor.report.html_out import to_html
-from monitor.report.json_out import to_bytes as json_bytes
-from monitor.report.markdown import to_markdown
 from monitor.report.model import Report
-from monitor.report.tables import TABLES, csv_files
-from monitor.report.texts import Lang
+from monitor.report.render.csv import TABLES, csv_files
+from monitor.report.render.html import to_html
+from monitor.report.render.json import to_bytes as json_bytes
+from monitor.report.render.md import to_markdown
+from monitor.report.words import Lang
 
 __all__ = ["FORMATS", "TABLE_NAMES", "Format", "render"]
 
