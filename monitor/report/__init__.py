@@ -2,6 +2,10 @@
 
 `build_report()` reads Postgres (rollups and the report tables, never the pruned raw results)
 into a `Report`; `render()` turns it into Markdown, HTML, CSV or JSON, in Chinese or English.
+
+Computing: build.py (with gather, content, histogram, indicators, reviews, security) fills the
+plain data of model.py. Presenting: render/ (layout.py lays md and html out, one function per
+section; csv.py, json.py), every word from words.py.
 """
 
 from monitor.report.build import ReportError, build_report

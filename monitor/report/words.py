@@ -1,10 +1,12 @@
-"""Every word of the report, in Chinese (the notice's register) and English: one file per change.
+"""Every word of the report, in Chinese (the notice's register) and English, in this one file.
 
-`Texts(lang, zone)` holds the labels (`_LABELS`, a pair per key) and formats durations, times
-and ratios; below it are the sentences (a verdict's evidence, a site's problems, the overview,
-the incidents and login paragraphs, the notes) and the Chinese telling of the probes' English
-details. The renderers (monitor/report/render/) lay these out and never write prose of their
-own, so a new language is a new column here and a new sentence is a new function here.
+`Texts(lang, zone)` holds the labels (`_LABELS`, one pair per key) and formats durations,
+times and ratios; below it are the sentences (a verdict's evidence, a site's problems, the
+overview, the incidents and login paragraphs, the notes, security findings and manual reviews)
+and the Chinese telling of the probes' English details. The renderers (monitor/report/render/)
+lay these out and write no prose of their own: a new language is a new entry in `LANGS`, a new
+column in `_LABELS` and a new branch where a sentence is built; a new sentence is a function
+here.
 """
 
 from __future__ import annotations
@@ -843,23 +845,23 @@ def notes(t: Texts, report: Report) -> tuple[str, ...]:
 
 _DECISION_ZH = {"exempt": "豁免", "confirm": "确认", "reject": "驳回"}
 # Verdict statuses, and the statuses of a security finding (monitor.report.security).
-STATUS_ZH = {
+_STATUS_ZH = {
     **{"pass": "通过", "warning": "预警", "not_assessable": "无法判定", "veto": "否决"},
     **{"suspected": "疑似", "confirmed": "已确认", "exempted": "已豁免", "rejected": "已驳回"},
 }
 
 
-def review_text(t: Texts, notes: Sequence[dict[str, Any]]) -> str:
+def review_text(t: Texts, review_notes: Sequence[dict[str, Any]]) -> str:
     """`人工核查：…` for each review note: decision, who, when, why, and what it changed."""
     parts = []
-    for note in notes:
+    for note in review_notes:
         effect = note["effect"]
         if t.zh:
             decision = _DECISION_ZH.get(note["decision"], note["decision"])
             changed = ""
             if "->" in effect:
                 before, after = effect.split("->")
-                changed = f"，{STATUS_ZH.get(before, before)}改为{STATUS_ZH.get(after, after)}"
+                changed = f"，{_STATUS_ZH.get(before, before)}改为{_STATUS_ZH.get(after, after)}"
             parts.append(
                 f"人工核查：{decision}{changed}（第{note['id']}号，{note['reviewer']}，"
                 f"{t.when(note['created_at'])}；理由：{note['reason']}）"
@@ -896,7 +898,7 @@ def security_evidence(t: Texts, v: Verdict) -> str:
     for f in findings:
         span = f"{t.when(f['opened_at'])}–{t.when(f['resolved_at'])}"
         if t.zh:
-            line = f"{STATUS_ZH[f['status']]}：{f['check']} {span}，{f['detail']}"
+            line = f"{_STATUS_ZH[f['status']]}：{f['check']} {span}，{f['detail']}"
         else:
             line = f"{f['status']}: {f['check']} {span}, {f['detail']}"
         if f["review"] is not None:
@@ -907,6 +909,12 @@ def security_evidence(t: Texts, v: Verdict) -> str:
 
 
 # -- probe details in Chinese (probes write English) ---------------------------------------
+#
+# A probe's detail is English, as logs and the API keep it; the report in Chinese must be
+# Chinese throughout. The details follow a small set of patterns (monitor/probes/*): each is
+# matched and said again in Chinese, ids, URLs, host names and quoted page text kept as they
+# are. A detail no pattern knows is replaced by its outcome's Chinese name rather than shown in
+# English.
 
 _DOING = {
     "while resolving the name (resolve)": "解析域名时",
