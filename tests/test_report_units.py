@@ -336,3 +336,35 @@ def test_a_window_under_an_hour_says_it_holds_no_probes() -> None:
     assert _period_notes(period("2026-07-01T10:15", "2026-07-01T10:45")) == ("note_under_an_hour",)
     assert _period_notes(period("2026-07-01T10:00", "2026-07-01T12:30")) == ("note_partial_hours",)
     assert _period_notes(period("2026-07-01", "2026-07-02")) == ()
+
+
+def test_report_words_live_in_words_py_only() -> None:
+    """No Chinese in any string of the report's code but words.py (comments and docstrings aside)."""
+    import ast
+
+    import monitor.report
+
+    han = re.compile(r"[\u4e00-\u9fff]")
+    root = Path(monitor.report.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "words.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        found.extend(
+            f"{path.relative_to(root)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and han.search(node.value)
+        )
+    assert found == []
