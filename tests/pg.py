@@ -175,7 +175,8 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None
 
 class TcpProxy:
     """A TCP proxy on 127.0.0.1 the test controls: cut it (every connection dropped, new ones
-    refused), restore it on the same port, or let a commit through and lose its answer."""
+    refused), restore it on the same port, let a commit through and lose its answer, or make it
+    go silent (a black hole: connections stay open, nothing passes either way)."""
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
@@ -185,6 +186,8 @@ class TcpProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._swallow_marker: bytes | None = None
         self.swallowed = asyncio.Event()
+        self._silent = False
+        self._held: list[asyncio.StreamWriter] = []
 
     @classmethod
     def to(cls, url: str) -> TcpProxy:
@@ -210,6 +213,11 @@ class TcpProxy:
         """Listen again, on the same port."""
         await self.start()
 
+    def go_silent(self) -> None:
+        """From now on pass nothing: open connections hang, new ones are accepted and then hang
+        (a database behind a dropped route: no reset, no refusal, only silence)."""
+        self._silent = True
+
     def lose_answer_after(self, marker: bytes) -> None:
         """Forward the next client message containing `marker` (a COMMIT), then drop the
         server's answer and the connection: the work is done, the client never hears of it."""
@@ -218,10 +226,15 @@ class TcpProxy:
 
     async def close(self) -> None:
         await self.cut()
+        for writer in self._held:
+            writer.transport.abort()
         for task in list(self._tasks):
             task.cancel()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._silent:
+            self._held.append(writer)
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
@@ -248,7 +261,7 @@ class TcpProxy:
     ) -> None:
         try:
             while data := await source.read(65536):
-                if not upstream and state["mute"]:
+                if self._silent or (not upstream and state["mute"]):
                     continue
                 sink.write(data)
                 await sink.drain()

@@ -196,6 +196,42 @@ async def test_sigterm_with_database_black_holed_exits_0(
     assert SECRET not in err
 
 
+async def test_a_silent_database_is_noticed_within_the_storage_timeout(
+    target: TestServer,  # noqa: F811
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+    proxy: TcpProxy,
+) -> None:
+    """A database that goes silent on open connections (no reset, no answer) turns /readyz to
+    503 and makes /api/v1/incidents answer 503 within a few `storage.timeout`, instead of
+    keeping /readyz at 200 for a minute and the API hanging."""
+    base = str(target.make_url("")).rstrip("/")
+    port = free_port()
+    url = with_password(via(pg_url, "127.0.0.1", proxy.port))
+    config = tmp_path / "monitor.yaml"
+    text = service_config(base, port, url)
+    config.write_text(text.replace("flush_interval: 100ms}", "flush_interval: 100ms, timeout: 2s}"))
+    service = Service(config, port)
+    await service.start()
+    try:
+        await service.wait_for('probe_success{check="home",location="default",site="petrochem"')
+        assert (await readiness(service)).startswith("200")
+        proxy.go_silent()
+        # Bounds of several storage timeouts (2 s): the old behaviour took about 60 s.
+        async with asyncio.timeout(20):
+            while not (await readiness(service)).startswith("503"):
+                await asyncio.sleep(0.1)
+        async with asyncio.timeout(20):
+            async with service.session.get(f"{service.base}/api/v1/incidents") as resp:
+                body = await resp.text()
+        assert resp.status == 503, body
+        assert SECRET not in body
+    finally:
+        code, err = await service.stop()
+    assert code == 0, err[-2000:]
+    assert SECRET not in err
+
+
 async def test_reload_applies_maintenance_windows_at_once(
     target: TestServer,  # noqa: F811
     tmp_path: Path,
