@@ -604,11 +604,13 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
                     (cpu_split(mon.pid), cpu_split(bb.pid)),
                 )
 
+            before = http_get(f"http://{listen}/metrics").decode()
             counts0, bb0, mon0, t0, split0 = reading()
             time.sleep(args.seconds)
             counts1, bb1, mon1, t1, split1 = reading()
             metrics = http_get(f"http://{listen}/metrics").decode()
     wall = t1 - t0
+    duration = "monitor_probe_duration_seconds"
     ours, theirs = (
         counts1["monitor"] - counts0["monitor"],
         counts1["blackbox"] - counts0["blackbox"],
@@ -624,9 +626,9 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
         f" {ours} probes ({ours / wall:.0f}/s), {mon1 - mon0:.1f} CPU s, {ours_us:,.0f} µs CPU per probe;"
         f" skipped {metric_sum(metrics, 'monitor_probes_skipped_total'):.0f},"
         f" store dropped {metric_sum(metrics, 'monitor_store_dropped_total'):.0f};"
-        f" outcomes since start: {outcomes(metrics)}; since start: scheduler lag p99"
-        f" <= {lag_p99({}, lag_buckets(metrics)) * 1000:g} ms, probe duration p99"
-        f" <= {lag_p99({}, lag_buckets(metrics, 'monitor_probe_duration_seconds')) * 1000:g} ms"
+        f" outcomes since start: {outcomes(metrics)}; in the window (histogram bucket bounds):"
+        f" scheduler lag p99 <= {lag_p99(lag_buckets(before), lag_buckets(metrics)) * 1000:g} ms,"
+        f" probe duration p99 <= {lag_p99(*(lag_buckets(t, duration) for t in (before, metrics))) * 1000:g} ms"
     )
     print(
         f"[deployed]   blackbox_exporter (Prometheus scraping {checks} /probe targets at 1 s):"
