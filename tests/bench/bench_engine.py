@@ -214,10 +214,14 @@ async def scheduler_soak(url: str, checks: int, seconds: float) -> None:
     config = parse_config(engine_config(url, checks, "60s"))
     runtime = Runtime(config, registry=CollectorRegistry())
     lags: list[float] = []
+    settled: list[float] = []  # after the first 10 s (start-up: declaring, warming)
     observe_lag = runtime.metrics.scheduler_lag
+    begun = time.monotonic()
 
     def record(seconds: float) -> None:
         lags.append(seconds)
+        if time.monotonic() - begun > 10:
+            settled.append(seconds)
         observe_lag(seconds)
 
     runtime.metrics.scheduler_lag = record  # type: ignore[method-assign]
@@ -233,6 +237,11 @@ async def scheduler_soak(url: str, checks: int, seconds: float) -> None:
         f"[scheduler]   lag p50 {percentile(lags, 0.5) * 1000:.2f} ms, p99 {percentile(lags, 0.99) * 1000:.2f} ms,"
         f" max {max(lags) * 1000:.2f} ms  (goal p99 < 50 ms)"
     )
+    if settled:
+        print(
+            f"[scheduler]   after the first 10 s: lag p50 {percentile(settled, 0.5) * 1000:.2f} ms,"
+            f" p99 {percentile(settled, 0.99) * 1000:.2f} ms, max {max(settled) * 1000:.2f} ms"
+        )
     print(
         f"[scheduler]   peak RSS {rss_mb:.0f} MB (goal < 400 MB), CPU {cpu / wall * 100:.1f} %,"
         f" failing checks at end {failures}, skipped {runtime.scheduler.skipped}"
