@@ -38,7 +38,7 @@ from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
 from monitor.shard import ALL, Shard
 from monitor.store import Store, StoreError, StoreUnreachableError
-from monitor.web import web_routes
+from monitor.web import access, web_routes
 
 log = structlog.get_logger("monitor")
 
@@ -191,6 +191,7 @@ class Runtime:
                     *server.review_routes(lambda: self.store, lambda: self.config),
                     *web_routes(self),
                 ],
+                api_guard=lambda request: access.api_refusal(request, self.config.server),
             )
             try:
                 self._web = await server.start(

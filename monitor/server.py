@@ -32,12 +32,16 @@ ReloadAction = Callable[[], Awaitable[tuple[bool, str]]]
 # The metrics text, in chunks (`Metrics.exposition_chunks`).
 Exposition = Callable[[], Sequence[bytes]]
 
+# Refuses an /api/ request (returns the answer to send) or lets it through (None).
+ApiGuard = Callable[[web.Request], "web.Response | None"]
+
 # Responses above this are gzipped when the scraper accepts it (Prometheus always does).
 _GZIP_MIN_BYTES = 1024
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _EXPOSITION = web.AppKey[Exposition]("exposition")
 _STATUS = web.AppKey[StatusSource]("status")
+_API_GUARD = web.AppKey[ApiGuard]("api_guard")
 _READY = web.AppKey[ReadySource]("ready")
 _RELOAD = web.AppKey[ReloadAction]("reload")
 
@@ -52,13 +56,16 @@ def make_app(
     reload: ReloadAction,
     exposition: Exposition | None = None,
     routes: Iterable[web.AbstractRouteDef] = (),
+    api_guard: ApiGuard | None = None,
 ) -> web.Application:
     """Build the web app.
 
     `exposition` renders /metrics (pass `Metrics.exposition_chunks`, much faster with many
     checks); without it the registry is rendered by prometheus-client. `routes` adds endpoints.
+    `api_guard` decides every request under /api/ (the access rule of `server.access`).
     """
-    app = web.Application(middlewares=[_scrub_secrets])
+    app = web.Application(middlewares=[_scrub_secrets, _guard_api])
+    app[_API_GUARD] = api_guard or (lambda request: None)
     app[_EXPOSITION] = exposition or (lambda: [generate_latest(registry)])
     app[_STATUS] = status
     app[_READY] = ready
@@ -89,6 +96,16 @@ async def _scrub_secrets(request: web.Request, handler: _Handler) -> web.StreamR
         if (clean := scrub(text)) != text:
             response.body = clean.encode(response.charset or "utf-8", errors="surrogateescape")
     return response
+
+
+@web.middleware
+async def _guard_api(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """The API carries the pages' details (sites, errors, incidents): it follows their rule."""
+    if request.path.startswith("/api/"):
+        refusal = request.app[_API_GUARD](request)
+        if refusal is not None:
+            return refusal
+    return await handler(request)
 
 
 async def start(app: web.Application, host: str, port: int) -> web.AppRunner:
@@ -207,21 +224,14 @@ def review_routes(
     from monitor.web import access
 
     def refused(request: web.Request) -> web.Response | None:
+        # Reading is decided by the API's guard (`access.api_refusal`); `public: true` opens
+        # reading only, so writing off loopback also needs credentials.
         settings = config().server
         credentials = settings.access.token is not None or settings.access.password is not None
         if request.method != "GET" and not credentials and not access.is_loopback(settings.host):
             message = "reviews are written only on loopback or with server.access credentials"
             return web.json_response({"error": message}, status=403)
-        if not access.check(request, settings).allowed:
-            if not credentials:
-                message = "server.access is not set: reviews are served on loopback only"
-                return web.json_response({"error": message}, status=403)
-            return web.json_response(
-                {"error": "server.access: a token or password is needed"},
-                status=401,
-                headers={"WWW-Authenticate": "Basic"} if settings.access.password else None,
-            )
-        return None
+        return access.api_refusal(request, settings)
 
     async def answer(
         request: web.Request, work: Callable[[ReviewStore, ZoneInfo], Any]

@@ -22,7 +22,7 @@ from monitor.config import Config, parse_config
 from monitor.results import ProbeResult
 from monitor.server import make_app
 from monitor.store import Store
-from monitor.web import web_routes
+from monitor.web import access, web_routes
 from monitor.web.views import quarter_so_far
 from tests.pg import pg_url  # noqa: F401 - fixture of `world`
 from tests.webworld import SECRET, STALE_DAYS, World, world  # noqa: F401 - fixture
@@ -152,6 +152,7 @@ async def _client(config: Config) -> TestClient[web.Request, web.Application]:
         ready=lambda: (True, "ok"),
         reload=_no_reload,
         routes=web_routes(_Source(config)),
+        api_guard=lambda request: access.api_refusal(request, config.server),
     )
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
@@ -184,6 +185,35 @@ async def test_pages_need_access_control_off_loopback() -> None:
             assert 'id="no-store"' in page
         finally:
             await client.close()
+
+
+async def test_the_api_follows_the_pages_access_rule() -> None:
+    """Off loopback the JSON API (status, incidents, reviews) carries the pages' details, so it
+    asks for `server.access` like them (JSON 403 or 401), while /metrics and /healthz stay open
+    to scrapers and a token opens the API as it opens the pages."""
+    token = "tok-api-5d21"
+    client = await _client(_config("0.0.0.0:9108"))
+    try:
+        response = await client.get("/api/v1/status")
+        assert response.status == 403
+        assert "server.access" in (await response.json())["error"]
+        assert (await client.get("/metrics")).status == 200
+        assert (await client.get("/healthz")).status == 200
+    finally:
+        await client.close()
+    client = await _client(_config("0.0.0.0:9108", token=token))
+    try:
+        response = await client.get("/api/v1/status")
+        assert response.status == 401 and token not in await response.text()
+        ok = await client.get("/api/v1/status", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status == 200 and await ok.json() == []
+    finally:
+        await client.close()
+    client = await _client(_config("127.0.0.1:9108"))
+    try:
+        assert (await client.get("/api/v1/status")).status == 200
+    finally:
+        await client.close()
 
 
 async def test_token_and_basic_auth() -> None:

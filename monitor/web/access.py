@@ -2,7 +2,8 @@
 
 The rule (`server.access` in the config): with a `token` or `username`/`password` every page
 asks for one of them; without either, pages are served only when the server listens on a
-loopback address, or with `public: true`. /metrics and the health endpoints are not pages.
+loopback address, or with `public: true`. The JSON API under /api/ follows the same rule
+(it carries the same details); /metrics and the health endpoints are open to every scraper.
 """
 
 from __future__ import annotations
@@ -69,3 +70,18 @@ def check(request: web.Request, server: Server) -> Verdict:
         if _same(user, access.username or "") and _same(given, password):
             return Verdict(True)
     return Verdict(False, why="basic" if token is None else "token")
+
+
+def api_refusal(request: web.Request, server: Server) -> web.Response | None:
+    """The JSON answer refusing an /api/ request the rule does not allow; None if allowed."""
+    if check(request, server).allowed:
+        return None
+    access = server.access
+    if access.token is None and access.password is None:
+        message = "server.access is not set: the API is served on loopback only (or public: true)"
+        return web.json_response({"error": message}, status=403)
+    return web.json_response(
+        {"error": "server.access: a token or password is needed"},
+        status=401,
+        headers={"WWW-Authenticate": "Basic"} if access.password is not None else None,
+    )
