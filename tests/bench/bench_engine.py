@@ -674,6 +674,8 @@ def scale(args: argparse.Namespace, workdir: Path) -> None:
                     counts0, cpu0, t0 = log.counts(), descendants_cpu(mon.pid), time.monotonic()
                     time.sleep(args.seconds)
                     counts1, cpu1, t1 = log.counts(), descendants_cpu(mon.pid), time.monotonic()
+                    # The window's lag, read before the scrapes below slow the loop down.
+                    ended = http_get(f"http://{listen}/metrics").decode()
                     # A scrape's own CPU: what the process spent during it, less its background rate.
                     rate = (cpu1 - cpu0) / (t1 - t0)
                     # Ten in a row: one scrape is close to /proc's 10 ms tick.
@@ -691,7 +693,7 @@ def scale(args: argparse.Namespace, workdir: Path) -> None:
                 f" {(cpu1 - cpu0) / max(probes, 1) * 1e6:6,.0f} µs CPU per probe,"
                 f" RSS {rss:5.0f} MB ({rss * 1024 / checks:5.1f} KB per check),"
                 f" /metrics scrape {scrape_cpu * 1000:5.0f} ms CPU, {scrape_wall * 1000:5.0f} ms wall,"
-                f" {size / 1e6:.1f} MB; lag p99 <= {lag_p99(lag_buckets(before), lag_buckets(after)) * 1000:g} ms,"
+                f" {size / 1e6:.1f} MB; lag p99 <= {lag_p99(lag_buckets(before), lag_buckets(ended)) * 1000:g} ms,"
                 f" skipped {metric_sum(after, 'monitor_probes_skipped_total'):.0f}"
             )
             print(rows[-1], flush=True)
