@@ -158,6 +158,32 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
+class LoopbackApp:
+    """A stand-in of an outside service (a chat API, a robot) served on a free 127.0.0.1 port.
+
+    A subclass gives its `routes()`; `start()` serves them and sets `port`, `stop()` ends it.
+    """
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.add_routes(self.routes())
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
 # --- the three programs -----------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from aiohttp import web
 from tests.pg import fresh_schema
 from tests.stack import (
     RULES_DIR,
+    LoopbackApp,
     SmtpSink,
     Webhook,
     alertmanager_config,
@@ -225,7 +226,7 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
         assert "已开启故障事件" not in recovered
 
 
-class WeComStandIn:
+class WeComStandIn(LoopbackApp):
     """A loopback stand-in of the WeCom API that Alertmanager's wechat_configs call.
 
     `gettoken` hands out a token for the configured corp id and secret; `message/send` keeps
@@ -235,10 +236,9 @@ class WeComStandIn:
     TOKEN = "stand-in-access-token"
 
     def __init__(self) -> None:
-        self.port = 0
+        super().__init__()
         self.token_requests: list[dict[str, str]] = []
         self.messages: list[dict[str, Any]] = []
-        self._runner: web.AppRunner | None = None
 
     async def _gettoken(self, request: web.Request) -> web.Response:
         self.token_requests.append(dict(request.query))
@@ -252,18 +252,11 @@ class WeComStandIn:
         self.messages.append(await request.json())
         return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": ""})
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/cgi-bin/gettoken", self._gettoken)
-        app.router.add_post("/cgi-bin/message/send", self._send)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/cgi-bin/gettoken", self._gettoken),
+            web.post("/cgi-bin/message/send", self._send),
+        ]
 
 
 @pytest.fixture

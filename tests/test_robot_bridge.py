@@ -24,6 +24,7 @@ from aiohttp import web
 
 from tests.stack import (
     ALERTMANAGER_DIR,
+    LoopbackApp,
     alertmanager_config,
     free_port,
     process_group,
@@ -36,15 +37,14 @@ FEISHU_SECRET = "feishu-test-secret"
 NAME = "国资委团委网站"
 
 
-class Robots:
+class Robots(LoopbackApp):
     """Loopback DingTalk and Feishu robots that verify signatures and keep what they got."""
 
     def __init__(self) -> None:
-        self.port = 0
+        super().__init__()
         self.dingtalk: list[dict[str, Any]] = []
         self.feishu: list[dict[str, Any]] = []
         self.refused: list[str] = []
-        self._runner: web.AppRunner | None = None
 
     async def _dingtalk(self, request: web.Request) -> web.Response:
         stamp, sign = request.query["timestamp"], request.query["sign"]
@@ -69,18 +69,11 @@ class Robots:
         self.feishu.append(body)
         return web.json_response({"code": 0, "msg": "success", "data": {}})
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/robot/send", self._dingtalk)
-        app.router.add_post("/open-apis/bot/v2/hook/fs-hook", self._feishu)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/robot/send", self._dingtalk),
+            web.post("/open-apis/bot/v2/hook/fs-hook", self._feishu),
+        ]
 
 
 @pytest.fixture
