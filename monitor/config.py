@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from monitor.checkspec import ID_PATTERN, MAX_STORED_INT, CheckSpec, Duration, Model
+from monitor.checkspec import CheckSpec
+from monitor.configtypes import ID_PATTERN, MAX_STORED_INT, Duration, Model
 from monitor.probes import CHECK_TYPES
 from monitor.redact import register as register_secret
 from monitor.redact import scrub

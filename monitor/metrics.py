@@ -26,7 +26,8 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.checkspec import CheckSpec, TLSSpec
+from monitor.checkspec import CheckSpec
+from monitor.configtypes import TLSSpec
 from monitor.results import (
     PHASE_NAMES,
     UNREACHABLE_OUTCOMES,

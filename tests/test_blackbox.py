@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from prometheus_client import CollectorRegistry
 
-from monitor.checkspec import TLSSpec
+from monitor.configtypes import TLSSpec
 from monitor.metrics import Metrics
 from monitor.probes.base import ProbeContext
 from monitor.probes.http import HttpCheck, probe

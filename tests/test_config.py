@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import structlog
 
-from monitor.checkspec import parse_duration, parse_size
 from monitor.cli import main
 from monitor.config import ConfigError, load_config
+from monitor.configtypes import parse_duration, parse_size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

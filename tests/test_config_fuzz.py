@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from monitor import cli
-from monitor.checkspec import MAX_STORED_INT
 from monitor.config import load_config
+from monitor.configtypes import MAX_STORED_INT
 from monitor.maintenance import MaintenanceSchedule
 from monitor.runtime import Runtime
 

@@ -13,7 +13,7 @@ import trustme
 import uvloop
 from aiohttp import web
 
-from monitor.checkspec import TLSSpec
+from monitor.configtypes import TLSSpec
 from monitor.probes import CHECK_TYPES
 from monitor.probes.base import ProbeContext
 from monitor.probes.http import HttpCheck, probe

@@ -12,7 +12,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_lates
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import metrics as m
-from monitor.checkspec import CheckSpec, TLSSpec
+from monitor.checkspec import CheckSpec
+from monitor.configtypes import TLSSpec
 from monitor.metrics import Metrics
 from monitor.probes.http import HttpCheck
 from monitor.results import (

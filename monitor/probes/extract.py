@@ -17,7 +17,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from monitor.checkspec import Model
+from monitor.configtypes import Model
 from monitor.dates import DateFormatError, parse_date
 
 __all__ = [

@@ -42,7 +42,7 @@ from typing import Any
 import feedparser
 from pydantic import Field
 
-from monitor.checkspec import Duration, Model
+from monitor.configtypes import Duration, Model
 from monitor.dates import parse_date, parse_exact, plausible
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date

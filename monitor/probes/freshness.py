@@ -29,7 +29,7 @@ from typing import Literal
 from pydantic import model_validator
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.checkspec import Duration
+from monitor.configtypes import Duration
 from monitor.dates import DateScanner, parse_date
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html

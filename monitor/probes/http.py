@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from pydantic import Field, field_validator
 
-from monitor.checkspec import CheckSpec, Model, SecretStr, Size, TLSSpec, WebURL
+from monitor.checkspec import CheckSpec
+from monitor.configtypes import Model, SecretStr, Size, TLSSpec, WebURL
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.httpclient import FetchError, Response
 from monitor.probes.page import from_fetch_error

@@ -37,7 +37,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from monitor import __version__
-from monitor.checkspec import TLSSpec
+from monitor.configtypes import TLSSpec
 from monitor.results import Certificate, Outcome, Phases, Transport
 
 __all__ = ["DEFAULT_MAX_BODY", "FetchError", "HttpClient", "Response", "classify", "decode_body"]

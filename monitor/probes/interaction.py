@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import model_validator
 from selectolax.lexbor import LexborNode
 
-from monitor.checkspec import Duration, Model
+from monitor.configtypes import Duration, Model
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.freshness import DAY, content_age, show_age, show_date

@@ -35,7 +35,7 @@ from typing import Any, Literal
 from pydantic import Field
 from yarl import URL
 
-from monitor.checkspec import Duration
+from monitor.configtypes import Duration
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, Pattern, parse_html
 from monitor.probes.httpclient import FetchError

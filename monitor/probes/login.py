@@ -57,16 +57,8 @@ import aiohttp
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from yarl import URL
 
-from monitor.checkspec import (
-    CheckSpec,
-    Duration,
-    Model,
-    SecretStr,
-    Size,
-    TLSSpec,
-    WebURL,
-    parse_duration,
-)
+from monitor.checkspec import CheckSpec
+from monitor.configtypes import Duration, Model, SecretStr, Size, TLSSpec, WebURL, parse_duration
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, TextRule, node_text, parse_html
 from monitor.probes.freshness import show_age

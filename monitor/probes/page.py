@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from pydantic import Field, field_validator
 
-from monitor.checkspec import CheckSpec, SecretStr, Size, TLSSpec, WebURL
+from monitor.checkspec import CheckSpec
+from monitor.configtypes import SecretStr, Size, TLSSpec, WebURL
 from monitor.dates import DEFAULT_TIMEZONE, site_zone
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.httpclient import FetchError, Response, decode_body

@@ -49,7 +49,7 @@ from pydantic import Field
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from monitor.checkspec import Model
+from monitor.configtypes import Model
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, parse_html
 from monitor.probes.httpclient import FetchError

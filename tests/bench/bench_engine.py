@@ -47,8 +47,8 @@ import asyncpg
 import uvloop
 from prometheus_client import CollectorRegistry
 
-from monitor.checkspec import parse_duration
 from monitor.config import parse_config
+from monitor.configtypes import parse_duration
 from monitor.runtime import Runtime
 
 TICKS = os.sysconf("SC_CLK_TCK")
