@@ -633,7 +633,9 @@ class Metrics:
         series.phases = phases if phases is not None else _NO_PHASES
         if outcome is not Outcome.PROBE_ERROR:  # the monitor's own failure says nothing of it
             series.reachable = 1 if page_opened(outcome, result.type) else 0
-            series.transport = result.transport
+            # blackbox_exporter's HTTP prober series are the http check's: other check types
+            # fetch too, but report only status, phases and certificate (as before).
+            series.transport = result.transport if result.type == "http" else None
         series.histogram.observe(duration)
         series.outcomes[_OUTCOME_INDEX[outcome]] += 1
         if result.cert_expiry_timestamp is not None:

@@ -99,12 +99,19 @@ class Certificate:
 
 @dataclass(frozen=True, slots=True)
 class Transport:
-    """How an HTTP fetch went besides its timings, as blackbox_exporter's HTTP prober says it.
+    """What one HTTP fetch measured, answered or failed: the one value a `Response` and a
+    `FetchError` carry and a result takes whole (`ProbeResult(transport=...)`).
 
-    Each field is one `probe_*` series (see monitor.metrics). A fetch that failed keeps what
-    it got to: the name lookup, the address, the redirects followed, the TLS version.
+    `status_code`, `phases`, `cert_expiry_timestamp` and `tls_verified` become the result's
+    fields of the same names; the rest is what blackbox_exporter's HTTP prober says of a fetch,
+    one `probe_*` series each (see monitor.metrics). A fetch that failed keeps what it got to:
+    the name lookup, the address, the redirects followed, the TLS version.
     """
 
+    status_code: int | None = None  # the latest answer's; None when none came
+    phases: Phases = Phases()
+    cert_expiry_timestamp: float | None = None  # earliest notAfter of the chain the peer sent
+    tls_verified: bool | None = None  # None without TLS; False when verification is off
     http_version: float = 0.0  # probe_http_version: 1.1, 1.0; 0 without an answer
     content_length: int = 0  # the Content-Length header; -1 when the answer had none
     body_length: int = 0  # bytes of body read, after decompression
@@ -157,6 +164,8 @@ class ProbeResult:
     items: int | None = None
     broken_links: tuple[str, ...] | None = None
     steps: tuple[StepResult, ...] = ()
+    # The fetch behind the result, if one ran: the four transport fields above come from it
+    # (where not given), so a probe puts a fetch's facts on its result in one argument.
     transport: Transport | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -164,6 +173,15 @@ class ProbeResult:
         # What a probe saw may quote a secret (a body or a URL the site echoes): scrubbed here,
         # once, so every output of the result (API, logs, store, reports) is clean.
         object.__setattr__(self, "detail", scrub(self.detail))
+        if (fetched := self.transport) is not None:
+            if self.status_code is None:
+                object.__setattr__(self, "status_code", fetched.status_code)
+            if self.phases is None:
+                object.__setattr__(self, "phases", fetched.phases)
+            if self.cert_expiry_timestamp is None:
+                object.__setattr__(self, "cert_expiry_timestamp", fetched.cert_expiry_timestamp)
+            if self.tls_verified is None:
+                object.__setattr__(self, "tls_verified", fetched.tls_verified)
         if self.broken_links:
             object.__setattr__(self, "broken_links", tuple(map(scrub, self.broken_links)))
         if self.extra:

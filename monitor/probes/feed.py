@@ -47,7 +47,7 @@ from monitor.dates import parse_date, parse_exact, plausible
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError
-from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, read_dated, response_fields
+from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, read_dated
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["FeedCheck", "FeedReading", "MinPosts", "probe", "read_feed"]
@@ -263,7 +263,7 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
         error.detail = f"bridge failure: {bridge[1]} ({error.detail})"
         return from_fetch_error(stopwatch, check, ctx, error, extra={"bridge_failure": bridge[0]})
     now, reading = await read_dated(ctx, check, response, _read_body)
-    fields = response_fields(response)
+    fetched = response.transport
     if reading is None:
         page = bridge_page(response.body)
         if page is not None:
@@ -274,10 +274,10 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
                 Outcome.CONTENT_MISMATCH,
                 f"bridge failure: {what} instead of the feed",
                 extra={"bridge_failure": kind},
-                **fields,
+                transport=fetched,
             )
         return stopwatch.result(
-            check, ctx, Outcome.CONTENT_MISMATCH, "not an RSS, Atom or JSON feed", **fields
+            check, ctx, Outcome.CONTENT_MISMATCH, "not an RSS, Atom or JSON feed", transport=fetched
         )
     outcome, detail, in_window = judge(check, reading, now)
     newest = max(reading.usable_dates(now), default=None)
@@ -297,5 +297,5 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
         newest_item_at=newest,
         items=reading.entries,
         extra=extra,
-        **fields,
+        transport=fetched,
     )

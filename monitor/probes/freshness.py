@@ -40,7 +40,6 @@ from monitor.probes.page import (
     fetch_page,
     from_fetch_error,
     read_dated,
-    response_fields,
 )
 from monitor.results import Outcome, ProbeResult
 
@@ -210,5 +209,5 @@ async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
         newest_item_at=reading.newest,
         items=reading.items,
         extra={"category": check.category, "date_source": reading.source},
-        **response_fields(response),
+        transport=response.transport,
     )

@@ -91,7 +91,7 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             max_redirects=check.max_redirects,
         )
     except FetchError as failure:
-        return from_fetch_error(watch, check, ctx, failure, transport=failure.transport)
+        return from_fetch_error(watch, check, ctx, failure)
     outcome, detail = judge(check.expect, response)
     # judge() gives content_mismatch only for the body's markers: blackbox's regex failure.
     failed_markers = outcome is Outcome.CONTENT_MISMATCH
@@ -100,10 +100,6 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
         ctx,
         outcome,
         detail,
-        status_code=response.status,
-        phases=response.phases,
-        cert_expiry_timestamp=response.cert_expiry_timestamp,
-        tls_verified=response.tls_verified,
         transport=replace(response.transport, failed_due_to_regex=failed_markers),
     )
 

@@ -75,43 +75,53 @@ _VERIFY_TLS = TLSSpec()  # frozen: verify against the system trust store
 class FetchError(Exception):
     """A transport/protocol failure already mapped to one outcome of the closed set.
 
-    `phases`, `status_code`, `cert_expiry_timestamp`, `tls_verified` and `transport` hold what
-    was measured before the failure (None where the fetch never got that far).
+    `transport` holds what was measured before the failure (HttpClient sets it; None only for
+    a failure before any fetch began, such as an unreadable CA file).
     """
 
-    def __init__(
-        self,
-        outcome: Outcome,
-        detail: str,
-        *,
-        phases: Phases | None = None,
-        status_code: int | None = None,
-        cert_expiry_timestamp: float | None = None,
-        tls_verified: bool | None = None,
-    ) -> None:
+    def __init__(self, outcome: Outcome, detail: str, *, transport: Transport | None = None):
         super().__init__(f"{outcome}: {detail}")
         self.outcome = outcome
         self.detail = detail
-        self.phases = phases
-        self.status_code = status_code
-        self.cert_expiry_timestamp = cert_expiry_timestamp
-        self.tls_verified = tls_verified
-        self.transport: Transport | None = None  # what the fetch got to (set by HttpClient)
+        self.transport = transport
+
+    @property
+    def phases(self) -> Phases | None:
+        return None if self.transport is None else self.transport.phases
+
+    @property
+    def status_code(self) -> int | None:
+        return None if self.transport is None else self.transport.status_code
 
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A complete answer: final URL, status, headers, the whole (bounded) body and its timings."""
+    """A complete answer: final URL, headers, the whole (bounded) body and what the fetch
+    measured (`transport`: status, phases, certificate, TLS)."""
 
     url: str
-    status: int
     headers: CIMultiDictProxy[str]
     body: bytes
-    phases: Phases
-    cert_expiry_timestamp: float | None
-    tls_verified: bool | None
     redirects: tuple[str, ...]
     transport: Transport
+
+    @property
+    def status(self) -> int:
+        status = self.transport.status_code
+        assert status is not None  # a Response is an answer: it has a status
+        return status
+
+    @property
+    def phases(self) -> Phases:
+        return self.transport.phases
+
+    @property
+    def cert_expiry_timestamp(self) -> float | None:
+        return self.transport.cert_expiry_timestamp
+
+    @property
+    def tls_verified(self) -> bool | None:
+        return self.transport.tls_verified
 
     def text(self) -> str:
         """The body as text: charset from Content-Type, then <meta>, then UTF-8, then GB18030."""
@@ -218,8 +228,10 @@ class _PhaseRecorder:
         if peer:
             self.peer = str(peer[0])
 
-    def transport(self, body: bytes | None = None, failed_due_to_regex: bool = False) -> Transport:
-        """What the fetch got to, for the probe_* series blackbox_exporter's HTTP prober has."""
+    def transport(self, body: bytes | None = None) -> Transport:
+        """What the fetch got to, timed up to now; the fetch's timeline ends here."""
+        phases = self.phases()
+        self.enter(_DONE)
         answer = self.answer
         ip_protocol, ip_hash = _address_facts(self.peer)
         lookup = self.first_lookup
@@ -231,6 +243,10 @@ class _PhaseRecorder:
         version = tls_object.version() if tls_object is not None else None
         http = answer.version if answer is not None else None
         return Transport(
+            status_code=self.status,
+            phases=phases,
+            cert_expiry_timestamp=self.cert_expiry(),
+            tls_verified=self.tls_verified,
             http_version=float(f"{http.major}.{http.minor}") if http is not None else 0.0,
             content_length=_content_length(answer),
             body_length=len(body) if body is not None else 0,
@@ -239,7 +255,6 @@ class _PhaseRecorder:
             ip_protocol=ip_protocol,
             ip_addr_hash=ip_hash,
             dns_lookup_seconds=lookup,
-            failed_due_to_regex=failed_due_to_regex,
             tls_version=_TLS_VERSIONS.get(version or "", "unknown") if version else None,
             last_chain_expiry=_verified_chain_expiry(tls_object) if tls_object else None,
             certificate=_leaf_certificate(tls_object) if tls_object else None,
@@ -793,13 +808,7 @@ class HttpClient:
 
     @staticmethod
     def _measured(failure: FetchError, recorder: _PhaseRecorder) -> FetchError:
-        failure.phases = recorder.phases()
         failure.transport = recorder.transport()
-        recorder.enter(_DONE)
-        if failure.status_code is None:
-            failure.status_code = recorder.status
-        failure.cert_expiry_timestamp = recorder.cert_expiry()
-        failure.tls_verified = recorder.tls_verified
         return failure
 
     async def _exchange(
@@ -841,19 +850,12 @@ class HttpClient:
                 location = response.headers.get("Location")
                 if not (follow_redirects and response.status in _REDIRECT_STATUSES and location):
                     body = await _read_body(response, max_body)
-                    phases = recorder.phases()
-                    transport = recorder.transport(body)
-                    recorder.enter(_DONE)
                     return Response(
                         url=str(response.url),
-                        status=response.status,
                         headers=response.headers,
                         body=body,
-                        phases=phases,
-                        cert_expiry_timestamp=recorder.cert_expiry(),
-                        tls_verified=recorder.tls_verified,
                         redirects=tuple(redirects),
-                        transport=transport,
+                        transport=recorder.transport(body),
                     )
                 if "Set-Cookie" in response.headers and not _has_own_jar(session):
                     hop_cookies = hop_cookies or SimpleCookie()

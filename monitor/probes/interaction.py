@@ -45,7 +45,6 @@ from monitor.probes.page import (
     fetch_page,
     from_fetch_error,
     read_dated,
-    response_fields,
 )
 from monitor.results import Outcome, ProbeResult
 
@@ -190,5 +189,5 @@ async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
         newest_item_at=newest,
         content_age_seconds=content_age(newest, now),
         extra=extra,
-        **response_fields(response),
+        transport=response.transport,
     )

@@ -45,7 +45,6 @@ from monitor.probes.page import (
     fetch_page,
     from_fetch_error,
     off_loop,
-    response_fields,
 )
 from monitor.results import Outcome, ProbeResult
 
@@ -250,5 +249,5 @@ async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
             "links_cached": cached,
             "broken_link_reasons": broken,
         },
-        **response_fields(response),
+        transport=response.transport,
     )

@@ -48,7 +48,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -64,9 +64,8 @@ from monitor.probes.extract import Css, TextRule, node_text, parse_html
 from monitor.probes.freshness import show_age
 from monitor.probes.http import Expect
 from monitor.probes.httpclient import FetchError, Response
-from monitor.probes.page import response_fields
 from monitor.redact import Redactor
-from monitor.results import Outcome, Phases, ProbeResult, StepResult
+from monitor.results import Outcome, Phases, ProbeResult, StepResult, Transport
 
 __all__ = ["KeptSession", "LoginCheck", "SessionSpec", "Step", "probe", "release_session"]
 
@@ -350,10 +349,8 @@ class _Flow:
     outcome: Outcome
     detail: str
     steps: list[StepResult]
-    phases: Phases | None
-    status_code: int | None
-    cert_expiry_timestamp: float | None = None
-    tls_verified: bool | None = None
+    # The last fetch's transport facts, its phases the sum over every step that ran.
+    transport: Transport | None = None
 
 
 def _quote(text: str, limit: int = 60) -> str:
@@ -429,7 +426,7 @@ async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.Clien
     steps: list[StepResult] = []
     phases: Phases | None = None
     previous: str | None = None
-    response: Response | None = None
+    fetched: Transport | None = None
     for step in check.steps:
         started = time.perf_counter()
         try:
@@ -439,7 +436,9 @@ async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.Clien
         except ValueError:
             why = "the step's URL is not a valid URL once its values are filled in"
             steps.append(StepResult(step.name, 0.0, Outcome.LOGIN_FAILED, why))
-            return _Flow(Outcome.LOGIN_FAILED, f"step {step.name}: {why}", steps, phases, None)
+            # Only the phases so far: the previous step's answer is not this step's.
+            so_far = None if phases is None else Transport(phases=phases)
+            return _Flow(Outcome.LOGIN_FAILED, f"step {step.name}: {why}", steps, so_far)
         try:
             response = await ctx.http.fetch(
                 url,
@@ -456,18 +455,15 @@ async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.Clien
             steps.append(
                 StepResult(step.name, time.perf_counter() - started, error.outcome, detail)
             )
-            if error.phases is not None:
-                phases = error.phases if phases is None else phases + error.phases
-            return _Flow(
-                error.outcome,
-                f"step {step.name}: {detail}",
-                steps,
-                phases,
-                error.status_code,
-                error.cert_expiry_timestamp,
-                error.tls_verified,
-            )
+            failed = error.transport
+            if failed is not None:
+                phases = failed.phases if phases is None else phases + failed.phases
+                failed = replace(failed, phases=phases)
+            elif phases is not None:
+                failed = Transport(phases=phases)
+            return _Flow(error.outcome, f"step {step.name}: {detail}", steps, failed)
         phases = response.phases if phases is None else phases + response.phases
+        fetched = replace(response.transport, phases=phases)
         text = response.text()
         failure = _judge_step(step, response, text)
         if failure is None and (missing := _extract(step, text, values)) is not None:
@@ -477,29 +473,13 @@ async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.Clien
         if failure is not None:
             outcome, why = failure
             steps.append(StepResult(step.name, elapsed, outcome, redact.scrub(why)))
-            return _Flow(
-                outcome,
-                f"step {step.name}: {redact.scrub(why)}",
-                steps,
-                phases,
-                response.status,
-                response.cert_expiry_timestamp,
-                response.tls_verified,
-            )
+            return _Flow(outcome, f"step {step.name}: {redact.scrub(why)}", steps, fetched)
         steps.append(StepResult(step.name, elapsed, Outcome.OK))
         previous = response.url
-    assert response is not None  # steps has at least one entry
+    assert fetched is not None  # steps has at least one entry
     total = sum(s.duration_seconds for s in steps)
     timings = ", ".join(f"{s.name} {s.duration_seconds:.2f} s" for s in steps)
-    return _Flow(
-        Outcome.OK,
-        f"logged in in {total:.2f} s ({timings})",
-        steps,
-        phases,
-        response.status,
-        response.cert_expiry_timestamp,
-        response.tls_verified,
-    )
+    return _Flow(Outcome.OK, f"logged in in {total:.2f} s ({timings})", steps, fetched)
 
 
 def _flow_result(
@@ -515,10 +495,7 @@ def _flow_result(
         ctx,
         flow.outcome,
         f"{note}{flow.detail}",
-        status_code=flow.status_code,
-        phases=flow.phases,
-        cert_expiry_timestamp=flow.cert_expiry_timestamp,
-        tls_verified=flow.tls_verified,
+        transport=flow.transport,
         steps=tuple(flow.steps),
         extra=extra,
     )
@@ -604,15 +581,12 @@ async def _check_session(
             ctx,
             error.outcome,
             f"session check: {error.detail}",
-            status_code=error.status_code,
-            phases=error.phases,
-            cert_expiry_timestamp=error.cert_expiry_timestamp,
-            tls_verified=error.tls_verified,
+            transport=error.transport,
             steps=(step,),
             extra=extra,
         )
     elapsed = time.perf_counter() - started
-    fields = response_fields(response)
+    fetched = response.transport
     reason = _logged_out_reason(check, response)
     if reason is not None:
         ctx.state(check).pop(STATE_KEY, None)
@@ -621,17 +595,25 @@ async def _check_session(
         step = StepResult("session", elapsed, Outcome.SESSION_DROPPED, detail)
         extra["session_lifetime_seconds"] = age
         return stopwatch.result(
-            check, ctx, Outcome.SESSION_DROPPED, detail, steps=(step,), extra=extra, **fields
+            check,
+            ctx,
+            Outcome.SESSION_DROPPED,
+            detail,
+            steps=(step,),
+            extra=extra,
+            transport=fetched,
         )
     if not 200 <= response.status < 300:
         detail = f"session check: status {response.status} from {response.url}"
         step = StepResult("session", elapsed, Outcome.HTTP_ERROR, detail)
         return stopwatch.result(
-            check, ctx, Outcome.HTTP_ERROR, detail, steps=(step,), extra=extra, **fields
+            check, ctx, Outcome.HTTP_ERROR, detail, steps=(step,), extra=extra, transport=fetched
         )
     step = StepResult("session", elapsed, Outcome.OK)
     detail = f"session alive after {show_age(age)}"
-    return stopwatch.result(check, ctx, Outcome.OK, detail, steps=(step,), extra=extra, **fields)
+    return stopwatch.result(
+        check, ctx, Outcome.OK, detail, steps=(step,), extra=extra, transport=fetched
+    )
 
 
 async def probe(check: LoginCheck, ctx: ProbeContext) -> ProbeResult:

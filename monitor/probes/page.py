@@ -26,7 +26,6 @@ __all__ = [
     "from_fetch_error",
     "off_loop",
     "read_dated",
-    "response_fields",
 ]
 
 # Column pages are a few hundred KiB; 10 MiB stops a runaway page without cutting a real one.
@@ -95,22 +94,9 @@ async def fetch_page(ctx: ProbeContext, check: PageCheck, url: str | None = None
         raise FetchError(
             Outcome.HTTP_ERROR,
             f"status {response.status} from {response.url}, expected 2xx",
-            phases=response.phases,
-            status_code=response.status,
-            cert_expiry_timestamp=response.cert_expiry_timestamp,
-            tls_verified=response.tls_verified,
+            transport=response.transport,
         )
     return response
-
-
-def response_fields(response: Response) -> dict[str, Any]:
-    """The transport facts of a fetched page, as ProbeResult fields."""
-    return {
-        "status_code": response.status,
-        "phases": response.phases,
-        "cert_expiry_timestamp": response.cert_expiry_timestamp,
-        "tls_verified": response.tls_verified,
-    }
 
 
 def from_fetch_error(
@@ -118,15 +104,7 @@ def from_fetch_error(
 ) -> ProbeResult:
     """The result of a probe whose page could not be fetched."""
     return stopwatch.result(
-        check,
-        ctx,
-        error.outcome,
-        error.detail,
-        status_code=error.status_code,
-        phases=error.phases,
-        cert_expiry_timestamp=error.cert_expiry_timestamp,
-        tls_verified=error.tls_verified,
-        **fields,
+        check, ctx, error.outcome, error.detail, transport=error.transport, **fields
     )
 
 

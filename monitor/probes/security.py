@@ -59,7 +59,6 @@ from monitor.probes.page import (
     fetch_page,
     from_fetch_error,
     off_loop,
-    response_fields,
 )
 from monitor.results import Outcome, ProbeResult
 
@@ -982,7 +981,7 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
         baseline, source = _baseline(check, ctx, reading)
     except BaselineError as exc:
         return stopwatch.result(
-            check, ctx, Outcome.PROBE_ERROR, str(exc), **response_fields(response)
+            check, ctx, Outcome.PROBE_ERROR, str(exc), transport=response.transport
         )
     findings = list(reading.findings)
     if baseline is not None:
@@ -1006,5 +1005,5 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
             "baseline": source,
             "links_examined": reading.links_examined,
         },
-        **response_fields(response),
+        transport=response.transport,
     )
