@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import TLSSpec
+from monitor.measurements import InteractionMeasurement, LoginMeasurement, SecurityMeasurement
 from monitor.results import (
     PHASE_NAMES,
     UNREACHABLE_OUTCOMES,
@@ -666,24 +667,21 @@ class Metrics:
                 series.session_dropouts = 0
         if outcome is Outcome.SESSION_DROPPED:
             series.session_dropouts = (series.session_dropouts or 0) + 1
-        extra = result.extra
-        if extra:  # values only some check types report (login sessions, message boards)
-            lifetime = extra.get("session_lifetime_seconds")
-            if lifetime is not None:
-                series.session_lifetime = float(lifetime)
-            median = extra.get("median_response_seconds")
-            if median is not None:
-                series.response_median = float(median)
-            unanswered = extra.get("unanswered")
-            if unanswered is not None:
-                series.unanswered = int(unanswered)
-            if "open_questions" in extra:  # a board read: no open question is an age of 0
-                series.oldest_unanswered = float(extra.get("oldest_unanswered_seconds", 0.0))
-            if "slow_login" in extra:  # a login ran: the counter exists from then on
-                series.slow_logins = (series.slow_logins or 0) + bool(extra["slow_login"])
-            findings = extra.get("security_findings")
-            if findings is not None:
-                series.security_findings = int(findings)
+        # Figures only some check types report (login sessions, message boards, findings).
+        measured = result.measurement
+        if isinstance(measured, LoginMeasurement):
+            if measured.session_lifetime_seconds is not None:
+                series.session_lifetime = measured.session_lifetime_seconds
+            if measured.slow_login is not None:  # a login ran: the counter exists from then on
+                series.slow_logins = (series.slow_logins or 0) + measured.slow_login
+        elif isinstance(measured, InteractionMeasurement):
+            if measured.median_response_seconds is not None:
+                series.response_median = measured.median_response_seconds
+            series.unanswered = measured.unanswered
+            # A board read: no open question is an age of 0.
+            series.oldest_unanswered = measured.oldest_unanswered_seconds or 0.0
+        elif isinstance(measured, SecurityMeasurement):
+            series.security_findings = measured.security_findings
 
     def forget(self, site: str, check: str, type: str) -> None:
         """Remove every series of a check that left the config (`type` is part of its identity)."""

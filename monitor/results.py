@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from monitor.redact import scrub, scrub_value
+from monitor.measurements import Measurement
+from monitor.redact import scrub
 
 
 class Outcome(enum.StrEnum):
@@ -144,7 +145,8 @@ class ProbeResult:
     """The result of probing one check once.
 
     `site`, `check` and `type` identify the check; `location` the probe point. Optional fields
-    are None where the check type does not measure them.
+    are None where the check type does not measure them; what only one check type measures
+    is its typed `measurement`.
     """
 
     site: str
@@ -167,7 +169,8 @@ class ProbeResult:
     # The fetch behind the result, if one ran: the four transport fields above come from it
     # (where not given), so a probe puts a fetch's facts on its result in one argument.
     transport: Transport | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What the check type measures besides (monitor.measurements); None where it has nothing.
+    measurement: Measurement | None = None
 
     def __post_init__(self) -> None:
         # What a probe saw may quote a secret (a body or a URL the site echoes): scrubbed here,
@@ -184,8 +187,8 @@ class ProbeResult:
                 object.__setattr__(self, "tls_verified", fetched.tls_verified)
         if self.broken_links:
             object.__setattr__(self, "broken_links", tuple(map(scrub, self.broken_links)))
-        if self.extra:
-            object.__setattr__(self, "extra", scrub_value(self.extra))
+        if self.measurement is not None:
+            object.__setattr__(self, "measurement", self.measurement.scrubbed())
 
     @property
     def success(self) -> bool:
@@ -235,5 +238,6 @@ class ProbeResult:
                 }
                 for s in self.steps
             ]
-        out.update(self.extra)
+        if self.measurement is not None:
+            out.update(self.measurement.to_json())
         return out

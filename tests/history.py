@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from monitor.config import Config, parse_config
 from monitor.incidents import IncidentEngine
 from monitor.maintenance import MaintenanceSchedule
+from monitor.measurements import InteractionMeasurement, LinksMeasurement
 from monitor.results import Outcome, ProbeResult, StepResult
 from monitor.store import Store
 from tests.pg import NoGauges
@@ -382,12 +383,12 @@ def _board(h: History) -> None:
                 detail="synthetic board",
                 status_code=200,
                 items=30,
-                extra={
-                    "unanswered": overdue,
-                    "open_questions": overdue + 1,
-                    "late_answers": late,
-                    "median_response_seconds": 3 * 86400.0,
-                },
+                measurement=InteractionMeasurement(
+                    unanswered=overdue,
+                    open_questions=overdue + 1,
+                    late_answers=late,
+                    median_response_seconds=3 * 86400.0,
+                ),
             )
         )
 
@@ -415,7 +416,9 @@ def _links(h: History) -> None:
                 detail=f"{len(broken)} of 40 links broken (max 0)",
                 status_code=200,
                 broken_links=tuple(broken),
-                extra={"links_checked": 40, "links_cached": 0, "broken_link_reasons": broken},
+                measurement=LinksMeasurement(
+                    links_checked=40, links_cached=0, broken_link_reasons=broken
+                ),
             )
         )
 

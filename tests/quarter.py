@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.config import parse_config
+from monitor.measurements import FeedMeasurement, InteractionMeasurement, LoginMeasurement
 from monitor.results import Outcome, ProbeResult, StepResult
 from tests.history import SHANGHAI, History
 
@@ -252,11 +253,11 @@ def _slowlogin(out: list[ProbeResult]) -> None:
             total = FORM_SECONDS + took
             seen = {
                 "duration_seconds": total,
-                "extra": {
-                    "login_seconds": total,
-                    "slow_login": total > 10.0,
-                    "slow_login_threshold_seconds": 10.0,
-                },
+                "measurement": LoginMeasurement(
+                    login_seconds=total,
+                    slow_login=total > 10.0,
+                    slow_login_threshold_seconds=10.0,
+                ),
             }
         out.append(_result("slowlogin", "login", "login", moment, steps=(form, submit), **seen))
 
@@ -278,7 +279,7 @@ def _accounts(out: list[ProbeResult]) -> None:
                     outcome=Outcome.HTTP_ERROR,
                     status_code=432,
                     detail="bridge failure: the platform turned the bridge away (status 432)",
-                    extra={"bridge_failure": "rate_limited"},
+                    measurement=FeedMeasurement(bridge_failure="rate_limited"),
                 )
             )
         else:
@@ -299,27 +300,25 @@ def _feed_result(site: str, moment: datetime, newest: datetime, items: int) -> P
         items=items,
         newest_item_at=newest,
         content_age_seconds=(moment - newest).total_seconds(),
-        extra={"feed_format": "rss20"},
+        measurement=FeedMeasurement(feed_format="rss20"),
     )
 
 
 def board_extra(
     moment: datetime, asked: datetime, answered: datetime | None, limit: float
-) -> dict[str, Any]:
+) -> InteractionMeasurement:
     """What a probe of a board at `moment` reports: one question of interest among others."""
     is_open = moment >= asked and (answered is None or moment < answered)
     age = (moment - asked).total_seconds()
     took = None if answered is None or moment < answered else (answered - asked).total_seconds()
-    extra: dict[str, Any] = {
-        "unanswered": 1 if is_open and age > limit else 0,
-        "open_questions": 1 if is_open else 0,
-        "late_answers": 1 if took is not None and took > limit else 0,
-        "median_response_seconds": ANSWER_TIME,
-        "slowest_answer_seconds": max(ANSWER_TIME, took or 0.0),
-    }
-    if is_open:
-        extra["oldest_unanswered_seconds"] = age
-    return extra
+    return InteractionMeasurement(
+        unanswered=1 if is_open and age > limit else 0,
+        open_questions=1 if is_open else 0,
+        late_answers=1 if took is not None and took > limit else 0,
+        oldest_unanswered_seconds=age if is_open else None,
+        median_response_seconds=ANSWER_TIME,
+        slowest_answer_seconds=max(ANSWER_TIME, took or 0.0),
+    )
 
 
 def _boards(out: list[ProbeResult]) -> None:
@@ -328,16 +327,16 @@ def _boards(out: list[ProbeResult]) -> None:
         ("board90", "b90", B90_ASKED, None, 90 * DAY),
     ):
         for moment in grid(360):
-            extra = board_extra(moment, asked, answered, limit)
+            board = board_extra(moment, asked, answered, limit)
             out.append(
                 _result(
                     site,
                     check,
                     "interaction",
                     moment,
-                    outcome=Outcome.UNANSWERED if extra["unanswered"] else Outcome.OK,
+                    outcome=Outcome.UNANSWERED if board.unanswered else Outcome.OK,
                     items=6,
-                    extra=extra,
+                    measurement=board,
                 )
             )
 

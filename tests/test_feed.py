@@ -184,7 +184,7 @@ async def test_a_failing_bridge_is_its_own_failure(
     result = await run(f"{bridge}{route}", ctx)
     assert result.outcome is outcome
     assert result.detail.startswith("bridge failure: ") and words in result.detail
-    assert result.extra["bridge_failure"] == kind
+    assert result.measurement.bridge_failure == kind
     assert result.items is None and result.newest_item_at is None
 
 
@@ -192,7 +192,7 @@ async def test_one_item_feed_cannot_tell_posting_frequency(bridge: str, ctx: Pro
     """A route that lists one post (3 days old) is fresh; 4 posts in 30 d is not assessable."""
     result = await run(f"{bridge}/wechat/one", ctx, min_posts={"count": 4, "window": "30d"})
     assert result.outcome is Outcome.OK, result.detail
-    assert result.extra["posting_frequency"] == "not_assessable"
+    assert result.measurement.posting_frequency == "not_assessable"
     assert "posting frequency not assessable: the feed lists only 1 entry" in result.detail
 
 
@@ -204,5 +204,5 @@ async def test_the_newest_post_is_the_newest_date_whatever_the_order(
     assert result.outcome is Outcome.OK, result.detail
     assert result.newest_item_at == NOW - timedelta(days=1)
     # Four entries, one of them older than the window: the frequency is judged (3 in 30 d).
-    assert result.extra["posting_frequency"] == "assessed"
-    assert result.extra["posts_in_window"] == 3
+    assert result.measurement.posting_frequency == "assessed"
+    assert result.measurement.posts_in_window == 3

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from monitor.config import ConfigError, load_config, parse_config
+from monitor.measurements import InteractionMeasurement
 from monitor.probes.base import ProbeContext
 from monitor.probes.httpclient import HttpClient
 from monitor.probes.interaction import InteractionCheck, probe
@@ -48,9 +49,9 @@ async def test_answered_board_is_ok_with_median_response(site: str, ctx: ProbeCo
     """Answers after 5, 8 and 1 days and one 5-day-old open question: `ok`, median 5 d."""
     result = await run(f"{site}/board/ok", ctx, BY_DATE)
     assert result.outcome is Outcome.OK, result.detail
-    assert result.extra["median_response_seconds"] == 5 * DAY
-    assert result.extra["unanswered"] == 0
-    assert result.extra["open_questions"] == 1
+    assert result.measurement.median_response_seconds == 5 * DAY
+    assert result.measurement.unanswered == 0
+    assert result.measurement.open_questions == 1
     assert result.items == 4
     assert result.detail == "4 questions, 1 open, median response 5 d"
     assert result.newest_item_at is not None
@@ -63,7 +64,7 @@ async def test_old_unanswered_question(site: str, ctx: ProbeContext, keys: dict[
     """A question asked 120 days ago and never answered is `unanswered` (rule: 90 days)."""
     result = await run(f"{site}/board/old", ctx, keys)
     assert result.outcome is Outcome.UNANSWERED
-    assert result.extra["unanswered"] == 1
+    assert result.measurement.unanswered == 1
     asked = (NOW - timedelta(days=120)).date()
     assert result.detail.startswith(
         f"1 question unanswered for more than 90 d, oldest asked {asked:%Y-%m-%d} (120 d ago); "
@@ -74,14 +75,14 @@ async def test_marker_only_board_has_no_median(site: str, ctx: ProbeContext) -> 
     """With only an answered marker there are no answer dates, so no median is claimed."""
     result = await run(f"{site}/board/ok", ctx, BY_MARKER)
     assert result.outcome is Outcome.OK
-    assert "median_response_seconds" not in result.extra
+    assert result.measurement.median_response_seconds is None
 
 
 async def test_max_unanswered_is_configurable(site: str, ctx: ProbeContext) -> None:
     """`max_unanswered: 3d` makes the 5-day-old open question overdue."""
     result = await run(f"{site}/board/ok", ctx, BY_DATE, max_unanswered="3d")
     assert result.outcome is Outcome.UNANSWERED
-    assert result.extra["late_answers"] == 2  # answered after 5 and 8 days
+    assert result.measurement.late_answers == 2  # answered after 5 and 8 days
 
 
 async def test_a_board_without_rows(site: str, ctx: ProbeContext) -> None:
@@ -123,12 +124,12 @@ async def test_oldest_unanswered_age_is_recorded_whatever_the_limit(
     old = await run(f"{site}/board/old", ctx, BY_DATE, max_unanswered="200d")
     assert old.outcome is Outcome.OK
     # Dates without a time are local midnight: the age is the days plus the time since.
-    assert 120 * DAY < old.extra["oldest_unanswered_seconds"] < 121 * DAY
+    assert 120 * DAY < old.measurement.oldest_unanswered_seconds < 121 * DAY
     ok = await run(f"{site}/board/ok", ctx, BY_DATE, max_unanswered="3d")
-    assert old.extra["oldest_unanswered_seconds"] - ok.extra["oldest_unanswered_seconds"] == (
+    assert old.measurement.oldest_unanswered_seconds - ok.measurement.oldest_unanswered_seconds == (
         115 * DAY
     )
-    assert ok.extra["slowest_answer_seconds"] == 8 * DAY
+    assert ok.measurement.slowest_answer_seconds == 8 * DAY
 
 
 def test_the_oldest_unanswered_age_is_a_metric() -> None:
@@ -146,8 +147,11 @@ def test_the_oldest_unanswered_age_is_a_metric() -> None:
     who = ids("gov", "board", "interaction")
     name = "monitor_oldest_unanswered_question_seconds"
     assert registry.get_sample_value(name, who) is None
-    opened = {"open_questions": 1, "unanswered": 0, "oldest_unanswered_seconds": 70 * DAY}
-    metrics.observe(result(**board, extra=opened))
+    opened = InteractionMeasurement(
+        open_questions=1, unanswered=0, late_answers=0, oldest_unanswered_seconds=70 * DAY
+    )
+    metrics.observe(result(**board, measurement=opened))
     assert registry.get_sample_value(name, who) == 70 * DAY
-    metrics.observe(result(**board, extra={"open_questions": 0, "unanswered": 0}))
+    nothing_open = InteractionMeasurement(open_questions=0, unanswered=0, late_answers=0)
+    metrics.observe(result(**board, measurement=nothing_open))
     assert registry.get_sample_value(name, who) == 0

@@ -72,7 +72,7 @@ async def test_broken_links_and_images_are_found(site: str, ctx: ProbeContext) -
     assert result.detail.startswith(
         f"3 of 11 links broken (max 0): {site}/ok/missing.html?x=1 (status 404), "
     )
-    assert result.extra["broken_link_reasons"][f"{other}/ok/gone.html"] == "status 410"
+    assert result.measurement.broken_link_reasons[f"{other}/ok/gone.html"] == "status 410"
     assert result.to_json()["broken_links"][2] == f"{site}/img/missing.png"
 
 
@@ -99,7 +99,7 @@ async def test_what_is_checked(
 ) -> None:
     """`scope`, `images`, `ignore`, `within` and `max_links` choose which links are checked."""
     result = await run(f"{site}/links", ctx, max_broken=10, **settings)
-    assert result.extra["links_checked"] == checked
+    assert result.measurement.links_checked == checked
     assert result.broken_links is not None and len(result.broken_links) == broken
 
 
@@ -121,19 +121,19 @@ async def test_verdicts_are_cached_for_recheck(
     clock.now += timedelta(minutes=30)
     second = await probe(check, ctx)
     assert fake.hits["HEAD /ok/a.html"] == asked
-    assert second.extra["links_cached"] == 11
+    assert second.measurement.links_cached == 11
     assert second.broken_links == first.broken_links
     clock.now += timedelta(minutes=31)
     third = await probe(check, ctx)
     assert fake.hits["HEAD /ok/a.html"] == asked + 1
-    assert third.extra["links_cached"] == 0
+    assert third.measurement.links_cached == 0
 
 
 async def test_a_link_past_its_timeout_is_broken(site: str, ctx: ProbeContext) -> None:
     """A link that does not answer within `link_timeout` is broken, with the reason `timeout`."""
     result = await run(f"{site}/links?slow=1", ctx, link_timeout="300ms", max_broken=3)
     assert result.outcome is Outcome.BROKEN_LINKS
-    assert result.extra["broken_link_reasons"][f"{site}/stalls"].startswith("timeout: ")
+    assert result.measurement.broken_link_reasons[f"{site}/stalls"].startswith("timeout: ")
 
 
 async def test_page_failure_is_its_transport_outcome(site: str, ctx: ProbeContext) -> None:

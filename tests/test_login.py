@@ -13,6 +13,7 @@ from aiohttp import web
 from yarl import URL
 
 from monitor.config import ConfigError, load_config, parse_config
+from monitor.measurements import LoginMeasurement
 from monitor.probes.base import ProbeContext
 from monitor.probes.httpclient import HttpClient
 from monitor.probes.login import (
@@ -202,18 +203,18 @@ async def test_a_login_past_the_slow_threshold_is_counted_slow(
     fake.login_delay = 0.5
     default = await probe(login_check(site), ctx)
     assert default.outcome is Outcome.OK
-    assert default.extra["slow_login"] is False
-    assert default.extra["slow_login_threshold_seconds"] == 10.0
-    assert default.extra["login_seconds"] == sum(s.duration_seconds for s in default.steps)
+    assert default.measurement.slow_login is False
+    assert default.measurement.slow_login_threshold_seconds == 10.0
+    assert default.measurement.login_seconds == sum(s.duration_seconds for s in default.steps)
     flow = await probe(login_check(site, slow="300ms"), ctx)
-    assert (flow.outcome, flow.extra["slow_login"]) == (Outcome.OK, True)
-    assert "slow_steps" not in flow.extra
+    assert (flow.outcome, flow.measurement.slow_login) == (Outcome.OK, True)
+    assert flow.measurement.slow_steps is None
     assert "slow (over 0.3 s" in flow.detail
     step = await probe(login_check(site, steps=steps(site, slow="300ms")), ctx)
-    assert (step.outcome, step.extra["slow_login"], step.extra["slow_steps"]) == (
+    assert (step.outcome, step.measurement.slow_login, step.measurement.slow_steps) == (
         Outcome.OK,
         True,
-        ["submit"],
+        ("submit",),
     )
 
 
@@ -221,7 +222,7 @@ async def test_a_failed_login_records_no_login_time(site: str, ctx: ProbeContext
     """Only a login that succeeded has a login time: a failure is counted as a failure."""
     result = await probe(login_check(site, steps=steps(site, form={"username": "x"})), ctx)
     assert result.outcome is Outcome.LOGIN_FAILED
-    assert "login_seconds" not in result.extra and "slow_login" not in result.extra
+    assert result.measurement is None  # no login time, no slow_login
 
 
 async def test_a_step_past_its_own_timeout(site: str, ctx: ProbeContext, fake: FakeSite) -> None:
@@ -265,13 +266,13 @@ async def test_session_kept_checked_and_dropped(
     assert alive.outcome is Outcome.OK
     assert [s.name for s in alive.steps] == ["session"]
     assert alive.detail == "session alive after 5 min"
-    assert alive.extra["session_age_seconds"] == 300
+    assert alive.measurement.session_age_seconds == 300
 
     clock.advance(hours=2)
     fake.drop_sessions()
     dropped = await probe(check, ctx)
     assert dropped.outcome is Outcome.SESSION_DROPPED
-    assert dropped.extra["session_lifetime_seconds"] == 7500
+    assert dropped.measurement.session_lifetime_seconds == 7500
     assert dropped.detail.startswith("session logged out after 2.1 h: redirected to the login page")
     assert STATE_KEY not in ctx.state(check)
 
@@ -406,11 +407,13 @@ def test_metrics_count_slow_logins_and_leave_failed_steps_out() -> None:
     metrics.declare(declared())
     who = ids("portal", "login", "login")
     login = {"site": "portal", "check": "login", "type": "login"}
-    fast = {"login_seconds": 1.0, "slow_login": False}
-    metrics.observe(result(**login, steps=(StepResult("submit", 1.0, Outcome.OK),), extra=fast))
+    fast = LoginMeasurement(login_seconds=1.0, slow_login=False)
+    steps = (StepResult("submit", 1.0, Outcome.OK),)
+    metrics.observe(result(**login, steps=steps, measurement=fast))
     assert registry.get_sample_value("monitor_slow_logins_total", who) == 0
-    slow = {"login_seconds": 12.0, "slow_login": True}
-    metrics.observe(result(**login, steps=(StepResult("submit", 12.0, Outcome.OK),), extra=slow))
+    slow = LoginMeasurement(login_seconds=12.0, slow_login=True)
+    steps = (StepResult("submit", 12.0, Outcome.OK),)
+    metrics.observe(result(**login, steps=steps, measurement=slow))
     timed_out = (StepResult("submit", 15.0, Outcome.TIMEOUT),)
     metrics.observe(result(**login, outcome=Outcome.TIMEOUT, steps=timed_out))
     assert registry.get_sample_value("monitor_slow_logins_total", who) == 1

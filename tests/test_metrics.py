@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import metrics as m
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import TLSSpec
+from monitor.measurements import InteractionMeasurement, LoginMeasurement, SecurityMeasurement
 from monitor.metrics import Metrics
 from monitor.probes.http import HttpCheck
 from monitor.results import (
@@ -137,7 +138,7 @@ def populate(metrics: Metrics) -> None:
             type="login",
             outcome=Outcome.SESSION_DROPPED,
             steps=(StepResult("form", 0.1, Outcome.OK), StepResult("submit", 0.4, Outcome.TIMEOUT)),
-            extra={"session_lifetime_seconds": 1800.0},
+            measurement=LoginMeasurement(session_lifetime_seconds=1800.0),
         )
     )
     metrics.observe(
@@ -145,7 +146,7 @@ def populate(metrics: Metrics) -> None:
             site="petrochem",
             check="login",
             type="login",
-            extra={"login_seconds": 12.0, "slow_login": True},
+            measurement=LoginMeasurement(login_seconds=12.0, slow_login=True),
         )
     )
     metrics.declare(http_check("sasac", "board"))
@@ -154,12 +155,13 @@ def populate(metrics: Metrics) -> None:
             site="sasac",
             check="board",
             outcome=Outcome.UNANSWERED,
-            extra={
-                "median_response_seconds": 86400.0 * 3,
-                "unanswered": 2,
-                "open_questions": 3,
-                "oldest_unanswered_seconds": 86400.0 * 120,
-            },
+            measurement=InteractionMeasurement(
+                median_response_seconds=86400.0 * 3,
+                unanswered=2,
+                open_questions=3,
+                late_answers=0,
+                oldest_unanswered_seconds=86400.0 * 120,
+            ),
         )
     )
     metrics.declare(http_check("sasac", "security"))
@@ -168,7 +170,9 @@ def populate(metrics: Metrics) -> None:
             site="sasac",
             check="security",
             outcome=Outcome.COMPROMISED,
-            extra={"security_findings": 3},
+            measurement=SecurityMeasurement(
+                security_findings=3, findings=(), baseline="taken", links_examined=0
+            ),
         )
     )
     metrics.probe_skipped("sasac", "home")

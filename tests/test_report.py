@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from monitor.clock import SystemClock
+from monitor.measurements import InteractionMeasurement, LinksMeasurement
 from monitor.report import ReportError, Status, build_report, parse_period, render
 from monitor.report.histogram import Quantile
 from monitor.report.model import Report, SiteReport, Verdict
@@ -513,7 +514,9 @@ def test_account_not_updated_and_posts_per_month(world: World) -> None:
 def test_unanswered_questions_are_a_veto_with_dates(world: World) -> None:
     """Overdue questions seen Aug 1-9 make 互动回应差 a veto naming when they were seen."""
     v = verdict(world.q3, "gamma", "poor_interaction")
-    overdue = [r for r in world.history.of("gamma", "board") if in_q3(r) and r.extra["unanswered"]]
+    overdue = [
+        r for r in world.history.of("gamma", "board") if in_q3(r) and r.measurement.unanswered
+    ]
     assert v.status is Status.VETO
     assert v.evidence["unanswered_max"] == 2
     assert v.evidence["first_seen"] == overdue[0].started_at
@@ -705,11 +708,13 @@ async def test_report_tables_are_filled_from_what_the_writer_inserts(
                     duration_seconds=0.2,
                     newest_item_at=newest,
                     items=5,
-                    extra={
-                        "unanswered": "many",
-                        "median_response_seconds": -5,
-                        "late_answers": 1e300,
-                    },
+                    # Figures out of every range: none reaches the report's tables.
+                    measurement=InteractionMeasurement(
+                        unanswered=-1,
+                        open_questions=-1,
+                        late_answers=3_000_000_000,
+                        median_response_seconds=-5.0,
+                    ),
                 )
             )
         store.submit_result(
@@ -721,7 +726,9 @@ async def test_report_tables_are_filled_from_what_the_writer_inserts(
                 started_at=t0,
                 duration_seconds=0.2,
                 broken_links=("https://x.test/a",),
-                extra={"broken_link_reasons": {"https://x.test/a": "404"}},
+                measurement=LinksMeasurement(
+                    links_checked=1, links_cached=0, broken_link_reasons={"https://x.test/a": "404"}
+                ),
             )
         )
         store.submit_result(

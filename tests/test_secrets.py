@@ -25,6 +25,7 @@ from yarl import URL
 from monitor.cli import main
 from monitor.config import ConfigError, parse_config
 from monitor.logs import configure_logging
+from monitor.measurements import LoginMeasurement
 from monitor.redact import MASK, Redactor
 from monitor.redact import SECRETS as REDACTOR
 from monitor.results import Outcome, ProbeResult, StepResult
@@ -158,12 +159,12 @@ def test_substituted_values_and_secret_fields_are_registered(
         detail=said,
         steps=(StepResult("submit", 0.1, Outcome.LOGIN_FAILED, said),),
         broken_links=(f"http://x.gov.cn/?t={quote('tok-from-env')}",),
-        extra={"final_url": [said]},
+        measurement=LoginMeasurement(slow_steps=(said,)),
     )
     masked = f"{MASK} {MASK} {MASK} {MASK} {MASK} monitor plain-default beijing-1"
     assert result.detail == masked
     assert result.steps[0].detail == masked
-    assert result.extra == {"final_url": [masked]}
+    assert result.measurement == LoginMeasurement(slow_steps=(masked,))
     assert result.broken_links == (f"http://x.gov.cn/?t={MASK}",)
 
 

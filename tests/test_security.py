@@ -264,7 +264,7 @@ def security_check(url: str, **settings: Any) -> SecurityCheck:
 
 
 def kinds(result: ProbeResult) -> list[str]:
-    return [finding["kind"] for finding in result.extra["findings"]]
+    return [finding["kind"] for finding in result.measurement.findings]
 
 
 async def test_clean_homepage_has_no_finding(site: Site, base: str, ctx: ProbeContext) -> None:
@@ -273,8 +273,8 @@ async def test_clean_homepage_has_no_finding(site: Site, base: str, ctx: ProbeCo
     site.put("/", homepage())
     result = await probe(security_check(base + "/"), ctx)
     assert result.outcome is Outcome.OK, result.detail
-    assert result.extra["security_findings"] == 0
-    assert result.extra["baseline"] == "taken"
+    assert result.measurement.security_findings == 0
+    assert result.measurement.baseline == "taken"
     assert result.status_code == 200
 
 
@@ -290,7 +290,7 @@ async def test_each_injection_is_found(
     result = await probe(security_check(base + "/"), ctx)
     assert result.outcome is Outcome.COMPROMISED, result.detail
     assert kinds(result) == [kind]
-    finding = result.extra["findings"][0]
+    finding = result.measurement.findings[0]
     assert host in finding["target"]
     assert finding["status"] == "suspected"
     assert finding["reason"] and finding["where"]
@@ -304,7 +304,7 @@ async def test_hidden_link_reason_and_place(site: Site, base: str, ctx: ProbeCon
     inject = '<div id="ft2" class="seo x"><p style="display:none"><a href="http://c.test/">澳门赌场</a></p></div>'
     site.put("/", homepage(inject=inject))
     result = await probe(security_check(base + "/"), ctx)
-    (finding,) = result.extra["findings"]
+    (finding,) = result.measurement.findings
     assert finding["reason"] == (
         "display:none on p; outside the allowed domains; vocabulary: 赌场, 澳门赌"
     )
@@ -321,7 +321,7 @@ async def test_hidden_internal_link_with_vocabulary(
     site.put("/", homepage(inject=inject))
     result = await probe(security_check(base + "/"), ctx)
     assert kinds(result) == ["hidden_link"]
-    assert "outside the allowed domains" not in result.extra["findings"][0]["reason"]
+    assert "outside the allowed domains" not in result.measurement.findings[0]["reason"]
 
 
 async def test_visible_external_link_scored_against_min_score(
@@ -334,9 +334,9 @@ async def test_visible_external_link_scored_against_min_score(
     none = '<a href="http://c.test/">某某科技公司</a>'
     site.put("/", homepage(inject=one + two + none))
     result = await probe(security_check(base + "/", min_score=2), ctx)
-    assert [f["target"] for f in result.extra["findings"]] == ["http://b.test/ 真人荷官 百家乐"]
+    assert [f["target"] for f in result.measurement.findings] == ["http://b.test/ 真人荷官 百家乐"]
     result = await probe(security_check(base + "/"), ctx)
-    assert len(result.extra["findings"]) == 2
+    assert len(result.measurement.findings) == 2
 
 
 async def test_allowed_domains_and_own_subdomains(site: Site, base: str, ctx: ProbeContext) -> None:
@@ -370,8 +370,8 @@ async def test_new_script_domain_against_baseline(site: Site, base: str, ctx: Pr
     )
     result = await probe(check, ctx)
     assert kinds(result) == ["script"]
-    assert result.extra["findings"][0]["target"] == "new.cdn.test"
-    assert "not in the baseline" in result.extra["findings"][0]["reason"]
+    assert result.measurement.findings[0]["target"] == "new.cdn.test"
+    assert "not in the baseline" in result.measurement.findings[0]["reason"]
 
 
 async def test_wording_errors(site: Site, base: str, ctx: ProbeContext) -> None:
@@ -385,7 +385,7 @@ async def test_wording_errors(site: Site, base: str, ctx: ProbeContext) -> None:
         {"wrong": "国资委员会", "right": "国资委"},
     ]
     result = await probe(security_check(base + "/", wording=wording), ctx)
-    findings = result.extra["findings"]
+    findings = result.measurement.findings
     assert [(f["kind"], f["target"]) for f in findings] == [
         ("wording", "中华人民共合国"),
         ("wording", "国资委员会"),
@@ -402,7 +402,7 @@ async def test_daily_news_is_no_defacement(site: Site, base: str, ctx: ProbeCont
         site.put("/", homepage(day=day))
         result = await probe(check, ctx)
         assert result.outcome is Outcome.OK, (day, result.detail)
-    assert result.extra["baseline"] == "kept"
+    assert result.measurement.baseline == "kept"
 
 
 DEFACED = (
@@ -420,7 +420,7 @@ async def test_defacement_found(site: Site, base: str, ctx: ProbeContext) -> Non
     site.put("/", DEFACED)
     result = await probe(check, ctx)
     assert result.outcome is Outcome.COMPROMISED
-    (finding,) = result.extra["findings"]
+    (finding,) = result.measurement.findings
     assert finding["kind"] == "defacement"
     assert finding["reason"].startswith(
         "title Hacked by Team X was 国务院国有资产监督管理委员会; structure "
@@ -438,7 +438,7 @@ async def test_keywords_and_title_changes(site: Site, base: str, ctx: ProbeConte
     changed = homepage().replace("国务院国有资产监督管理委员会", "某某公司")
     site.put("/", changed)
     result = await probe(check, ctx)
-    (finding,) = result.extra["findings"]
+    (finding,) = result.measurement.findings
     assert finding["reason"] == (
         "title 某某公司 was 国务院国有资产监督管理委员会; "
         "keywords missing: 国务院国有资产监督管理委员会"
@@ -478,12 +478,12 @@ async def test_baseline_file_survives_restart(
     check = security_check(base + "/", defacement={"baseline_file": str(path)})
     site.put("/", homepage())
     first = ProbeContext(http=http_client, location="test")
-    assert (await probe(check, first)).extra["baseline"] == "taken"
+    assert (await probe(check, first)).measurement.baseline == "taken"
     assert json.loads(path.read_text(encoding="utf-8"))["title"] == "国务院国有资产监督管理委员会"
     site.put("/", DEFACED)
     restarted = ProbeContext(http=http_client, location="test")
     result = await probe(check, restarted)
-    assert result.extra["baseline"] == "file"
+    assert result.measurement.baseline == "file"
     assert kinds(result) == ["defacement"]
     path.write_text("{not json", encoding="utf-8")
     broken = await probe(check, ProbeContext(http=http_client, location="test"))
@@ -503,7 +503,7 @@ async def test_gbk_pages(site: Site, base: str, ctx: ProbeContext, header: bool)
         "/", homepage(inject=inject).replace('charset="utf-8"', 'charset="gb2312"'), "gbk", header
     )
     result = await probe(security_check(base + "/", id="other"), ctx)
-    (finding,) = result.extra["findings"]
+    (finding,) = result.measurement.findings
     assert finding["target"] == "http://gbk.test/ 澳门娱乐城 真人百家乐"
     assert finding["reason"].endswith("; vocabulary: 娱乐城, 百家乐")
 
@@ -517,7 +517,7 @@ async def test_gbk_url_and_full_width(site: Site, base: str, ctx: ProbeContext) 
     )
     site.put("/", homepage(inject=links))
     result = await probe(security_check(base + "/"), ctx)
-    reasons = [(f["target"].split()[0], f["reason"]) for f in result.extra["findings"]]
+    reasons = [(f["target"].split()[0], f["reason"]) for f in result.measurement.findings]
     assert reasons == [
         ("http://s.test/s?kw=%B2%A9%B2%CA", "outside the allowed domains; vocabulary: 博彩"),
         ("http://fw.test/", "outside the allowed domains; vocabulary: bet365"),
@@ -588,8 +588,8 @@ async def test_hostile_page_over_http_off_loop(site: Site, base: str, ctx: Probe
     result = await probe(security_check(base + "/", max_links=200), ctx)
     await ctx.close()
     assert result.outcome is Outcome.COMPROMISED
-    assert result.extra["security_findings"] == 200
-    assert len(result.extra["findings"]) == 100  # what a result keeps (and the store stores)
+    assert result.measurement.security_findings == 200
+    assert len(result.measurement.findings) == 100  # what a result keeps (and the store stores)
     assert result.detail.endswith("and 195 more")
 
 

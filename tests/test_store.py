@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import json
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,10 +15,11 @@ import structlog
 
 from monitor.clock import SystemClock
 from monitor.incidents import Incident, IncidentEvent
+from monitor.measurements import InteractionMeasurement, LinksMeasurement, LoginMeasurement
 from monitor.results import Outcome, Phases, ProbeResult, StepResult
 from monitor.store import SchemaTooNewError, Store, StoreError, WriterSettings
 from monitor.store.migrations import available, current_version, migrate
-from monitor.store.writer import Writer
+from monitor.store.writer import MEASUREMENT_COLUMNS, Writer
 from tests.fakeclock import FakeClock
 from tests.pg import RecordingStoreMetrics, make_config, pg_conn, pg_url  # noqa: F401
 
@@ -96,6 +98,68 @@ async def test_migrations_apply_from_empty_and_are_idempotent(
     } <= tables
     assert await migrate(pg_conn) == []
     assert await pg_conn.fetchval("SELECT count(*) FROM schema_migrations") == len(available())
+
+
+async def test_report_tables_add_typed_columns_to_rows_stored_before_them(
+    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_url: str,  # noqa: F811
+) -> None:
+    """A board result stored before migration 0007 (its figures only in `data.extra`) and one
+    stored after (typed columns) add up in the same report rows, and the old row's JSON keys
+    are still the measurement's field names."""
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # kept, not pruned
+    await migrate(pg_conn, available()[:6])
+    old = {
+        "unanswered": 2,
+        "open_questions": 3,
+        "late_answers": 1,
+        "oldest_unanswered_seconds": 50.0,
+        "median_response_seconds": 10.0,
+    }
+    await pg_conn.execute(
+        "INSERT INTO probe_results (id, site, check_id, location, type, started_at,"
+        " duration_seconds, outcome, items, data)"
+        " VALUES ($1, 'gov', 'board', 'default', 'interaction', $2, 0.1, 'unanswered', 4, $3)",
+        uuid.uuid4(),
+        hour,
+        json.dumps({"extra": old}),
+    )
+    await migrate(pg_conn)
+    store = await Store.open(make_config(pg_url), RecordingStoreMetrics(), SystemClock())
+    board = InteractionMeasurement(
+        unanswered=5,
+        open_questions=6,
+        late_answers=0,
+        oldest_unanswered_seconds=90.0,
+        median_response_seconds=30.0,
+    )
+    store.submit_result(
+        result(hour + timedelta(minutes=5), site="gov", check="board", items=4, measurement=board)
+    )
+    assert await store.flush(10)
+    await store.close()
+    content = await pg_conn.fetchrow("SELECT * FROM content_hourly WHERE check_id = 'board'")
+    assert content["observations"] == 2
+    assert (content["unanswered_max"], content["open_questions_max"]) == (5, 6)
+    assert (content["median_response_sum"], content["median_response_count"]) == (40.0, 2)
+    evidence = await pg_conn.fetchrow("SELECT * FROM interaction_hourly")
+    assert (evidence["observations"], evidence["oldest_unanswered_max"]) == (2, 90.0)
+    stored = [
+        json.loads(r["data"])["extra"]
+        for r in await pg_conn.fetch("SELECT data FROM probe_results ORDER BY started_at")
+    ]
+    assert stored[0].keys() <= {f.name for f in fields(InteractionMeasurement)}
+    assert stored[1] == board.to_json()
+
+
+def test_each_typed_column_is_named_as_the_measurement_field_it_holds() -> None:
+    """The writer's measurement columns carry the names of measurement fields (one name each)."""
+    names = {
+        f.name
+        for kind in (InteractionMeasurement, LoginMeasurement, LinksMeasurement)
+        for f in fields(kind)
+    }
+    assert set(MEASUREMENT_COLUMNS) <= names
 
 
 async def test_a_read_only_role_can_read_an_up_to_date_database(
@@ -199,13 +263,27 @@ async def test_results_are_stored_with_every_field(store: Store) -> None:
 
 async def test_non_finite_numbers_in_extra_are_stored_as_null(store: Store) -> None:
     """A NaN or infinity a probe reports (JSON has neither) becomes null; the result is kept."""
-    store.submit_result(
-        result(T0, extra={"median_response_seconds": float("nan"), "ratios": [1.0, float("inf")]})
+    board = InteractionMeasurement(
+        unanswered=0,
+        open_questions=0,
+        late_answers=0,
+        median_response_seconds=float("nan"),
+        slowest_answer_seconds=float("inf"),
     )
+    store.submit_result(result(T0, measurement=board))
     assert await store.flush(10)
-    [row] = await store.fetch("SELECT data FROM probe_results")
+    [row] = await store.fetch(
+        "SELECT data, median_response_seconds, slowest_answer_seconds FROM probe_results"
+    )
     data = json.loads(row["data"])
-    assert data["extra"] == {"median_response_seconds": None, "ratios": [1.0, None]}
+    assert data["extra"] == {
+        "unanswered": 0,
+        "open_questions": 0,
+        "late_answers": 0,
+        "median_response_seconds": None,
+        "slowest_answer_seconds": None,
+    }
+    assert row["median_response_seconds"] is None and row["slowest_answer_seconds"] is None
 
 
 async def test_rollups_count_outcomes_and_latency_per_hour(store: Store) -> None:

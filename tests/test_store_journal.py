@@ -18,7 +18,14 @@ from monitor.clock import SystemClock
 from monitor.incidents import IncidentEvent
 from monitor.store import Store
 from monitor.store.journal import Journal
-from monitor.store.writer import Writer, WriterSettings, _from_journal_row
+from monitor.store.writer import (
+    MEASUREMENT_COLUMNS,
+    RESULT_COLUMNS,
+    Writer,
+    WriterSettings,
+    _from_journal_row,
+    _journal_row,
+)
 from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, pg_url, via  # noqa: F401
 from tests.test_service import (  # noqa: F401  (target: a fixture)
     Service,
@@ -261,3 +268,19 @@ def _row(values: list[object]) -> tuple[object, ...]:
     row = _from_journal_row(values)
     assert row is not None
     return row
+
+
+def test_a_result_journaled_before_the_measurement_columns_is_taken_up() -> None:
+    """A row a monitor from before migration 0007 journaled (without the typed measurement
+    columns) is read back whole, those columns empty; its figures stay in `data`."""
+    writer = Writer(_no_database, WriterSettings(), RecordingStoreMetrics(), SystemClock())
+    row = list(writer._record(result(T0, items=3)))
+    old = _journal_row(tuple(row[: len(RESULT_COLUMNS) - len(MEASUREMENT_COLUMNS)]))
+    back = _from_journal_row(old)
+    assert back is not None and len(back) == len(RESULT_COLUMNS)
+    assert back[: len(old)] == tuple(row[: len(old)])
+    assert back[len(old) :] == (None,) * len(MEASUREMENT_COLUMNS)
+
+
+async def _no_database() -> asyncpg.Connection:
+    raise OSError("not used")

@@ -1,6 +1,8 @@
 """Check types: one module each, one probe signature, found through `CHECK_TYPES`.
 
-A new check type is one module (its config model and its probe) and one line here.
+A new check type is one module (its config model and its probe) and one line here; the
+figures it reports beyond the common result fields are one frozen class in
+monitor/measurements.py (its field names are the JSON keys).
 """
 
 from collections.abc import Mapping

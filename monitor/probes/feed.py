@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -44,6 +44,7 @@ from pydantic import Field
 
 from monitor.configtypes import Duration, Model
 from monitor.dates import parse_date, parse_exact, plausible
+from monitor.measurements import FeedMeasurement
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError
@@ -261,7 +262,8 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
         if bridge is None:
             return from_fetch_error(stopwatch, check, ctx, error)
         error.detail = f"bridge failure: {bridge[1]} ({error.detail})"
-        return from_fetch_error(stopwatch, check, ctx, error, extra={"bridge_failure": bridge[0]})
+        figures = FeedMeasurement(bridge_failure=bridge[0])
+        return from_fetch_error(stopwatch, check, ctx, error, measurement=figures)
     now, reading = await read_dated(ctx, check, response, _read_body)
     fetched = response.transport
     if reading is None:
@@ -273,7 +275,7 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
                 ctx,
                 Outcome.CONTENT_MISMATCH,
                 f"bridge failure: {what} instead of the feed",
-                extra={"bridge_failure": kind},
+                measurement=FeedMeasurement(bridge_failure=kind),
                 transport=fetched,
             )
         return stopwatch.result(
@@ -281,13 +283,16 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
         )
     outcome, detail, in_window = judge(check, reading, now)
     newest = max(reading.usable_dates(now), default=None)
-    extra: dict[str, Any] = {"feed_format": reading.format}
+    figures = FeedMeasurement(feed_format=reading.format)
     if check.min_posts is not None:
-        extra["posts_in_window"] = in_window
         dates = reading.usable_dates(now)
         since = now - timedelta(seconds=check.min_posts.window)
         assessable = not dates or frequency_assessable(check.min_posts, reading, dates, since)
-        extra["posting_frequency"] = "assessed" if assessable else "not_assessable"
+        figures = replace(
+            figures,
+            posts_in_window=in_window,
+            posting_frequency="assessed" if assessable else "not_assessable",
+        )
     return stopwatch.result(
         check,
         ctx,
@@ -296,6 +301,6 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
         content_age_seconds=content_age(newest, now),
         newest_item_at=newest,
         items=reading.entries,
-        extra=extra,
+        measurement=figures,
         transport=fetched,
     )

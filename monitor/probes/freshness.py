@@ -31,6 +31,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.configtypes import Duration
 from monitor.dates import DateScanner, parse_date
+from monitor.measurements import FreshnessMeasurement
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.httpclient import FetchError
@@ -197,7 +198,8 @@ async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
     try:
         response = await fetch_page(ctx, check)
     except FetchError as error:
-        return from_fetch_error(stopwatch, check, ctx, error, extra={"category": check.category})
+        figures = FreshnessMeasurement(category=check.category)
+        return from_fetch_error(stopwatch, check, ctx, error, measurement=figures)
     now, reading = await read_dated(ctx, check, response, _read_page)
     outcome, detail = judge(check, reading, now)
     return stopwatch.result(
@@ -208,6 +210,6 @@ async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
         content_age_seconds=content_age(reading.newest, now),
         newest_item_at=reading.newest,
         items=reading.items,
-        extra={"category": check.category, "date_source": reading.source},
+        measurement=FreshnessMeasurement(category=check.category, date_source=reading.source),
         transport=response.transport,
     )

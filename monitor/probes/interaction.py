@@ -29,12 +29,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
 
 from pydantic import model_validator
 from selectolax.lexbor import LexborNode
 
 from monitor.configtypes import Duration, Model
+from monitor.measurements import InteractionMeasurement
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.freshness import DAY, content_age, show_age, show_date
@@ -124,31 +124,33 @@ def _questions(count: int) -> str:
 
 def judge(
     check: InteractionCheck, reading: BoardReading, now: datetime
-) -> tuple[Outcome, str, dict[str, Any]]:
-    """Outcome, detail and the figures for `extra`."""
+) -> tuple[Outcome, str, InteractionMeasurement]:
+    """Outcome, detail and the board's figures."""
     overdue = sorted(
         a for a in reading.open_asked if (now - a).total_seconds() > check.max_unanswered
     )
     late = sum(1 for s in reading.response_seconds if s > check.max_unanswered)
-    extra: dict[str, Any] = {
-        "unanswered": len(overdue),
-        "open_questions": len(reading.open_asked),
-        "late_answers": late,
-    }
-    if reading.open_asked:
+    answered = reading.response_seconds
+    median = statistics.median(answered) if answered else None
+    figures = InteractionMeasurement(
+        unanswered=len(overdue),
+        open_questions=len(reading.open_asked),
+        late_answers=late,
         # The evidence of 互动回应差 whatever the check's own limit: the report judges this
         # age against the official 3 months.
-        extra["oldest_unanswered_seconds"] = max(
-            0.0, (now - min(reading.open_asked)).total_seconds()
-        )
-    if reading.response_seconds:
-        extra["median_response_seconds"] = statistics.median(reading.response_seconds)
-        extra["slowest_answer_seconds"] = max(reading.response_seconds)
+        oldest_unanswered_seconds=(
+            max(0.0, (now - min(reading.open_asked)).total_seconds())
+            if reading.open_asked
+            else None
+        ),
+        median_response_seconds=median,
+        slowest_answer_seconds=max(answered) if answered else None,
+    )
     if reading.rows == 0:
-        return Outcome.CONTENT_MISMATCH, "no questions on the board (rows matched nothing)", extra
+        return Outcome.CONTENT_MISMATCH, "no questions on the board (rows matched nothing)", figures
     notes = [f"{_questions(reading.rows)}, {len(reading.open_asked)} open"]
-    if reading.response_seconds:
-        notes.append(f"median response {show_age(extra['median_response_seconds'])}")
+    if median is not None:
+        notes.append(f"median response {show_age(median)}")
     if late:
         notes.append(f"{late} answered after more than {show_age(check.max_unanswered)}")
     if reading.undated:
@@ -160,8 +162,8 @@ def judge(
             f"{show_age(check.max_unanswered)}, "
             f"oldest asked {show_date(oldest)} ({show_age((now - oldest).total_seconds())} ago)"
         )
-        return Outcome.UNANSWERED, "; ".join([head, *notes]), extra
-    return Outcome.OK, ", ".join(notes), extra
+        return Outcome.UNANSWERED, "; ".join([head, *notes]), figures
+    return Outcome.OK, ", ".join(notes), figures
 
 
 def _read_page(
@@ -178,7 +180,7 @@ async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
     except FetchError as error:
         return from_fetch_error(stopwatch, check, ctx, error)
     now, reading = await read_dated(ctx, check, response, _read_page)
-    outcome, detail, extra = judge(check, reading, now)
+    outcome, detail, figures = judge(check, reading, now)
     newest = reading.newest_answer
     return stopwatch.result(
         check,
@@ -188,6 +190,6 @@ async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
         items=reading.rows,
         newest_item_at=newest,
         content_age_seconds=content_age(newest, now),
-        extra=extra,
+        measurement=figures,
         transport=response.transport,
     )

@@ -36,6 +36,7 @@ from pydantic import Field
 from yarl import URL
 
 from monitor.configtypes import Duration
+from monitor.measurements import LinksMeasurement
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, Pattern, parse_html
 from monitor.probes.httpclient import FetchError
@@ -244,10 +245,8 @@ async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
         outcome,
         detail,
         broken_links=tuple(broken),
-        extra={
-            "links_checked": len(links),
-            "links_cached": cached,
-            "broken_link_reasons": broken,
-        },
+        measurement=LinksMeasurement(
+            links_checked=len(links), links_cached=cached, broken_link_reasons=broken
+        ),
         transport=response.transport,
     )

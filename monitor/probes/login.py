@@ -25,8 +25,8 @@ and why: an expectation not met, a value not found, the site's error text); othe
 failing step's transport outcome (`timeout`, `dropout`, `http_error`, ...). A slow login is
 not a failure (unless a step passes its own `timeout`) but it is counted: a login that
 succeeded after more than the check's `slow` (default 10 s, the steps together) or with a step
-past that step's own `slow` has `extra.slow_login: true` (登录不畅 in the report). Every
-successful login records `extra.login_seconds`.
+past that step's own `slow` has `slow_login: true` (登录不畅 in the report). Every
+successful login records `login_seconds`.
 
 How the session check is scheduled: the check's own interval drives it (`session.interval`,
 when given, *is* the check's interval). Each probe does one of two things:
@@ -35,7 +35,7 @@ when given, *is* the check's interval). Each probe does one of two things:
 - a live session: request `session.url` with its cookies. Logged out (a 401/403, a redirect to
   the login page, the `marker` gone, or without a `marker` an answer that is a login form
   with a password field) is `session_dropped`, with the session's lifetime in
-  `extra.session_lifetime_seconds` (login to the probe that found it gone, so an upper bound
+  `session_lifetime_seconds` (login to the probe that found it gone, so an upper bound
   by at most one interval); the next probe logs in afresh. Any other failure of that request
   (timeout, 5xx) is its own outcome and says nothing of the session, which is kept.
 A session that reaches `session.max_age` is closed and replaced by a fresh login: expected,
@@ -59,6 +59,7 @@ from yarl import URL
 
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import Duration, Model, SecretStr, Size, TLSSpec, WebURL, parse_duration
+from monitor.measurements import LoginMeasurement
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, TextRule, node_text, parse_html
 from monitor.probes.freshness import show_age
@@ -487,7 +488,7 @@ def _flow_result(
     check: LoginCheck,
     ctx: ProbeContext,
     flow: _Flow,
-    extra: dict[str, Any],
+    measurement: LoginMeasurement | None,
     note: str = "",
 ) -> ProbeResult:
     return stopwatch.result(
@@ -497,24 +498,22 @@ def _flow_result(
         f"{note}{flow.detail}",
         transport=flow.transport,
         steps=tuple(flow.steps),
-        extra=extra,
+        measurement=measurement,
     )
 
 
-def slowness(check: LoginCheck, steps: list[StepResult]) -> dict[str, Any]:
+def slowness(check: LoginCheck, steps: list[StepResult]) -> LoginMeasurement:
     """A successful login's time and whether it was slow: the flow past `slow`, or a step
     past its own `slow`. Recorded on every login, so the report can count the slow ones."""
     total = sum(s.duration_seconds for s in steps)
     limits = {step.name: step.slow for step in check.steps if step.slow is not None}
     slow_steps = [s.name for s in steps if s.name in limits and s.duration_seconds > limits[s.name]]
-    out: dict[str, Any] = {
-        "login_seconds": total,
-        "slow_login": total > check.slow or bool(slow_steps),
-        "slow_login_threshold_seconds": check.slow,
-    }
-    if slow_steps:
-        out["slow_steps"] = slow_steps
-    return out
+    return LoginMeasurement(
+        login_seconds=total,
+        slow_login=total > check.slow or bool(slow_steps),
+        slow_login_threshold_seconds=check.slow,
+        slow_steps=tuple(slow_steps) or None,
+    )
 
 
 async def _log_in(
@@ -524,16 +523,16 @@ async def _log_in(
     kept = False
     try:
         flow = await _run_flow(check, ctx, session)
-        extra: dict[str, Any] = {}
+        measurement = None
         if flow.outcome is Outcome.OK:
-            extra.update(slowness(check, flow.steps))
-            if extra["slow_login"]:
+            measurement = slowness(check, flow.steps)
+            if measurement.slow_login:
                 flow.detail += f"; slow (over {check.slow:g} s or a step past its own limit)"
         if flow.outcome is Outcome.OK and check.session is not None:
             ctx.state(check)[STATE_KEY] = KeptSession(session, ctx.now())
             kept = True
-            extra["session_age_seconds"] = 0.0
-        return _flow_result(stopwatch, check, ctx, flow, extra, note)
+            measurement = replace(measurement or LoginMeasurement(), session_age_seconds=0.0)
+        return _flow_result(stopwatch, check, ctx, flow, measurement, note)
     finally:
         if not kept:
             await session.close()
@@ -563,7 +562,7 @@ async def _check_session(
     assert check.session is not None
     spec = check.session
     age = max(0.0, (ctx.now() - kept.logged_in_at).total_seconds())
-    extra: dict[str, Any] = {"session_age_seconds": age}
+    measurement = LoginMeasurement(session_age_seconds=age)
     started = time.perf_counter()
     try:
         response = await ctx.http.fetch(
@@ -583,7 +582,7 @@ async def _check_session(
             f"session check: {error.detail}",
             transport=error.transport,
             steps=(step,),
-            extra=extra,
+            measurement=measurement,
         )
     elapsed = time.perf_counter() - started
     fetched = response.transport
@@ -593,26 +592,32 @@ async def _check_session(
         await kept.close()
         detail = f"session logged out after {show_age(age)}: {reason}"
         step = StepResult("session", elapsed, Outcome.SESSION_DROPPED, detail)
-        extra["session_lifetime_seconds"] = age
+        measurement = replace(measurement, session_lifetime_seconds=age)
         return stopwatch.result(
             check,
             ctx,
             Outcome.SESSION_DROPPED,
             detail,
             steps=(step,),
-            extra=extra,
+            measurement=measurement,
             transport=fetched,
         )
     if not 200 <= response.status < 300:
         detail = f"session check: status {response.status} from {response.url}"
         step = StepResult("session", elapsed, Outcome.HTTP_ERROR, detail)
         return stopwatch.result(
-            check, ctx, Outcome.HTTP_ERROR, detail, steps=(step,), extra=extra, transport=fetched
+            check,
+            ctx,
+            Outcome.HTTP_ERROR,
+            detail,
+            steps=(step,),
+            measurement=measurement,
+            transport=fetched,
         )
     step = StepResult("session", elapsed, Outcome.OK)
     detail = f"session alive after {show_age(age)}"
     return stopwatch.result(
-        check, ctx, Outcome.OK, detail, steps=(step,), extra=extra, transport=fetched
+        check, ctx, Outcome.OK, detail, steps=(step,), measurement=measurement, transport=fetched
     )
 
 

@@ -50,6 +50,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
 from monitor.configtypes import Model
+from monitor.measurements import SecurityMeasurement
 from monitor.probes.base import ProbeContext, Stopwatch
 from monitor.probes.extract import Css, parse_html
 from monitor.probes.httpclient import FetchError
@@ -999,11 +1000,11 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
         ctx,
         Outcome.COMPROMISED if findings else Outcome.OK,
         detail,
-        extra={
-            "security_findings": len(findings),
-            "findings": [finding.to_json() for finding in findings[:_KEPT_FINDINGS]],
-            "baseline": source,
-            "links_examined": reading.links_examined,
-        },
+        measurement=SecurityMeasurement(
+            security_findings=len(findings),
+            findings=tuple(finding.to_json() for finding in findings[:_KEPT_FINDINGS]),
+            baseline=source,
+            links_examined=reading.links_examined,
+        ),
         transport=response.transport,
     )

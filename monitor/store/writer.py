@@ -44,12 +44,32 @@ import structlog
 
 from monitor.clock import Clock
 from monitor.incidents import IncidentEvent
+from monitor.measurements import (
+    InteractionMeasurement,
+    LinksMeasurement,
+    LoginMeasurement,
+    Measurement,
+)
 from monitor.redact import scrub
 from monitor.results import Outcome, ProbeResult
 from monitor.store.journal import Journal
 
 log = structlog.get_logger(__name__)
 
+# The measurement figures the report's SQL aggregates, as typed columns (migration 0007);
+# `_measurement_columns` fills them from the typed measurement, in this order.
+MEASUREMENT_COLUMNS = (
+    "unanswered",
+    "open_questions",
+    "late_answers",
+    "oldest_unanswered_seconds",
+    "median_response_seconds",
+    "slowest_answer_seconds",
+    "login_seconds",
+    "slow_login",
+    "broken_link_reasons",
+)
+_NO_MEASUREMENT: tuple[Any, ...] = (None,) * len(MEASUREMENT_COLUMNS)
 RESULT_COLUMNS = (
     "id",
     "site",
@@ -68,6 +88,7 @@ RESULT_COLUMNS = (
     "newest_item_at",
     "items",
     "data",
+    *MEASUREMENT_COLUMNS,
 )
 _COLS = ", ".join(RESULT_COLUMNS)
 _STAGE = "monitor_probe_results_stage"
@@ -561,8 +582,9 @@ class Writer:
                 }
                 for s in r.steps
             ]
-        if r.extra:
-            data["extra"] = r.extra
+        measured = r.measurement
+        if measured is not None and (figures := measured.to_json()):
+            data["extra"] = figures
         return (
             self._result_id(started),
             r.site,
@@ -585,6 +607,7 @@ class Writer:
             _utc(r.newest_item_at) if r.newest_item_at is not None else None,
             r.items,
             _json(data) if data else None,
+            *_measurement_columns(measured),
         )
 
     def _result_id(self, started: datetime) -> uuid.UUID:
@@ -617,6 +640,10 @@ def _journal_row(record: Record) -> list[Any]:
 
 def _from_journal_row(values: list[Any]) -> Record | None:
     """The row back from its JSON values; None for one that is not a row of ours."""
+    if len(values) == len(RESULT_COLUMNS) - len(MEASUREMENT_COLUMNS):
+        # Journaled by a monitor from before 0007: its figures are in `data` only (the report's
+        # tables miss that one row's, the row itself is stored whole).
+        values = [*values, *_NO_MEASUREMENT]
     if len(values) != len(RESULT_COLUMNS):
         return None
     row = list(values)
@@ -728,6 +755,37 @@ ON CONFLICT (site, check_id, location, hour) DO UPDATE SET
     latency_sum = r.latency_sum + excluded.latency_sum,
     latency_count = r.latency_count + excluded.latency_count
 """  # noqa: S608 - built from the schema's own constants, checked above
+
+
+def _measurement_columns(measured: Measurement | None) -> tuple[Any, ...]:
+    """The MEASUREMENT_COLUMNS values of a result's measurement (None where it has none)."""
+    if isinstance(measured, InteractionMeasurement):
+        return (
+            _count(measured.unanswered),
+            _count(measured.open_questions),
+            _count(measured.late_answers),
+            _seconds(measured.oldest_unanswered_seconds),
+            _seconds(measured.median_response_seconds),
+            _seconds(measured.slowest_answer_seconds),
+            None,
+            None,
+            None,
+        )
+    if isinstance(measured, LoginMeasurement):
+        return (None,) * 6 + (_seconds(measured.login_seconds), measured.slow_login, None)
+    if isinstance(measured, LinksMeasurement):
+        return (None,) * 8 + (_json(measured.broken_link_reasons),)
+    return _NO_MEASUREMENT
+
+
+def _count(value: int) -> int | None:
+    """A count as the report's tables take it: 0 to 2e9, else NULL (as 0002's SQL read it)."""
+    return value if 0 <= value <= 2_000_000_000 else None
+
+
+def _seconds(value: float | None) -> float | None:
+    """Seconds as the report's tables take them: 0 to 1e12, else NULL (NaN included)."""
+    return float(value) if value is not None and 0 <= value <= 1e12 else None
 
 
 def _utc(moment: datetime) -> datetime:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.checkspec import CheckSpec
 from monitor.config import Config, Site
+from monitor.measurements import InteractionMeasurement
 from monitor.probes.feed import FeedCheck
 from monitor.probes.freshness import FreshnessCheck
 from monitor.probes.interaction import InteractionCheck
@@ -98,7 +99,8 @@ def allowed_age(check: CheckSpec) -> float | None:
 
 
 def check_view(check: CheckSpec, result: ProbeResult | None) -> CheckView:
-    unanswered = None if result is None else result.extra.get("unanswered")
+    board = None if result is None else result.measurement
+    unanswered = board.unanswered if isinstance(board, InteractionMeasurement) else None
     return CheckView(
         id=check.id,
         name=check.name or "",
