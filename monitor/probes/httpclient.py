@@ -1,11 +1,16 @@
 """The HTTP plumbing every HTTP-based check uses: one fetch, timed by phase, failures as outcomes.
 
-One `HttpClient` holds one aiohttp session over one connector that never reuses a connection
-(`force_close`) and never caches DNS, so every fetch pays for a name lookup, a TCP connect and a
-TLS handshake, as a first-time visitor does. Phases are timed by one recorder per fetch, held in
-a ContextVar: the connector and resolver mark DNS and connection events, an `ssl.SSLContext`
-subclass marks the start of the TLS handshake (its `wrap_bio` is called once TCP is connected, on
-asyncio and on uvloop alike) and keeps the TLS object to read the peer's certificate.
+Every fetch pays for a name lookup, a TCP connect and a TLS handshake, as a first-time visitor
+does: no connection is reused, no DNS answer cached. A plain fetch (no cookie session, no form
+or JSON body) goes by the lean exchange (monitor.probes.exchange): each step one call on the
+loop's own transports, timed as it ends. A fetch in a cookie session (a login flow) goes through
+aiohttp's session, over a connector that never reuses a connection (`force_close`). Both share
+the redirect loop, the body limit, the Transport facts and `classify`, which maps every failure
+of either to one outcome. Phases are timed by one recorder per fetch, held in a ContextVar: on
+aiohttp's path the connector and resolver mark DNS and connection events; on both, an
+`ssl.SSLContext` subclass marks the start of the TLS handshake (its `wrap_bio` is called once
+TCP is connected, on asyncio and on uvloop alike) and keeps the TLS object to read the peer's
+certificate, even from a handshake that failed.
 """
 
 from __future__ import annotations
@@ -26,18 +31,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
+from aiohttp._cookie_helpers import parse_set_cookie_headers
 from aiohttp.abc import AbstractCookieJar, AbstractResolver, ResolveResult
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
+from aiohttp.http import HttpVersion, RawResponseMessage
 from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError, TransferEncodingError
+from aiohttp.streams import StreamReader
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from monitor import __version__
 from monitor.configtypes import TLSSpec
+from monitor.probes import exchange
 from monitor.results import Certificate, Outcome, Phases, Transport
 
 __all__ = ["DEFAULT_MAX_BODY", "FetchError", "HttpClient", "Response", "classify", "decode_body"]
@@ -128,6 +137,58 @@ class Response:
         return decode_body(self.body, self.headers.get("Content-Type"))
 
 
+class _Answer(Protocol):
+    """What the redirect loop reads of a hop's answer: aiohttp's ClientResponse or _LeanAnswer."""
+
+    @property
+    def url(self) -> URL: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def version(self) -> HttpVersion | None: ...
+    @property
+    def headers(self) -> CIMultiDictProxy[str]: ...
+    @property
+    def content_length(self) -> int | None: ...
+    @property
+    def content(self) -> StreamReader: ...
+    @property
+    def cookies(self) -> SimpleCookie: ...
+
+    def release(self) -> Any: ...
+
+
+class _LeanAnswer:
+    """One hop's answer read by the lean exchange: the head, the body stream, the connection."""
+
+    __slots__ = ("_protocol", "content", "headers", "status", "url", "version")
+
+    def __init__(
+        self, url: URL, message: RawResponseMessage, payload: StreamReader, protocol: Any
+    ) -> None:
+        self.url = url.with_fragment(None) if url.raw_fragment else url  # as aiohttp's
+        self.status = message.code
+        self.version: HttpVersion | None = message.version
+        self.headers = message.headers
+        self.content = payload
+        self._protocol = protocol
+
+    @property
+    def content_length(self) -> int | None:
+        length = self.headers.get("Content-Length")
+        return None if length is None else int(length)
+
+    @property
+    def cookies(self) -> SimpleCookie:
+        cookies = SimpleCookie()
+        cookies.update(parse_set_cookie_headers(self.headers.getall("Set-Cookie", ())))
+        return cookies
+
+    def release(self) -> None:
+        """Close the connection: one request per connection, as a first-time visitor's."""
+        self._protocol.close()
+
+
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.IGNORECASE)
 # Pages labelled GB2312 or GBK routinely contain characters only GBK/GB18030 have; GB18030 is
@@ -195,7 +256,7 @@ class _PhaseRecorder:
         self.first_lookup: float | None = None
         self.peer: str | None = None
         self.hop_tls: ssl.SSLObject | None = None
-        self.answer: aiohttp.ClientResponse | None = None
+        self.answer: _Answer | None = None
         self.redirects = 0
 
     def enter(self, phase: int) -> None:
@@ -215,15 +276,13 @@ class _PhaseRecorder:
         self.hop_tls = None
         self.answer = None
 
-    def answered(self, response: aiohttp.ClientResponse) -> None:
+    def answered(self, response: _Answer, transport: asyncio.BaseTransport | None) -> None:
         """Note the hop's answer and the connection it came over (its address, its TLS)."""
         self.enter(_TRANSFER)
         self.status = response.status
         self.answer = response
         # aiohttp may have read a small body and released the connection already; while it
         # is held, its peer is the address (else the one the name resolved to stays).
-        connection = response.connection
-        transport = connection.transport if connection is not None else None
         peer = transport.get_extra_info("peername") if transport is not None else None
         if peer:
             self.peer = str(peer[0])
@@ -290,7 +349,7 @@ _RDN_NAMES = {
 }
 
 
-def _content_length(answer: aiohttp.ClientResponse | None) -> int:
+def _content_length(answer: _Answer | None) -> int:
     """The answer's Content-Length, -1 without one (Go's resp.ContentLength), 0 without answer."""
     if answer is None:
         return 0
@@ -826,6 +885,10 @@ class HttpClient:
         follow_redirects: bool,
         max_redirects: int,
     ) -> Response:
+        # A plain fetch (the shared cookieless session, no form or JSON to encode) takes the
+        # lean exchange; cookie sessions and encoded bodies keep aiohttp's whole machinery.
+        lean = session is self._session and json is None and isinstance(data, str | bytes | None)
+        lean_body = data.encode() if isinstance(data, str) else data
         redirects: list[str] = []
         hop_cookies: SimpleCookie | None = None  # cookies set along the way, for this fetch only
         # A URL seen again with the same cookies is a loop; with new cookies it is the common
@@ -835,18 +898,31 @@ class HttpClient:
             if url.scheme not in ("http", "https") or not url.host:
                 raise FetchError(Outcome.HTTP_ERROR, f"not an http(s) URL: {url}")
             recorder.start_hop(url)
-            response = await session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                json=json,
-                allow_redirects=False,
-                ssl=self.ssl_context(tls) if url.scheme == "https" else True,
-                cookies=hop_cookies,
-            )
+            response: _Answer
+            if lean:
+                response = await self._lean_hop(
+                    recorder,
+                    url,
+                    method=method,
+                    headers=headers,
+                    body=lean_body,
+                    tls=tls,
+                    cookies=hop_cookies,
+                )
+            else:
+                response = await session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    json=json,
+                    allow_redirects=False,
+                    ssl=self.ssl_context(tls) if url.scheme == "https" else True,
+                    cookies=hop_cookies,
+                )
+                connection = response.connection
+                recorder.answered(response, connection.transport if connection else None)
             try:
-                recorder.answered(response)
                 location = response.headers.get("Location")
                 if not (follow_redirects and response.status in _REDIRECT_STATUSES and location):
                     body = await _read_body(response, max_body)
@@ -878,6 +954,7 @@ class HttpClient:
                 )
             if response.status == 303 or (response.status in (301, 302) and method == "POST"):
                 method, data, json = ("HEAD" if method == "HEAD" else "GET"), None, None
+                lean_body = None
             if headers and target.origin() != url.origin():
                 headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
             key = (method, target, _cookie_state(session, hop_cookies, target))
@@ -886,6 +963,55 @@ class HttpClient:
                 raise FetchError(Outcome.HTTP_ERROR, f"redirect loop: {chain}")
             seen.add(key)
             url = target
+
+    async def _lean_hop(
+        self,
+        recorder: _PhaseRecorder,
+        url: URL,
+        *,
+        method: str,
+        headers: Mapping[str, str] | None,
+        body: bytes | None,
+        tls: TLSSpec,
+        cookies: SimpleCookie | None,
+    ) -> _LeanAnswer:
+        """One request on a fresh connection by the lean exchange, each step timed as it ends."""
+        if self._recording is None:
+            raise RuntimeError("HttpClient.start() was not awaited")
+        loop = asyncio.get_running_loop()
+        host = url.raw_host or ""
+        sslcontext = self.ssl_context(tls) if url.scheme == "https" else None
+        key = exchange.connection_key(url, sslcontext)
+        if recorder.literal_host:  # an address in the URL: no lookup, connecting starts now
+            recorder.enter(_CONNECT)
+            addresses = [exchange.address_info(host, url.port or 0)]
+        else:  # the recording resolver marks the end of the lookup (and its first address)
+            addresses = await exchange.resolve(self._recording, url, key)
+        protocol = await exchange.connect(loop, addresses, key)
+        try:
+            if sslcontext is not None:
+                recorder.enter(_TLS)
+                # Certificates name hosts without the trailing dot of a fully-qualified name.
+                server_hostname = host.rstrip(".")
+                protocol = await exchange.secure(loop, protocol, sslcontext, server_hostname, key)
+            recorder.enter(_PROCESSING)
+            cookie = (
+                "; ".join(f"{k}={m.coded_value}" for k, m in sorted(cookies.items()))
+                if cookies
+                else ""
+            )
+            head, sent = exchange.request_head(
+                method, url, headers, user_agent=self._user_agent, cookie=cookie, body=body
+            )
+            message, payload = await exchange.send(
+                protocol, head, body, method=method, url=url, sent=sent, max_line=_MAX_HEADER_LINE
+            )
+        except BaseException:
+            protocol.abort()
+            raise
+        answer = _LeanAnswer(url, message, payload, protocol)
+        recorder.answered(answer, protocol.transport)
+        return answer
 
 
 def _has_own_jar(session: aiohttp.ClientSession) -> bool:
@@ -901,7 +1027,7 @@ def _cookie_state(
     return hop_cookies.output(header="", sep=";") if hop_cookies else ""
 
 
-async def _read_body(response: aiohttp.ClientResponse, max_body: int) -> bytes:
+async def _read_body(response: _Answer, max_body: int) -> bytes:
     """Read the whole body, but never more than max_body bytes (after decompression)."""
     if response.content_length is not None and response.content_length > max_body:
         raise _too_large(max_body)

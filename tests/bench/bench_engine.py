@@ -1,6 +1,6 @@
 """Benchmark the probe engine (issues 2, 13); prints figures, asserts nothing.
 
-    .venv/bin/python tests/bench/bench_engine.py [--only deployed|cpu|scale|scheduler|timing|cold]
+    .venv/bin/python tests/bench/bench_engine.py [--only deployed|cpu|steps|scale|scheduler|timing|cold]
 
 1. As deployed (issue 13): the whole `monitor run` process (scheduler, incidents, store writer to
    the local PostgreSQL in a fresh schema, or --embedded, and a real Prometheus scraping its
@@ -14,7 +14,10 @@
 4. The scheduler with 10,000 checks at 60 s, in process: lag p50/p99/max, RSS, CPU %.
 5. Timing truth: a target that answers after exactly 200 ms, probed at 500/s: the error of the
    measured duration.
-6. Cold start: a `monitor run` on the embedded store, first in a new data_dir, then restarted:
+6. Steps: the CPU of each step of the lean HTTP exchange (resolve, connect, TLS, request and
+   head, body, close), one fetch at a time against nginx (gzip on), plain and over TLS; and a
+   whole fetch by the lean exchange beside one by aiohttp's session.
+7. Cold start: a `monitor run` on the embedded store, first in a new data_dir, then restarted:
    seconds to its first /metrics answer and to its first probe at the target.
 
 Needs nginx (Debian nginx-light), prometheus and prometheus-blackbox-exporter. Loopback only.
@@ -46,6 +49,7 @@ import aiohttp
 import asyncpg
 import uvloop
 from prometheus_client import CollectorRegistry
+from yarl import URL
 
 from monitor.config import parse_config
 from monitor.configtypes import parse_duration
@@ -699,6 +703,113 @@ def scale(args: argparse.Namespace, workdir: Path) -> None:
             print(rows[-1], flush=True)
 
 
+TLS_NGINX_CONF = """
+daemon off; master_process off; worker_processes 1; pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; keepalive_timeout 0; gzip on; gzip_types text/html; gzip_min_length 0;
+  client_body_temp_path {work}; proxy_temp_path {work};
+  fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
+  server {{ listen 127.0.0.1:{port}; root {root}; }}
+  server {{
+    listen 127.0.0.1:{tls_port} ssl; root {root};
+    ssl_certificate {work}/cert.pem; ssl_certificate_key {work}/key.pem;
+  }}
+}}
+"""
+
+
+async def exchange_steps(plain: str, secure: str, ca_file: Path, fetches: int) -> None:
+    """CPU of each step of the lean exchange, one fetch at a time; then whole fetches by the
+    lean exchange and by aiohttp's session, plain and over TLS (nginx, gzip on)."""
+    from aiohttp import DummyCookieJar
+
+    from monitor.configtypes import TLSSpec
+    from monitor.probes import exchange
+    from monitor.probes.httpclient import HttpClient
+
+    tls = TLSSpec(ca_file=ca_file)
+    client = HttpClient()
+    await client.start()
+    loop = asyncio.get_running_loop()
+    names = ("resolve", "connect", "tls", "request + head", "body", "close")
+    for label, url_text in (("plain", plain), ("TLS", secure)):
+        url = URL(url_text)
+        context = client.ssl_context(tls) if url.scheme == "https" else None
+        key = exchange.connection_key(url, context)
+        spent = [0.0] * len(names)
+        for n in range(fetches + 50):
+            marks = [time.process_time()]
+            addresses = await exchange.resolve(client._recording, url, key)  # type: ignore[arg-type]
+            marks.append(time.process_time())
+            protocol = await exchange.connect(loop, addresses, key)
+            marks.append(time.process_time())
+            if context is not None:
+                protocol = await exchange.secure(loop, protocol, context, "localhost", key)
+            marks.append(time.process_time())
+            head, sent = exchange.request_head(
+                "GET", url, None, user_agent="bench", cookie="", body=None
+            )
+            _, payload = await exchange.send(
+                protocol, head, None, method="GET", url=url, sent=sent, max_line=32768
+            )
+            marks.append(time.process_time())
+            while await payload.readany():
+                pass
+            marks.append(time.process_time())
+            protocol.close()
+            marks.append(time.process_time())
+            if n >= 50:  # after a warm-up
+                for step in range(len(names)):
+                    spent[step] += marks[step + 1] - marks[step]
+        row = ", ".join(
+            f"{name} {cpu / fetches * 1e6:.0f}" for name, cpu in zip(names, spent, strict=True)
+        )
+        print(f"[steps] lean exchange, {label}, localhost (threaded getaddrinfo), µs CPU: {row}")
+        for path in ("lean", "aiohttp session"):
+            session = None if path == "lean" else client._new_session(DummyCookieJar())
+            for n in range(fetches + 50):
+                if n == 50:
+                    start = time.process_time()
+                response = await client.fetch(url_text, timeout=5, tls=tls, session=session)
+                assert response.status == 200 and "石化" in response.text()
+            cpu = time.process_time() - start
+            if session is not None:
+                await session.close()
+            print(
+                f"[steps]   whole fetch by the {path}: {cpu / fetches * 1e6:.0f} µs CPU"
+                f" (phases, Transport, gzip body; {fetches} fetches one at a time)"
+            )
+    await client.close()
+
+
+def steps(args: argparse.Namespace, workdir: Path) -> None:
+    import trustme
+
+    work = workdir / "nginx"
+    root = work / "www"
+    root.mkdir(parents=True)
+    (root / "index.html").write_text(PAGE)
+    authority = trustme.CA()
+    cert = authority.issue_cert("localhost")
+    cert.private_key_pem.write_to_path(work / "key.pem")
+    cert.cert_chain_pems[0].write_to_path(work / "cert.pem")
+    authority.cert_pem.write_to_path(work / "ca.pem")
+    port, tls_port = free_port(), free_port()
+    conf = work / "nginx.conf"
+    conf.write_text(TLS_NGINX_CONF.format(work=work, port=port, tls_port=tls_port, root=root))
+    with process(["nginx", "-c", str(conf), "-p", str(work)], tls_port):
+        uvloop.run(
+            exchange_steps(
+                f"http://localhost:{port}/",
+                f"https://localhost:{tls_port}/",
+                work / "ca.pem",
+                args.probes,
+            )
+        )
+
+
 def cold_start(workdir: Path) -> None:
     """A cold `monitor run` on the embedded store: seconds to the first /metrics answer and probe.
 
@@ -760,7 +871,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="in-process scheduler soak")
     parser.add_argument("--rate", type=int, default=500, help="timing truth: probes per second")
     parser.add_argument(
-        "--only", choices=["deployed", "cpu", "scale", "scheduler", "timing", "cold"]
+        "--only", choices=["deployed", "cpu", "steps", "scale", "scheduler", "timing", "cold"]
     )
     args = parser.parse_args()
     load = os.getloadavg()
@@ -784,6 +895,8 @@ def main() -> None:
             delay_port = free_port()
             with process([sys.executable, "-c", DELAY_SERVER, str(delay_port)], delay_port):
                 uvloop.run(timing_truth(f"http://127.0.0.1:{delay_port}/", args.rate, 10))
+        if args.only in (None, "steps"):
+            steps(args, workdir / "steps")
         if args.only in (None, "cold"):
             cold_start(workdir / "cold")
     load = os.getloadavg()
