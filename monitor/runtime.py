@@ -87,7 +87,6 @@ class Runtime:
         self._checks: dict[str, CheckSpec] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler_task: asyncio.Task[None] | None = None
-        self._warming: asyncio.Task[None] | None = None
         self._web: Any = None
         self._reload_lock = asyncio.Lock()
         self._queued_reload: asyncio.Task[tuple[bool, str]] | None = None
@@ -171,9 +170,9 @@ class Runtime:
         one that does not answer yet is retried in the background), ListenError when the
         server's address is taken.
         """
-        # The parser workers start meanwhile (seconds on a busy machine); probing waits for
-        # them, so no probe spends its deadline on it, but the server does not.
-        warming = self._warming = asyncio.create_task(self.ctx.parser.warm(), name="parser-warm")
+        # The parser workers start meanwhile (seconds on a busy machine): only a probe that
+        # parses a page waits for them, not the scheduler nor the server.
+        self.ctx.parser.start_warming().add_done_callback(_parser_warmed)
         if store:
             await self._open_store()
         await self.http.start()
@@ -203,7 +202,7 @@ class Runtime:
                 reason = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
                 listen = self.config.server.listen
                 raise ListenError(f"cannot listen on {listen}: {reason}") from None
-        self._scheduler_task = asyncio.create_task(self._probe_once_warm(warming), name="scheduler")
+        self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         log.info(
             "monitor_started",
             version=__version__,
@@ -212,13 +211,6 @@ class Runtime:
             location=self.config.location,
             shard=str(self.shard),
         )
-
-    async def _probe_once_warm(self, warming: asyncio.Task[None]) -> None:
-        await asyncio.wait([warming])  # stop() may cancel it: then the scheduler ends at once
-        if not warming.cancelled() and (error := warming.exception()) is not None:
-            # A parser that cannot start shows in the probes that need it.
-            log.error("parser_start_failed", error=repr(error))
-        await self.scheduler.run()
 
     async def _open_store(self) -> None:
         """Open the store and the incident engine. A database that does not answer at start
@@ -303,8 +295,6 @@ class Runtime:
         cancelled = 0
         try:
             self.scheduler.stop()
-            if self._warming is not None:
-                self._warming.cancel()  # a no-op once the workers are up
             if self._scheduler_task is not None:
                 await self._scheduler_task
             cancelled = await self.scheduler.drain(self.config.scheduler.shutdown_grace)
@@ -410,6 +400,12 @@ class Runtime:
         return web.json_response(
             [incident.to_json(zone) for incident in incidents], dumps=_json_dumps
         )
+
+
+def _parser_warmed(warming: asyncio.Task[None]) -> None:
+    if not warming.cancelled() and (error := warming.exception()) is not None:
+        # A parser that cannot start shows in the probes that need it.
+        log.error("parser_start_failed", error=repr(error))
 
 
 def _json_dumps(value: Any) -> str:

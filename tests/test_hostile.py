@@ -196,3 +196,66 @@ def test_a_parser_worker_dies_when_the_monitor_is_killed(tmp_path: Path) -> None
         os.kill(owner.pid, signal.SIGKILL)
         owner.communicate()
     assert not _alive(worker)
+
+
+async def test_a_job_asked_for_while_the_workers_start_waits_for_them() -> None:
+    """A parse asked for during the warm-up runs on a warmed worker: no extra one is started."""
+    pool = ParserPool(size=2)
+    try:
+        warming = pool.start_warming()
+        assert await pool.run(answer, 3) == 3
+        assert warming.done() and len(pool.pids()) == 2
+    finally:
+        pool.close()
+
+
+class _HeldWarmUp(ParserPool):
+    """The real pool, whose warm-up waits for `release` first: a machine slow to fork."""
+
+    def __init__(self) -> None:
+        super().__init__(size=1)
+        self.release = asyncio.Event()
+
+    async def warm(self) -> None:
+        await self.release.wait()
+        await super().warm()
+
+
+async def test_checks_that_parse_nothing_probe_while_the_parser_starts(serve: ServeApp) -> None:
+    """The scheduler does not wait for the parser's workers: an http check is probed on time
+    while they are still starting (no start-up burst of late probes once they are up)."""
+    from monitor.config import parse_config
+    from monitor.runtime import Runtime
+    from tests.targets import TEST_HOST, LoopbackResolver
+
+    async def home(request: web.Request) -> web.Response:
+        return web.Response(text="<html>石化</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    base = await serve(app)
+    config = parse_config(
+        {
+            "sites": [
+                {
+                    "id": "s",
+                    "checks": [
+                        {"id": "home", "type": "http", "url": base, "interval": 1, "timeout": 1}
+                    ],
+                }
+            ]
+        }
+    )
+    runtime = Runtime(config, resolver=LoopbackResolver([TEST_HOST]))
+    held = runtime.ctx.parser = _HeldWarmUp()
+    await runtime.start(serve=False, store=False)
+    try:
+        for _ in range(300):
+            if runtime.latest:
+                break
+            await asyncio.sleep(0.01)
+        [result] = runtime.latest.values()
+        assert result.success and not held.pids()  # probed, the warm-up still held
+    finally:
+        held.release.set()
+        await runtime.stop()

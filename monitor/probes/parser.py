@@ -136,6 +136,7 @@ class ParserPool:
         self._closed = False
         # Workers of a pool nobody closed (a test's context) go when the pool does.
         self._finalizer = weakref.finalize(self, _kill_all, self._all)
+        self._warming: asyncio.Task[None] | None = None
         self.jobs = 0  # jobs run, for tests and curiosity
         self.replaced = 0  # workers killed because their job was abandoned or they died
 
@@ -149,6 +150,10 @@ class ParserPool:
             raise ParseFailedError("the parser is shut down")
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.size)
+        if self._warming is not None and not self._warming.done():
+            # The workers being started are this job's (wait() never cancels what it waits
+            # for: the warm-up outlives a probe cut short meanwhile).
+            await asyncio.wait([self._warming])
         loop = asyncio.get_running_loop()
         async with self._slots:
             worker = self._idle.pop() if self._idle else await self._start(loop)
@@ -171,6 +176,16 @@ class ParserPool:
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
+
+    def start_warming(self) -> asyncio.Task[None]:
+        """Start every worker in the background; a job asked for meanwhile waits for them.
+
+        Only probes that parse a page wait (once, at start), not the scheduler: checks that
+        parse nothing probe on time from the first second.
+        """
+        if self._warming is None:
+            self._warming = asyncio.create_task(self.warm(), name="parser-warm")
+        return self._warming
 
     async def warm(self) -> None:
         """Start every worker now (the fork server too, the first time: seconds on a busy
@@ -206,6 +221,8 @@ class ParserPool:
     def close(self) -> None:
         """Kill every worker at once (a parse in progress is abandoned); idempotent."""
         self._closed = True
+        if self._warming is not None:
+            self._warming.cancel()  # a no-op once the workers are up
         self._idle.clear()
         _kill_all(self._all)
         self._io.shutdown(wait=False, cancel_futures=True)
