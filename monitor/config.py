@@ -12,14 +12,14 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from monitor.checkspec import CheckSpec
-from monitor.configtypes import ID_PATTERN, MAX_STORED_INT, Duration, Model
+from monitor.configtypes import ID_PATTERN, MAX_STORED_INT, Duration, Model, WebURL
 from monitor.probes import CHECK_TYPES
 from monitor.redact import register as register_secret
 from monitor.redact import scrub
@@ -135,12 +135,70 @@ class Site(Model):
     checks: tuple[CheckSpec, ...] = ()
 
 
+_LOCATION_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
+class Canary(Model):
+    """A reliable target on the location's own network: when every canary fails, the location
+    cannot see (blind), and its failures are the monitor's, not the sites'."""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    url: WebURL
+    interval: Duration = 30.0
+    timeout: Duration = 5.0
+
+
+# Reliable sites on every Chinese network, probed by a location that has a `points:` section
+# without `canaries:`. No test reaches them: tests always give their own canaries (or none).
+DEFAULT_CANARIES = (
+    Canary(id="baidu", url="https://www.baidu.com/"),
+    Canary(id="qq", url="https://www.qq.com/"),
+    Canary(id="gov", url="https://www.gov.cn/"),
+)
+
+
+class Points(Model):
+    """Probe points: which locations are expected, how many must agree, how a location that
+    cannot see is told (docs/probe-points.md)."""
+
+    # Empty: this location alone (the config's `location`).
+    expected: tuple[Annotated[str, Field(pattern=_LOCATION_PATTERN)], ...] = ()
+    # None: a majority of the expected locations.
+    quorum: int | None = Field(default=None, ge=1, le=MAX_STORED_INT)
+    missing_after: Duration = 90.0
+    settle_after: Duration = 120.0
+    refresh: Duration = 5.0
+    canaries: tuple[Canary, ...] = DEFAULT_CANARIES
+    canary_failures: int = Field(default=2, ge=1, le=MAX_STORED_INT)
+    blind_ratio: float = Field(default=0.9, gt=0, le=1)
+    blind_min_checks: int = Field(default=10, ge=1, le=MAX_STORED_INT)
+
+    def locations(self, own: str) -> tuple[str, ...]:
+        """The expected locations: as configured, or this one alone."""
+        return self.expected or (own,)
+
+    def majority(self, own: str) -> int:
+        """The quorum: as configured, or a majority of the expected locations."""
+        return self.quorum or len(self.locations(own)) // 2 + 1
+
+
+def effective_quorum(quorum: int, expected: int, reporting: int) -> int:
+    """The quorum taken over the locations that reported: `quorum` of `expected` scaled to
+    `reporting` (rounded up), at least 1. 2 of 3 with one missing is 2 of 2; with two
+    missing, 1 of 1. The SQL function monitor_quorum() is the same rule."""
+    if reporting >= expected:
+        return quorum
+    return max(1, -(-quorum * reporting // expected))
+
+
 class Config(Model):
     defaults: Defaults = Defaults()
     storage: Storage = Storage()
     server: Server = Server()
     scheduler: Scheduler = Scheduler()
-    location: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
+    location: str = Field(default="default", pattern=_LOCATION_PATTERN)
+    # None: no `points:` section (one location, no canaries); see Points.
+    points: Points | None = None
     timezone: str = "Asia/Shanghai"
     maintenance: tuple[MaintenanceWindow, ...] = ()
     sites: tuple[Site, ...] = ()
@@ -161,8 +219,16 @@ class Config(Model):
         for site in self.sites:
             yield from site.checks
 
+    @property
+    def probe_points(self) -> Points:
+        """The `points:` section, or without one: this location alone, no canaries."""
+        return self.points if self.points is not None else _ALONE
+
     def site(self, site_id: str) -> Site:
         return next(s for s in self.sites if s.id == site_id)
+
+
+_ALONE = Points(canaries=())
 
 
 def _substitute(text: str, where: str) -> str:
@@ -453,6 +519,8 @@ def _parse(data: Any, source: str) -> Config:
         sites.append(site.model_copy(update={"checks": tuple(checks)}))
     for i, window in enumerate(config.maintenance):
         _check_window(window, f"maintenance[{i}]", site_seen, ZoneInfo(config.timezone))
+    if config.points is not None:
+        _check_points(config.points)
     config = config.model_copy(update={"sites": tuple(sites)})
     _register_secret_fields(config)
     return config
@@ -462,6 +530,33 @@ def _site_shell(raw: Any, index: int) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"sites[{index}]: a site must be a mapping")
     return {k: v for k, v in raw.items() if k != "checks"}
+
+
+def _check_points(points: Points) -> None:
+    """What the Points model cannot say with a path of its own."""
+    seen: dict[str, int] = {}
+    for i, location in enumerate(points.expected):
+        if location in seen:
+            raise ConfigError(
+                f"points.expected[{i}]: location {location!r} is listed twice "
+                f"(also expected[{seen[location]}])"
+            )
+        seen[location] = i
+    if points.quorum is not None and points.quorum > len(points.expected or ("",)):
+        raise ConfigError(
+            f"points.quorum: {points.quorum} is more than the "
+            f"{len(points.expected or ('',))} expected locations"
+        )
+    ids: dict[str, int] = {}
+    for i, canary in enumerate(points.canaries):
+        if canary.id in ids:
+            raise ConfigError(f"points.canaries[{i}].id: duplicate canary id {canary.id!r}")
+        ids[canary.id] = i
+        if canary.timeout > canary.interval:
+            raise ConfigError(
+                f"points.canaries[{i}].timeout: {canary.timeout:g}s is longer than the "
+                f"interval ({canary.interval:g}s)"
+            )
 
 
 def _check_window(
@@ -539,6 +634,12 @@ def config_warnings(config: Config) -> list[str]:
     out = []
     if not any(site.checks for site in config.sites):
         out.append(f"{config.source}: no checks configured: `monitor run` would probe nothing")
+    points = config.probe_points
+    if points.expected and config.location not in points.expected:
+        out.append(
+            f"{config.source}: location: {config.location!r} is not in points.expected "
+            f"({', '.join(points.expected)}): its results are stored but never vote"
+        )
     for i, site in enumerate(config.sites):
         for j, check in enumerate(site.checks):
             if check.type == "http" and check.timeout_s < OFFICIAL_TIMEOUT_S:

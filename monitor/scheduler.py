@@ -1,9 +1,13 @@
 """Run every check at its interval, spread over the interval, bounded, never drifting.
 
-Each check's due times lie on a fixed grid: `offset + n * interval` on the monotonic clock,
-where `offset` comes from a stable hash of the check key. The next due time is taken from the
-grid, never from when the last probe finished, so a schedule cannot drift; and checks with the
-same interval start spread across it instead of all at once.
+Each check's due times lie on a fixed grid: `offset + n * interval` seconds of wall-clock
+(Unix) time, where `offset` comes from a stable hash of the check key alone. The next due
+time is taken from the grid, never from when the last probe finished, so a schedule cannot
+drift; checks with the same interval start spread across it instead of all at once; and every
+probe location (each its own process, machine and monotonic clock) probes a check at the same
+instants, so their results line up slot by slot (`slot_of`). Waiting is done on the monotonic
+clock, converted from the wall grid at each due time, so a wall-clock step is followed at the
+next probe without a probe fired twice or skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import itertools
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
@@ -45,9 +50,22 @@ def phase_offset(key: str, interval: float) -> float:
 
 
 def next_due(key: str, interval: float, after: float) -> float:
-    """The first grid point of this check at or after `after`."""
+    """The first grid point of this check at or after `after` (seconds of Unix time)."""
     offset = phase_offset(key, interval)
     return offset + math.ceil((after - offset) / interval) * interval
+
+
+# A probe that starts this share of an interval before its grid instant (a wall clock slewed
+# since the wait began) still answers that instant.
+_SLOT_TOLERANCE = 0.05
+
+
+def slot_of(key: str, interval: float, started_at: datetime) -> datetime:
+    """The grid instant a probe of this check that started at `started_at` answers: the same
+    at every location, whatever its clock's skew (below half an interval) or its lag."""
+    offset = phase_offset(key, interval)
+    n = math.floor((started_at.timestamp() - offset) / interval + _SLOT_TOLERANCE)
+    return datetime.fromtimestamp(offset + n * interval, UTC)
 
 
 @dataclass(slots=True)
@@ -119,17 +137,23 @@ class Scheduler:
             entry = self._entries.get(key)
             if entry is None:
                 added.append(key)
-                self._push(check, next_due(key, check.interval_s, now))
+                self._push(check, self._grid_due(key, check.interval_s, now))
             elif entry.check != check:
                 changed.append(key)
                 if entry.check.interval_s != check.interval_s:
-                    self._push(check, next_due(key, check.interval_s, now))
+                    self._push(check, self._grid_due(key, check.interval_s, now))
                 else:
                     entry.check = check  # same slot in the schedule, new settings
             else:
                 unchanged.append(key)
         self._wake()
         return ScheduleChange(tuple(added), tuple(removed), tuple(changed), tuple(unchanged))
+
+    def _grid_due(self, key: str, interval: float, after: float) -> float:
+        """The check's first wall-grid instant at or after monotonic time `after`, as
+        monotonic time."""
+        shift = self._clock.now().timestamp() - self._clock.monotonic()
+        return next_due(key, interval, after + shift) - shift
 
     def _push(self, check: CheckSpec, due: float) -> None:
         generation = next(self._generations)
@@ -152,9 +176,10 @@ class Scheduler:
             if entry is None or entry.generation != generation:
                 continue  # removed, or rescheduled under a new interval
             interval = entry.check.interval_s
-            following = due + interval
+            # The grid instant after this one, taken from the wall grid again each time.
+            following = self._grid_due(key, interval, due + interval / 2)
             if following <= now:  # the loop fell more than an interval behind: rejoin the grid
-                following = next_due(key, interval, now + 1e-9)
+                following = self._grid_due(key, interval, now + 1e-9)
             heapq.heappush(self._heap, (following, generation, key))
             if key in self._running:
                 self.skipped += 1

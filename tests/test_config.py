@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from monitor.cli import main
-from monitor.config import ConfigError, load_config
+from monitor.config import ConfigError, config_warnings, load_config
 from monitor.configtypes import parse_duration, parse_size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -397,3 +397,57 @@ def test_an_empty_config_validates_with_a_warning(
     assert main(["validate", "-c", str(path)]) == 0
     err = capsys.readouterr().err
     assert err == f"warning: {path}: no checks configured: `monitor run` would probe nothing\n"
+
+
+def test_points_default_to_one_location_without_canaries(tmp_path: Path) -> None:
+    """Without a `points` section the location is alone: quorum 1, no canary is probed (so no
+    test and no deployment that never asked reaches the default canaries)."""
+    config = load_config(write(tmp_path, "location: beijing\n"))
+    points = config.probe_points
+    assert points.locations("beijing") == ("beijing",)
+    assert points.majority("beijing") == 1
+    assert points.canaries == ()
+
+
+def test_points_quorum_defaults_to_a_majority_and_canaries_to_the_documented_three(
+    tmp_path: Path,
+) -> None:
+    """Three expected: quorum 2; four: 3; a `points` section without `canaries` probes the
+    three documented defaults, `canaries: []` none."""
+    three = load_config(write(tmp_path, "points: {expected: [ct, cu, cm]}\n")).probe_points
+    assert three.majority("ct") == 2
+    assert [c.id for c in three.canaries] == ["baidu", "qq", "gov"]
+    four = load_config(write(tmp_path, "points: {expected: [a, b, c, d], canaries: []}\n"))
+    assert four.probe_points.majority("a") == 3 and four.probe_points.canaries == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("points: {expected: [a, b], quorum: 3}", "points.quorum: 3 is more than the 2 expected"),
+        ("points: {quorum: 2}", "points.quorum: 2 is more than the 1 expected"),
+        ("points: {expected: [a, a]}", "points.expected[1]: location 'a' is listed twice"),
+        ("points: {expected: [a], quorum: 0}", "points.quorum: Input should be greater than"),
+        ("points: {canaries: [{id: x, url: 'ftp://x'}]}", "points.canaries[0].url: URL must"),
+        (
+            "points: {canaries: [{id: x, url: 'http://x/', timeout: 40s}]}",
+            "points.canaries[0].timeout: 40s is longer than the interval (30s)",
+        ),
+        (
+            "points: {canaries: [{id: x, url: 'http://x/'}, {id: x, url: 'http://y/'}]}",
+            "points.canaries[1].id: duplicate canary id 'x'",
+        ),
+        ("points: {blind_ratio: 1.5}", "points.blind_ratio: Input should be less than or equal"),
+        ("points: {expeted: [a]}", "points.expeted: unknown key"),
+    ],
+)
+def test_bad_points_are_refused_with_their_path(tmp_path: Path, text: str, expected: str) -> None:
+    """Each bad `points` key is one line naming its path."""
+    assert expected in error_of(tmp_path, text + "\n")
+
+
+def test_a_location_not_expected_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    """`monitor report` loads the same file with the default location: a location outside
+    `points.expected` loads, and validate warns that it never votes."""
+    config = load_config(write(tmp_path, "location: elsewhere\npoints: {expected: [ct, cu]}\n"))
+    assert any("never vote" in w for w in config_warnings(config))

@@ -6,12 +6,13 @@ import asyncio
 import itertools
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from monitor.checkspec import CheckSpec
 from monitor.results import Outcome, ProbeResult
-from monitor.scheduler import Scheduler, next_due, phase_offset
+from monitor.scheduler import Scheduler, next_due, phase_offset, slot_of
 from tests.fakeclock import FakeClock
 
 
@@ -25,6 +26,12 @@ class Observer:
 
     def probe_skipped(self, site: str, check: str) -> None:
         self.skipped.append((site, check))
+
+
+def grid_first(clock: FakeClock, key: str, interval: float) -> float:
+    """The check's first due time from the clock's start (monotonic 1000), on that clock."""
+    shift = clock.now().timestamp() - clock.monotonic()
+    return next_due(key, interval, 1000.0 + shift) - shift
 
 
 def make_check(check_id: str, interval: float = 60.0, site: str = "s") -> CheckSpec:
@@ -110,7 +117,7 @@ async def test_due_times_follow_the_grid_without_drift() -> None:
         await clock.advance(100)
     starts = harness.starts[check.key]
     assert len(starts) == 10
-    first = next_due(check.key, 10, 1000.0)
+    first = grid_first(clock, check.key, 10)
     assert starts == pytest.approx([first + 10 * n for n in range(10)])
 
 
@@ -188,7 +195,7 @@ async def test_set_checks_adds_removes_and_keeps_schedules() -> None:
         await clock.advance(30)
     assert len(harness.starts[drop.key]) == 3
     assert len(harness.starts[new.key]) == 3
-    first = next_due(keep.key, 10, 1000.0)
+    first = grid_first(clock, keep.key, 10)
     assert harness.starts[keep.key] == pytest.approx([first + 10 * n for n in range(6)])
 
 
@@ -250,3 +257,40 @@ async def test_drain_does_not_wait_forever_for_a_probe_that_ignores_cancellation
     finally:
         release.set()
         await asyncio.sleep(0)
+
+
+async def test_two_locations_with_different_clocks_probe_at_the_same_instants() -> None:
+    """Two processes whose monotonic clocks differ (two machines) and whose wall clocks differ
+    by 2 s probe a check at the same wall-clock grid instants, so their results answer the
+    same slots; the phase depends on the check alone."""
+    check = make_check("home", interval=60)
+    slots: list[list[datetime]] = []
+    for monotonic, skew in ((1000.0, 0.0), (987_654.3, 2.0)):
+        clock = FakeClock(
+            start=datetime(2026, 7, 1, tzinfo=UTC) + timedelta(seconds=skew), monotonic=monotonic
+        )
+        harness = Harness(clock)
+        harness.scheduler.set_checks([check])
+        async with harness:
+            await clock.advance(300)
+        walls = [
+            clock.now() - timedelta(seconds=clock.monotonic() - t)
+            for t in harness.starts[check.key]
+        ]
+        offset = phase_offset(check.key, 60)
+        assert all(
+            abs((w.timestamp() - offset) / 60 - round((w.timestamp() - offset) / 60)) < 1e-6
+            for w in walls
+        )
+        slots.append([slot_of(check.key, 60, w) for w in walls])
+    assert slots[0] == slots[1]  # skew of 2 s: the same instants, the same slots
+    assert len(slots[0]) == 5
+
+
+def test_slot_of_is_the_grid_instant_a_late_or_slightly_early_start_answers() -> None:
+    """A start 40 s late answers its grid instant; one 1 s early (a slewed clock) too."""
+    offset = phase_offset("s/home", 60)
+    instant = datetime.fromtimestamp(offset + 60 * 29_500_000, UTC)
+    for delta in (0.0, 40.0, -1.0, 59.0 - 60 * 0.05):
+        assert slot_of("s/home", 60, instant + timedelta(seconds=delta)) == instant
+    assert slot_of("s/home", 60, instant + timedelta(seconds=58)) != instant

@@ -275,11 +275,23 @@ def test_a_result_journaled_before_the_measurement_columns_is_taken_up() -> None
     columns) is read back whole, those columns empty; its figures stay in `data`."""
     writer = Writer(_no_database, WriterSettings(), RecordingStoreMetrics(), SystemClock())
     row = list(writer._record(result(T0, items=3)))
-    old = _journal_row(tuple(row[: len(RESULT_COLUMNS) - len(MEASUREMENT_COLUMNS)]))
+    # Nor had it the slot column (migration 0008), which comes last.
+    old = _journal_row(tuple(row[: len(RESULT_COLUMNS) - len(MEASUREMENT_COLUMNS) - 1]))
     back = _from_journal_row(old)
     assert back is not None and len(back) == len(RESULT_COLUMNS)
     assert back[: len(old)] == tuple(row[: len(old)])
-    assert back[len(old) :] == (None,) * len(MEASUREMENT_COLUMNS)
+    assert back[len(old) :] == (None,) * (len(MEASUREMENT_COLUMNS) + 1)
+
+
+def test_a_result_journaled_before_the_slot_column_is_taken_up() -> None:
+    """A row journaled by a monitor from before migration 0008 (no slot) is read back whole,
+    without a slot (it never votes)."""
+    writer = Writer(_no_database, WriterSettings(), RecordingStoreMetrics(), SystemClock())
+    writer.intervals = {"portal/home": 60.0}
+    row = writer._record(result(T0, items=3))
+    assert row[RESULT_COLUMNS.index("slot")] is not None
+    back = _from_journal_row(_journal_row(row[:-1]))
+    assert back is not None and back[:-1] == row[:-1] and back[-1] is None
 
 
 async def _no_database() -> asyncpg.Connection:

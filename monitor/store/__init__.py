@@ -143,6 +143,11 @@ class _Database:
             await self.embedded.stop()
 
 
+def _intervals(config: Config) -> dict[str, float]:
+    """Each check's interval by key: what dates a result's slot."""
+    return {check.key: check.interval_s for check in config.checks()}
+
+
 def _check_url(url: str) -> str:
     """Refuse a database URL asyncpg cannot parse (in one line, no secret); its password."""
     try:
@@ -302,6 +307,8 @@ class Store:
                 redact=db.redact,
                 journal=Journal(journal) if journal is not None else None,
             )
+        if writer is not None:
+            writer.intervals = _intervals(config)
         store = cls(config, db, pool, writer, clock)
         if claimed is not None:
             store._claim = asyncio.create_task(_hold(claimed), name="store-claim")
@@ -354,6 +361,8 @@ class Store:
     async def reconfigure(self, config: Config) -> None:
         """Sync sites and checks after a config reload, now (raises when it cannot)."""
         self._config = config
+        if self._writer is not None:
+            self._writer.intervals = _intervals(config)
         await queries.sync_config(self._pool, config)
 
     def reconfigure_in_background(self, config: Config) -> None:
@@ -363,6 +372,8 @@ class Store:
         backoff until it succeeds; a later reload replaces an unfinished one.
         """
         self._config = config
+        if self._writer is not None:
+            self._writer.intervals = _intervals(config)
         if self._pool.is_closing():
             return  # a reload racing the shutdown: nothing can be written any more
         if self._syncer is not None:

@@ -206,6 +206,19 @@ async def sync_config(db: asyncpg.Pool | asyncpg.Connection, config: Config) -> 
             "WHERE active AND NOT (site || '/' || check_id) = ANY($1::text[])",
             [f"{c[0]}/{c[1]}" for c in checks],
         )
+        points = config.probe_points
+        await conn.execute(
+            """
+            INSERT INTO points_config (id, expected, quorum, missing_after_s, updated_at)
+            VALUES (1, $1, $2, $3, now())
+            ON CONFLICT (id) DO UPDATE SET expected = excluded.expected,
+                quorum = excluded.quorum, missing_after_s = excluded.missing_after_s,
+                updated_at = now()
+            """,
+            list(points.locations(config.location)),
+            points.majority(config.location),
+            points.missing_after,
+        )
 
 
 async def prune(

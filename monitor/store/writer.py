@@ -52,6 +52,7 @@ from monitor.measurements import (
 )
 from monitor.redact import scrub
 from monitor.results import Outcome, ProbeResult
+from monitor.scheduler import slot_of
 from monitor.store.journal import Journal
 
 log = structlog.get_logger(__name__)
@@ -89,6 +90,7 @@ RESULT_COLUMNS = (
     "items",
     "data",
     *MEASUREMENT_COLUMNS,
+    "slot",
 )
 _COLS = ", ".join(RESULT_COLUMNS)
 _STAGE = "monitor_probe_results_stage"
@@ -216,6 +218,9 @@ class Writer:
         self._metrics = metrics
         self._clock = clock
         self._redact = redact
+        # Each check's interval, to date its results' slots (monitor.scheduler.slot_of); the
+        # store keeps it to the config. A check not in it gets no slot (it never votes).
+        self.intervals: dict[str, float] = {}
         self._results: deque[Record] = deque()
         self._events: deque[IncidentEvent] = deque()
         self._inflight: _Batch | None = None
@@ -608,7 +613,12 @@ class Writer:
             r.items,
             _json(data) if data else None,
             *_measurement_columns(measured),
+            self._slot(r.key, started),
         )
+
+    def _slot(self, key: str, started: datetime) -> datetime | None:
+        interval = self.intervals.get(key)
+        return slot_of(key, interval, started) if interval is not None else None
 
     def _result_id(self, started: datetime) -> uuid.UUID:
         """A UUIDv7: time-ordered (index locality), unique without asking the database."""
@@ -626,7 +636,7 @@ class Writer:
 
 # The timestamptz columns of a row, by position.
 _TIME_COLUMNS = tuple(
-    RESULT_COLUMNS.index(c) for c in ("started_at", "cert_expiry_at", "newest_item_at")
+    RESULT_COLUMNS.index(c) for c in ("started_at", "cert_expiry_at", "newest_item_at", "slot")
 )
 
 
@@ -640,10 +650,12 @@ def _journal_row(record: Record) -> list[Any]:
 
 def _from_journal_row(values: list[Any]) -> Record | None:
     """The row back from its JSON values; None for one that is not a row of ours."""
-    if len(values) == len(RESULT_COLUMNS) - len(MEASUREMENT_COLUMNS):
+    if len(values) == len(RESULT_COLUMNS) - len(MEASUREMENT_COLUMNS) - 1:
         # Journaled by a monitor from before 0007: its figures are in `data` only (the report's
-        # tables miss that one row's, the row itself is stored whole).
-        values = [*values, *_NO_MEASUREMENT]
+        # tables miss that one row's, the row itself is stored whole), and it has no slot.
+        values = [*values, *_NO_MEASUREMENT, None]
+    elif len(values) == len(RESULT_COLUMNS) - 1:
+        values = [*values, None]  # journaled before results had a slot (0008)
     if len(values) != len(RESULT_COLUMNS):
         return None
     row = list(values)
