@@ -2,7 +2,8 @@
 # Every check of the deployment files that can run without Docker or a cluster:
 #   Prometheus config and rules (promtool check config / check rules / test rules),
 #   Alertmanager config, templates and routes (amtool check-config / template render /
-#   config routes test for every owner), and the Kubernetes manifests (kubectl kustomize).
+#   config routes test for every owner), and the Kubernetes manifests (kubectl kustomize: the
+#   base, the sharded overlay, and the probe points' overlay with one StatefulSet per location).
 # Usage: deploy/check.sh   (from anywhere; exits non-zero on the first failure)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -54,6 +55,13 @@ if command -v kubectl >/dev/null 2>&1; then
   sharded=$(kubectl kustomize kubernetes-sharded)
   grep -q -- '--shard' <<<"$sharded"
   echo "  deploy/kubernetes-sharded renders, with --shard"
+  # One StatefulSet per probe point, each with its own location, and no Deployment left over.
+  located=$(kubectl kustomize kubernetes-locations)
+  sets=$(grep -c '^kind: StatefulSet$' <<<"$located")
+  points=$(grep -A1 -- '- name: MONITOR_LOCATION$' <<<"$located" | sed -n 's/^ *value: //p' | sort -u)
+  ! grep -q '^kind: Deployment$' <<<"$located"
+  [ "$sets" -ge 2 ] && [ "$(wc -l <<<"$points")" -eq "$sets" ]
+  echo "  deploy/kubernetes-locations renders: $sets locations ($(echo $points))"
 else
   echo "  kubectl not installed: skipped"
 fi

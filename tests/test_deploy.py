@@ -199,12 +199,23 @@ def test_prometheus_scrapes_the_compose_monitor_and_alertmanager() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     # The alert rules select up{job="monitor"}: the job name is part of the contract.
     assert '{job="monitor"}' in (PROMETHEUS / "rules" / "alerts-monitor.yml").read_text()
-    [target] = jobs["monitor"]["static_configs"][0]["targets"]
-    host, port = target.split(":")
-    assert host in services
-    assert int(port) == MONITOR_PORT
-    assert services["monitor"]["environment"]["MONITOR_LISTEN"] == f"0.0.0.0:{MONITOR_PORT}"
+    # One target per probe point, each a compose monitor with a location of its own.
+    targets = jobs["monitor"]["static_configs"][0]["targets"]
+    locations = []
+    for target in targets:
+        host, port = target.split(":")
+        assert host in services
+        assert int(port) == MONITOR_PORT
+        assert services[host]["environment"]["MONITOR_LISTEN"] == f"0.0.0.0:{MONITOR_PORT}"
+        locations.append(services[host]["environment"]["MONITOR_LOCATION"])
+    monitors = {n for n, s in services.items() if "MONITOR_LOCATION" in s.get("environment", {})}
+    assert {t.split(":")[0] for t in targets} == monitors
+    assert len(set(locations)) == len(locations) >= 2, locations
+    # ... and those are the points the shared config expects.
+    assert sorted(load_yaml(DEPLOY / "monitor.yaml")["points"]["expected"]) == sorted(locations)
     assert f"127.0.0.1:{MONITOR_PORT}:{MONITOR_PORT}" in services["monitor"]["ports"]
+    published = [p for name in monitors for p in services[name]["ports"]]
+    assert len({p.rsplit(":", 1)[0] for p in published}) == len(published), published
     [am_target] = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     am_host, am_port = am_target.split(":")
     assert am_host in services
@@ -380,6 +391,67 @@ def test_shipped_monitor_configs_validate(monkeypatch: pytest.MonkeyPatch) -> No
     k8s = parse_config(yaml.safe_load(config_map["data"]["monitor.yaml"]), "configmap")
     assert k8s.server.port == MONITOR_PORT
     assert k8s.server.host == "0.0.0.0"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_locations_overlay_runs_one_statefulset_per_expected_location(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """deploy/kubernetes-locations: one StatefulSet per probe point, each with its own
+    `location` (the ConfigMap's points.expected, nothing more, nothing less), selecting only
+    its own pods, with a valid `--shard i/n` for every ordinal; the base Deployment is gone,
+    the one Service and PodMonitor scrape them all, and the config validates."""
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(DEPLOY / "kubernetes-locations")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    assert not [d for d in docs if d["kind"] == "Deployment"]
+    sets = [d for d in docs if d["kind"] == "StatefulSet"]
+    [config_map] = [d for d in docs if d["kind"] == "ConfigMap"]
+    monkeypatch.setenv("MONITOR_DATABASE_URL", "postgresql://monitor:secret@db:5432/monitor")
+    monkeypatch.delenv("MONITOR_LISTEN", raising=False)
+    config = parse_config(yaml.safe_load(config_map["data"]["monitor.yaml"]), "configmap")
+    points = config.probe_points
+    [service] = [d for d in docs if d["kind"] == "Service"]
+    [pod_monitor] = [d for d in docs if d["kind"] == "PodMonitor"]
+    seen: dict[str, int] = {}
+    selectors = []
+    for statefulset in sets:
+        spec = statefulset["spec"]
+        pod = spec["template"]
+        labels = pod["metadata"]["labels"]
+        selectors.append(tuple(sorted(spec["selector"]["matchLabels"].items())))
+        assert spec["selector"]["matchLabels"].items() <= labels.items()
+        assert service["spec"]["selector"].items() <= labels.items()
+        assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        (container,) = pod["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        location = env["MONITOR_LOCATION"]
+        count = int(env["SHARD_COUNT"])
+        assert count == spec["replicas"], statefulset["metadata"]["name"]
+        (line,) = container["args"]
+        for i in range(count):
+            done = subprocess.run(
+                ["sh", "-c", f'monitor() {{ echo "$@"; }}; {line.replace("exec ", "", 1)}'],
+                env={
+                    "SHARD_INDEX": "",
+                    "POD_NAME": f"{statefulset['metadata']['name']}-{i}",
+                    "SHARD_COUNT": str(count),
+                },
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert done.stdout.split()[-2:] == ["--shard", f"{i}/{count}"], done.stdout
+            Shard.parse(f"{i}/{count}")
+        assert location not in seen, f"location {location} runs twice"
+        seen[location] = count
+    assert len(set(selectors)) == len(sets), "two locations select the same pods"
+    assert sorted(seen) == sorted(points.expected or ()), (seen, points.expected)
+    assert len(seen) >= 3 and max(seen.values()) >= 2, "a location with shards is shown"
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
