@@ -283,3 +283,12 @@ class TcpProxy:
             for w in pair:
                 w.transport.abort()
             self._pairs.discard(pair)
+
+
+async def select(store: Store, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run a raw read query on the store's own pool.
+
+    Only tests look at the tables this way: the code reads through the store's read
+    interface (monitor.store.reader), so the store has no raw-SQL method of its own.
+    """
+    return list(await store._pool.fetch(sql, *args))

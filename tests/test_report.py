@@ -45,7 +45,7 @@ from tests.history import (
     scenario,
     write,
 )
-from tests.pg import RecordingStoreMetrics, fresh_schema, pg_url  # noqa: F401
+from tests.pg import RecordingStoreMetrics, fresh_schema, pg_url, select  # noqa: F401
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = 86400.0
@@ -74,7 +74,7 @@ async def _build_world() -> World:
             await write(history, store)
             # Long after the quarter: the raw results are gone, the report must not mind.
             await store.prune(now=datetime(2027, 1, 1, tzinfo=UTC))
-            raw_left = (await store.fetch("SELECT count(*) FROM probe_results"))[0][0]
+            raw_left = (await select(store, "SELECT count(*) FROM probe_results"))[0][0]
             zone = history.config.timezone
 
             async def report(**kw: object) -> Report:
@@ -745,28 +745,29 @@ async def test_report_tables_are_filled_from_what_the_writer_inserts(
         )
         assert await store.flush(30)
         bounds = list(await store.latency_bounds())
-        steps = await store.fetch("SELECT * FROM login_steps_hourly")
+        steps = await select(store, "SELECT * FROM login_steps_hourly")
         assert len(steps) == 1
         buckets = steps[0]["latency_buckets"]
         assert (steps[0]["attempts"], steps[0]["failures"], steps[0]["latency_count"]) == (3, 1, 2)
         # 0.5 is on a bound (the bucket below it), 0.5001 in the next one up.
         assert buckets[bounds.index(0.5)] == 1 and buckets[bounds.index(0.5) + 1] == 1
-        versions = await store.fetch(
+        versions = await select(
+            store,
             "SELECT newest_item_at, first_seen_at, last_seen_at, observations FROM content_versions"
-            " ORDER BY first_seen_at"
+            " ORDER BY first_seen_at",
         )
         assert [tuple(v) for v in versions] == [
             (t0 - timedelta(days=3), t0, t0 + timedelta(minutes=10), 2),
             (t0, t0 + timedelta(minutes=20), t0 + timedelta(minutes=20), 1),
         ]
-        hours = {r["check_id"]: r for r in await store.fetch("SELECT * FROM content_hourly")}
+        hours = {r["check_id"]: r for r in await select(store, "SELECT * FROM content_hourly")}
         assert hours["news"]["observations"] == 3  # the probe_error is not an observation
         assert hours["news"]["unanswered_max"] is None
         assert hours["news"]["late_answers_max"] is None
         assert hours["news"]["median_response_count"] == 0
         assert hours["news"]["max_age_seconds"] == 3 * DAY + 600
         assert hours["links"]["broken_links_max"] == 1
-        links = await store.fetch("SELECT url, reason, observations FROM broken_links_seen")
+        links = await select(store, "SELECT url, reason, observations FROM broken_links_seen")
         assert [tuple(r) for r in links] == [("https://x.test/a", "404", 1)]
         assert store.writer is not None and store.writer.dropped == 0
     finally:

@@ -21,7 +21,7 @@ from monitor.store import SchemaTooNewError, Store, StoreError, WriterSettings
 from monitor.store.migrations import available, current_version, migrate
 from monitor.store.writer import MEASUREMENT_COLUMNS, Writer
 from tests.fakeclock import FakeClock
-from tests.pg import RecordingStoreMetrics, make_config, pg_conn, pg_url  # noqa: F401
+from tests.pg import RecordingStoreMetrics, make_config, pg_conn, pg_url, select  # noqa: F401
 
 T0 = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -247,7 +247,7 @@ async def test_results_are_stored_with_every_field(store: Store) -> None:
         )
     )
     assert await store.flush(10)
-    [row] = await store.fetch("SELECT * FROM probe_results")
+    [row] = await select(store, "SELECT * FROM probe_results")
     assert row["outcome"] == "ok" and row["status_code"] == 200
     assert row["phases"] == [0.01, 0.02, 0.03, 0.04, 0.05]
     assert row["cert_expiry_at"] == expiry
@@ -257,7 +257,7 @@ async def test_results_are_stored_with_every_field(store: Store) -> None:
     data = json.loads(row["data"])
     assert data["broken_links"] == ["http://a/x"]
     assert data["steps"][0]["name"] == "login"
-    [fresh] = await store.fetch("SELECT * FROM freshness_observations")
+    [fresh] = await select(store, "SELECT * FROM freshness_observations")
     assert fresh["result_id"] == row["id"] and fresh["items"] == 12
 
 
@@ -272,8 +272,8 @@ async def test_non_finite_numbers_in_extra_are_stored_as_null(store: Store) -> N
     )
     store.submit_result(result(T0, measurement=board))
     assert await store.flush(10)
-    [row] = await store.fetch(
-        "SELECT data, median_response_seconds, slowest_answer_seconds FROM probe_results"
+    [row] = await select(
+        store, "SELECT data, median_response_seconds, slowest_answer_seconds FROM probe_results"
     )
     data = json.loads(row["data"])
     assert data["extra"] == {
@@ -378,11 +378,11 @@ async def test_a_batch_written_twice_is_stored_once(pg_url: str) -> None:  # noq
             await writer._write(conn, records, [event])
         finally:
             await conn.close()
-        assert (await store.fetch("SELECT count(*) FROM probe_results"))[0][0] == 10
-        assert (await store.fetch("SELECT count(*) FROM freshness_observations"))[0][0] == 10
+        assert (await select(store, "SELECT count(*) FROM probe_results"))[0][0] == 10
+        assert (await select(store, "SELECT count(*) FROM freshness_observations"))[0][0] == 10
         [roll] = await store.rollups(T0, T0 + timedelta(hours=1))
         assert roll.probes == 10
-        assert (await store.fetch("SELECT count(*) FROM incident_events"))[0][0] == 1
+        assert (await select(store, "SELECT count(*) FROM incident_events"))[0][0] == 1
         assert len(await store.list_incidents()) == 1
     finally:
         await store.close()
@@ -411,7 +411,7 @@ async def test_incident_events_build_the_incident_row(store: Store) -> None:
     assert await store.flush(10)
     [row] = await store.list_incidents()
     assert row == resolved
-    events = await store.fetch("SELECT kind, revision FROM incident_events ORDER BY revision")
+    events = await select(store, "SELECT kind, revision FROM incident_events ORDER BY revision")
     assert [(e["kind"], e["revision"]) for e in events] == [
         ("opened", 1),
         ("updated", 2),
@@ -513,7 +513,7 @@ async def test_a_value_postgres_refuses_costs_only_its_own_result(
         store.submit_result(result(T0 + timedelta(seconds=2)))
         store.submit_incident_event(IncidentEvent("opened", T0, incident()))
         assert await store.flush(30)
-        rows = await store.fetch("SELECT started_at FROM probe_results ORDER BY started_at")
+        rows = await select(store, "SELECT started_at FROM probe_results ORDER BY started_at")
         assert [r[0] for r in rows] == [T0, T0 + timedelta(seconds=2)]
         assert len(await store.list_incidents()) == 1
         assert metrics.dropped == 1
@@ -547,7 +547,7 @@ async def test_poisoned_rows_in_a_batch_cost_only_themselves(pg_url: str) -> Non
             store.submit_result(result(T0 + timedelta(seconds=101), **poison[40]))
             store.submit_result(result(T0 + timedelta(seconds=102)))
             assert await store.flush(20)
-        rows = await store.fetch("SELECT started_at FROM probe_results ORDER BY started_at")
+        rows = await select(store, "SELECT started_at FROM probe_results ORDER BY started_at")
         good = [i for i in range(103) if i not in (*poison, 100, 101)]
         assert [r[0] for r in rows] == [T0 + timedelta(seconds=i) for i in good]
         assert metrics.dropped == 5 and store.writer is not None and store.writer.dropped == 5
@@ -595,9 +595,9 @@ async def test_prune_deletes_raw_results_past_retention_and_keeps_rollups(store:
     store.submit_result(result(now - timedelta(days=1), items=3))
     assert await store.flush(10)
     assert await store.prune(now) == 1
-    rows = await store.fetch("SELECT started_at FROM probe_results")
+    rows = await select(store, "SELECT started_at FROM probe_results")
     assert [r["started_at"] for r in rows] == [now - timedelta(days=1)]
-    assert (await store.fetch("SELECT count(*) FROM freshness_observations"))[0][0] == 1
+    assert (await select(store, "SELECT count(*) FROM freshness_observations"))[0][0] == 1
     assert len(await store.rollups(T0, now)) == 2
 
 
@@ -605,12 +605,12 @@ async def test_sites_and_checks_follow_the_config(pg_url: str) -> None:  # noqa:
     """Sites and checks are synced from config; ones removed later stay, marked inactive."""
     store = await Store.open(make_config(pg_url), None, SystemClock())
     try:
-        checks = await store.fetch("SELECT site, check_id, active FROM checks ORDER BY check_id")
+        checks = await select(store, "SELECT site, check_id, active FROM checks ORDER BY check_id")
         assert [(c["site"], c["check_id"], c["active"]) for c in checks] == [
             ("portal", "home", True),
             ("portal", "news", True),
         ]
-        [site] = await store.fetch("SELECT * FROM sites")
+        [site] = await select(store, "SELECT * FROM sites")
         assert (site["name"], site["owner"]) == ("门户网站", "portal-team")
         smaller = make_config(
             pg_url,
@@ -622,7 +622,7 @@ async def test_sites_and_checks_follow_the_config(pg_url: str) -> None:  # noqa:
             ],
         )
         await store.reconfigure(smaller)
-        checks = await store.fetch("SELECT check_id, active FROM checks ORDER BY check_id")
+        checks = await select(store, "SELECT check_id, active FROM checks ORDER BY check_id")
         assert [(c["check_id"], c["active"]) for c in checks] == [("home", True), ("news", False)]
     finally:
         await store.close()

@@ -21,6 +21,7 @@ from tests.pg import (  # noqa: F401
     TcpProxy,
     make_config,
     pg_url,
+    select,
     via,
     wait_for,
 )
@@ -91,11 +92,11 @@ async def test_outage_mid_run_loses_and_duplicates_nothing(
         assert await store.flush(30)
         assert store.ready() == (True, "ok")
 
-        rows = await store.fetch("SELECT count(*), count(DISTINCT started_at) FROM probe_results")
+        rows = await select(store, "SELECT count(*), count(DISTINCT started_at) FROM probe_results")
         assert tuple(rows[0]) == (n, n)
-        rollup = await store.fetch("SELECT sum(probes), sum(failures) FROM rollups_hourly")
+        rollup = await select(store, "SELECT sum(probes), sum(failures) FROM rollups_hourly")
         assert tuple(rollup[0]) == (n, 9)
-        stored_events = await store.fetch("SELECT id::text FROM incident_events")
+        stored_events = await select(store, "SELECT id::text FROM incident_events")
         assert sorted(r[0] for r in stored_events) == sorted(e.id for e in sink.events)
         incidents = {i.check: i for i in await store.list_incidents()}
         assert incidents["home"].resolved_at == T0 + timedelta(seconds=309)
@@ -131,12 +132,12 @@ async def test_commit_with_lost_answer_is_not_written_twice(
         await asyncio.wait_for(proxy.swallowed.wait(), 20)
         assert await store.flush(30)
         assert metrics.write_errors >= 1
-        rows = await store.fetch("SELECT count(*) FROM probe_results")
+        rows = await select(store, "SELECT count(*) FROM probe_results")
         assert rows[0][0] == 30
         [rollup] = await store.rollups(T0, T0 + timedelta(hours=1))
         assert (rollup.probes, rollup.failures) == (30, 3)
         assert len(sink.events) == 1
-        stored_events = await store.fetch("SELECT count(*) FROM incident_events")
+        stored_events = await select(store, "SELECT count(*) FROM incident_events")
         assert stored_events[0][0] == 1
     finally:
         await store.close()

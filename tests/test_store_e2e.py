@@ -16,7 +16,7 @@ from monitor.probes.httpclient import HttpClient
 from monitor.results import ProbeResult
 from monitor.store import Store
 from tests.fakeclock import FakeClock
-from tests.pg import CountingSink, NoGauges, make_config, pg_url  # noqa: F401
+from tests.pg import CountingSink, NoGauges, make_config, pg_url, select  # noqa: F401
 from tests.targets import LoopbackResolver
 
 
@@ -127,8 +127,8 @@ async def test_site_down_opens_and_recovery_resolves_one_incident(
             assert incident.failures == 4
             assert dict(incident.outcome_counts) == {"connect_error": 4}
             assert incident.resolution == "recovered"
-            stored = await store.fetch(
-                "SELECT outcome, started_at FROM probe_results ORDER BY started_at"
+            stored = await select(
+                store, "SELECT outcome, started_at FROM probe_results ORDER BY started_at"
             )
             assert [r["outcome"] for r in stored] == outcomes
             hour = results[0].started_at.replace(minute=0)

@@ -26,7 +26,14 @@ from monitor.store.writer import (
     _from_journal_row,
     _journal_row,
 )
-from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, pg_url, via  # noqa: F401
+from tests.pg import (  # noqa: F401
+    RecordingStoreMetrics,
+    TcpProxy,
+    make_config,
+    pg_url,
+    select,
+    via,
+)
 from tests.test_service import (  # noqa: F401  (target: a fixture)
     Service,
     free_port,
@@ -138,7 +145,7 @@ async def test_results_waiting_when_the_database_went_away_are_stored_once(
     store = await Store.open(make_config(pg_url), None, SystemClock(), journal=path)
     try:
         assert await store.flush(20)
-        stored = await store.fetch("SELECT started_at FROM probe_results ORDER BY started_at")
+        stored = await select(store, "SELECT started_at FROM probe_results ORDER BY started_at")
         assert [r[0] for r in stored] == [hour + timedelta(seconds=i) for i in range(8)]
         [roll] = await store.rollups(hour, hour + timedelta(hours=1))
         assert roll.probes == 8

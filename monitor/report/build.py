@@ -22,7 +22,6 @@ from monitor.report.gather import (
     ContentHour,
     Facts,
     IncidentRecord,
-    Reader,
     gather,
 )
 from monitor.report.histogram import add_counts, quantile
@@ -49,6 +48,7 @@ from monitor.report.period import Period
 from monitor.report.reviews import apply_reviews, read_reviews
 from monitor.report.security import security_incident
 from monitor.reviews import Review
+from monitor.store.reader import StoreReader
 
 __all__ = ["ReportError", "build_report"]
 
@@ -83,7 +83,7 @@ def _select(
 
 async def build_report(
     config: Config,
-    db: Reader,
+    store: StoreReader,
     period: Period,
     *,
     sites: Sequence[str] | None = None,
@@ -92,8 +92,8 @@ async def build_report(
 ) -> Report:
     """The report of `period` for the selected sites (all, in config order, by default).
 
-    `db` is anything with an asyncpg-style `fetch` (a Store, a pool, a connection). `now`
-    bounds incidents still open (default: the current time).
+    `store` is what it reads (monitor.store.Store). `now` bounds incidents still open
+    (default: the current time).
     """
     moment = now if now is not None else datetime.now(UTC)
     selected = _select(config, sites, kind)
@@ -103,8 +103,8 @@ async def build_report(
         for check in site.checks
         if check.type in CONTENT_TYPES
     ]
-    facts = await gather(db, period, [s.id for s in selected], content_keys)
-    reviews = await read_reviews(db, period, [s.id for s in selected])
+    facts = await gather(store, period, [s.id for s in selected], content_keys)
+    reviews = await read_reviews(store, period, [s.id for s in selected])
     reports = tuple(_site(site, facts, period, moment, reviews) for site in selected)
     return Report(
         period=period,

@@ -13,6 +13,7 @@ from typing import Any
 
 from monitor.report.histogram import Quantile
 from monitor.report.period import Period
+from monitor.store.reader import BrokenLink
 
 __all__ = [
     "Availability",
@@ -163,16 +164,6 @@ class ColumnFreshness:
     blank_hours: int
     undated_hours: int
     posts_per_month: tuple[tuple[date, int], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class BrokenLink:
-    check: str
-    url: str
-    reason: str
-    first_seen_at: datetime
-    last_seen_at: datetime
-    observations: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,17 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from monitor.report.gather import Reader
 from monitor.report.model import Status, Verdict
 from monitor.report.period import Period
 from monitor.reviews import Decision, Review
-from monitor.store.reviews import list_reviews
+from monitor.store.reader import StoreReader
 
 __all__ = ["apply_reviews", "read_reviews", "review_note"]
 
 
-async def read_reviews(db: Reader, period: Period, sites: Sequence[str]) -> list[Review]:
+async def read_reviews(store: StoreReader, period: Period, sites: Sequence[str]) -> list[Review]:
     """The reviews in force of `sites` whose span overlaps the period."""
-    found = await list_reviews(db, since=period.start, until=period.end)
+    found = await store.list_reviews(since=period.start, until=period.end)
     wanted = set(sites)
     return [review for review in found if review.site in wanted]
 

@@ -2,17 +2,24 @@
 
 `Store.open()` connects (or starts the embedded server), applies migrations, syncs sites and
 checks from the config and starts the batched writer. The probe loop hands it results and
-incident events without ever waiting on the database; readers (CLI, API, report) query it.
+incident events without ever waiting on the database; readers (CLI, API, pages, report) go
+through its read interface, `StoreReader` (monitor.store.reader), and never see SQL.
+
+    reader.py          StoreReader: the read interface, one doc line per method; its values
+    queries.py         incidents, rollups, config sync, pruning (SQL)
+    report_queries.py  the report's tables and sums (SQL)
+    reviews.py         manual reviews (SQL)
+    writer.py          batching, retry, the journal; rows.py: a result as its row
+    migrations/        the schema, numbered .sql files; derived tables are filled there
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -23,12 +30,26 @@ from monitor.config import Config
 from monitor.incidents import Incident, IncidentEvent
 from monitor.results import ProbeResult
 from monitor.reviews import NewReview, Review
-from monitor.store import queries, reviews
+from monitor.store import queries, report_queries, reviews
 from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
 from monitor.store.journal import Journal
 from monitor.store.migrations import MigrationError, SchemaTooNewError
 from monitor.store.migrations import migrate as apply_migrations
-from monitor.store.queries import Rollup
+from monitor.store.reader import (
+    BoardFacts,
+    BrokenLink,
+    CheckDays,
+    CheckKey,
+    CheckMonths,
+    ContentHour,
+    IncidentRecord,
+    LoginFacts,
+    Rollup,
+    StepHour,
+    StepMonth,
+    StoreReader,
+    Version,
+)
 from monitor.store.writer import StoreMetrics, Writer, WriterSettings
 
 __all__ = [
@@ -38,6 +59,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreMetrics",
+    "StoreReader",
     "StoreUnreachableError",
     "WriterSettings",
     "migrate",
@@ -233,7 +255,10 @@ async def _hold(conn: asyncpg.Connection) -> None:
 
 
 class Store:
-    """Probe results, incidents and rollups in Postgres. Build it with `Store.open()`."""
+    """Probe results, incidents and rollups in Postgres. Build it with `Store.open()`.
+
+    Its read methods are `StoreReader`'s (documented there).
+    """
 
     def __init__(
         self,
@@ -465,16 +490,89 @@ class Store:
         async with self._reading():
             return await queries.latency_bounds(self._pool)
 
+    async def rollup_outcomes(self) -> tuple[str, ...]:
+        async with self._reading():
+            return await queries.rollup_outcomes(self._pool)
+
+    # -- the report's reads (monitor.store.report_queries) ----------------------------------
+
+    async def daily_totals(
+        self,
+        since: datetime,
+        until: datetime,
+        timezone: str,
+        sites: Sequence[str],
+        *,
+        slow_above: float,
+    ) -> dict[CheckKey, CheckDays]:
+        async with self._reading():
+            return await report_queries.daily_totals(
+                self._pool, since, until, timezone, sites, slow_above=slow_above
+            )
+
+    async def monthly_totals(
+        self, since: datetime, until: datetime, timezone: str, sites: Sequence[str]
+    ) -> dict[CheckKey, CheckMonths]:
+        async with self._reading():
+            return await report_queries.monthly_totals(self._pool, since, until, timezone, sites)
+
+    async def incidents_overlapping(
+        self, since: datetime, until: datetime, sites: Sequence[str]
+    ) -> list[IncidentRecord]:
+        async with self._reading():
+            return await report_queries.incidents_overlapping(self._pool, since, until, sites)
+
+    async def content_versions(
+        self, since: datetime, until: datetime, sites: Sequence[str]
+    ) -> dict[CheckKey, list[Version]]:
+        async with self._reading():
+            return await report_queries.content_versions(self._pool, since, until, sites)
+
+    async def content_hours(
+        self, since: datetime, until: datetime, sites: Sequence[str]
+    ) -> dict[CheckKey, list[ContentHour]]:
+        async with self._reading():
+            return await report_queries.content_hours(self._pool, since, until, sites)
+
+    async def broken_links(
+        self, since: datetime, until: datetime, sites: Sequence[str]
+    ) -> dict[str, list[BrokenLink]]:
+        async with self._reading():
+            return await report_queries.broken_links(self._pool, since, until, sites)
+
+    async def login_steps_monthly(
+        self, since: datetime, until: datetime, timezone: str, sites: Sequence[str]
+    ) -> dict[CheckKey, list[StepMonth]]:
+        async with self._reading():
+            return await report_queries.login_steps_monthly(
+                self._pool, since, until, timezone, sites
+            )
+
+    async def login_steps_hourly(
+        self, site: str, since: datetime
+    ) -> dict[tuple[str, str], list[StepHour]]:
+        async with self._reading():
+            return await report_queries.login_steps_hourly(self._pool, site, since)
+
+    async def board_facts(
+        self, since: datetime, until: datetime, sites: Sequence[str], *, overdue_after: float
+    ) -> dict[CheckKey, BoardFacts]:
+        async with self._reading():
+            return await report_queries.board_facts(
+                self._pool, since, until, sites, overdue_after=overdue_after
+            )
+
+    async def login_facts(
+        self, since: datetime, until: datetime, sites: Sequence[str]
+    ) -> dict[CheckKey, LoginFacts]:
+        async with self._reading():
+            return await report_queries.login_facts(self._pool, since, until, sites)
+
     async def prune(self, now: datetime | None = None) -> int:
         """Delete raw results older than the retention; returns how many."""
         moment = now if now is not None else self._clock.now()
         cutoff = moment - timedelta(seconds=self._config.storage.retention)
         return await queries.prune(self._pool, cutoff)
-
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        """Run a read query on the pool (reports, tests)."""
-        async with self._reading():
-            return list(await self._pool.fetch(sql, *args))
 
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[None]:
@@ -497,3 +595,8 @@ class Store:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("store_prune_failed", error=self._db.redact(str(exc)))
             await self._clock.sleep(PRUNE_EVERY)
+
+
+def _reads(store: Store) -> StoreReader:
+    """Nothing at run time: mypy checks here that Store implements the whole StoreReader."""
+    return store

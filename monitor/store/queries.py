@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ import asyncpg
 
 from monitor.config import Config
 from monitor.incidents import Incident
+from monitor.store.reader import Rollup
 
 _INCIDENT_SELECT = """
 SELECT id::text, site, check_id, location, owner, reason, opened_at, resolved_at, resolution,
@@ -18,24 +18,6 @@ SELECT id::text, site, check_id, location, owner, reason, opened_at, resolved_at
        revision
 FROM incidents
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Rollup:
-    """One check's hour at one location (see migrations/0001_initial.sql for the counts)."""
-
-    site: str
-    check: str
-    location: str
-    hour: datetime
-    probes: int
-    failures: int
-    # Counts of the outcomes seen in the hour (absent: none), probe_error included.
-    outcomes: dict[str, int]
-    # Counts per bucket of `latency_bounds()`, the last one for +Inf; ok probes only.
-    latency_buckets: tuple[int, ...]
-    latency_sum: float
-    latency_count: int
 
 
 def _incident(row: asyncpg.Record) -> Incident:
@@ -108,7 +90,12 @@ async def load_open_incidents(
 
 async def latency_bounds(db: asyncpg.Pool | asyncpg.Connection) -> tuple[float, ...]:
     """Upper bounds (seconds) of the rollup latency buckets; +Inf is implied last."""
-    return tuple(await db.fetchval("SELECT bounds FROM latency_buckets"))
+    return tuple(float(b) for b in await db.fetchval("SELECT bounds FROM latency_buckets"))
+
+
+async def rollup_outcomes(db: asyncpg.Pool | asyncpg.Connection) -> tuple[str, ...]:
+    """The outcome names of the rollups' outcome_counts arrays, in order."""
+    return tuple(await db.fetchval("SELECT names FROM rollup_outcomes"))
 
 
 async def rollups(
@@ -120,7 +107,7 @@ async def rollups(
     check: str | None = None,
 ) -> list[Rollup]:
     """Hourly rollups with `since <= hour < until`, by check and hour."""
-    names = await db.fetchval("SELECT names FROM rollup_outcomes")
+    names = await rollup_outcomes(db)
     rows = await db.fetch(
         """
         SELECT site, check_id, location, hour, probes, failures, outcome_counts,

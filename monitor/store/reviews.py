@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
 
 import asyncpg
 
@@ -107,14 +106,8 @@ async def withdraw_review(
     return _review(row)
 
 
-class _Reader(Protocol):
-    """A pool, a connection or a Store: anything with asyncpg's `fetch`."""
-
-    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
-
-
 async def list_reviews(
-    pool: _Reader,
+    pool: asyncpg.Pool | asyncpg.Connection,
     *,
     site: str | None = None,
     since: datetime | None = None,

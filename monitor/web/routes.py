@@ -44,7 +44,6 @@ from monitor.web.views import (
     last_days,
     quarter_so_far,
     site_view,
-    step_history,
 )
 
 log = structlog.get_logger("monitor.web")
@@ -231,7 +230,7 @@ class _Pages:
                 )
                 history = reports.get(site_id)
                 steps = charts.step_chart(
-                    await step_history(store, site_id, now - timedelta(days=STEP_DAYS))
+                    await store.login_steps_hourly(site_id, now - timedelta(days=STEP_DAYS))
                 )
             except (StoreError, ReportError) as exc:
                 log.warning("web_store_unavailable", error=str(exc))

@@ -22,8 +22,8 @@ from monitor.probes.feed import FeedCheck
 from monitor.probes.freshness import FreshnessCheck
 from monitor.probes.interaction import InteractionCheck
 from monitor.report import Period, build_report, parse_period, render
-from monitor.report.gather import Reader
 from monitor.results import ProbeResult
+from monitor.store.reader import StoreReader
 from monitor.web.state import State, state_of, worst
 
 # How long a computed report is reused: the pages refresh often, the figures move slowly.
@@ -173,7 +173,7 @@ class ReportCache:
     async def sites(
         self,
         config: Config,
-        db: Reader,
+        store: StoreReader,
         period: Period,
         lang: str,
         now: datetime,
@@ -182,7 +182,7 @@ class ReportCache:
         """The report's `sites` entries (JSON form) by site id."""
 
         async def make() -> dict[str, dict[str, Any]]:
-            report = await build_report(config, db, period, sites=list(sites) or None, now=now)
+            report = await build_report(config, store, period, sites=list(sites) or None, now=now)
             rendered = render(report, "json", "en" if lang == "en" else "zh")
             assert isinstance(rendered, bytes)  # only csv gives several files
             data = json.loads(rendered)
@@ -192,46 +192,3 @@ class ReportCache:
         key = ("sites", id(config), period.start, lang, sites)
         result: dict[str, dict[str, Any]] = await self.get(key, make)
         return result
-
-
-# -- login steps over time -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StepHour:
-    hour: datetime
-    mean_seconds: float | None  # of the steps that succeeded (None: none did)
-    attempts: int
-    failures: int
-
-
-async def step_history(
-    db: Reader, site: str, since: datetime
-) -> dict[tuple[str, str], list[StepHour]]:
-    """Each login step's hourly mean latency since `since`, by (check, step), in flow order."""
-    rows = await db.fetch(
-        """
-        SELECT check_id, step, min(position) AS position, hour,
-               sum(attempts)::bigint AS attempts, sum(failures)::bigint AS failures,
-               sum(latency_sum)::float8 AS latency_sum,
-               sum(latency_count)::bigint AS latency_count
-        FROM login_steps_hourly
-        WHERE site = $1 AND hour >= $2
-        GROUP BY check_id, step, hour
-        ORDER BY check_id, min(position), step, hour
-        """,
-        site,
-        since,
-    )
-    history: dict[tuple[str, str], list[StepHour]] = {}
-    for row in rows:
-        count = row["latency_count"]
-        history.setdefault((row["check_id"], row["step"]), []).append(
-            StepHour(
-                hour=row["hour"],
-                mean_seconds=row["latency_sum"] / count if count else None,
-                attempts=row["attempts"],
-                failures=row["failures"],
-            )
-        )
-    return history

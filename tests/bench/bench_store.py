@@ -18,7 +18,7 @@ from monitor.clock import SystemClock
 from monitor.results import Outcome, Phases, ProbeResult
 from monitor.store import Store, WriterSettings
 from monitor.store.writer import Writer
-from tests.pg import RecordingStoreMetrics, fresh_schema, make_config
+from tests.pg import RecordingStoreMetrics, fresh_schema, make_config, select
 
 CHECKS = 10_000
 INTERVAL = 60.0
@@ -59,8 +59,8 @@ async def insert_rate(total: int, batch: int) -> None:
             assert await store.flush(600)
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu
-            rows = (await store.fetch("SELECT count(*) FROM probe_results"))[0][0]
-            rollups = (await store.fetch("SELECT count(*) FROM rollups_hourly"))[0][0]
+            rows = (await select(store, "SELECT count(*) FROM probe_results"))[0][0]
+            rollups = (await select(store, "SELECT count(*) FROM rollups_hourly"))[0][0]
             print(
                 f"insert: {total} results in batches of {batch}: {elapsed:.2f} s, "
                 f"{total / elapsed:,.0f} results/s sustained "
