@@ -1,21 +1,25 @@
 """Prometheus metrics: every name defined once, here, into an injected registry.
 
 Per-check series (the blackbox-compatible `probe_*` gauges and the `monitor_*` ones labelled by
-check) live in plain per-check objects and are written as exposition text directly. Measured
-with 10,000 checks: prometheus-client's labelled children took 180 MB and 7 s of CPU per
-scrape; this takes about 1 KB per check and 0.25 s per scrape, with byte for byte the same
-text. Process-wide metrics (scheduler, store, config, build) are ordinary prometheus-client
-metrics. `Metrics.exposition()` is the fast scrape; the registry itself still answers
-`generate_latest()` and `get_sample_value()` with the same samples, only slower.
+check) are one table, `FAMILIES`: each entry names a family, its kind, help and labels, and
+how its value is read from a result (or set when the check is declared). That table drives
+the values kept per check, their update from each result and their rendering, which
+`monitor.exposition` writes as text directly. Process-wide metrics (scheduler, store, config,
+build) are ordinary prometheus-client metrics. `Metrics.exposition()` is the fast scrape; the
+registry itself still answers `generate_latest()` and `get_sample_value()` with the same
+samples, only slower.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 import threading
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import (
@@ -26,12 +30,20 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor import exposition
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import TLSSpec
-from monitor.measurements import InteractionMeasurement, LoginMeasurement, SecurityMeasurement
+from monitor.exposition import Kind, escape
+from monitor.measurements import (
+    InteractionMeasurement,
+    LoginMeasurement,
+    Measurement,
+    SecurityMeasurement,
+)
 from monitor.results import (
     PHASE_NAMES,
     UNREACHABLE_OUTCOMES,
+    Certificate,
     Outcome,
     Phases,
     ProbeResult,
@@ -96,102 +108,110 @@ SCHEDULER_LAG_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
 
+# The labels every per-check series carries, unless its family says otherwise.
+CHECK_LABELS = ("check", "location", "site", "type")
+# Labels a family may take from its check (see _CheckSeries.own).
+_OWN_LABELS = frozenset({*CHECK_LABELS, "site_name"})
+
+
+# -- the family table -------------------------------------------------------------------------
+
+# How a gauge follows results:
+#   "latest": every result sets it (read None: no series until a result has it again);
+#   "site":   like latest, but a probe_error result (the monitor's own failure, which says
+#             nothing of the site) leaves what was known;
+#   "kept":   a result that measured it sets it; one that did not keeps the last value.
+# Counters add what `read` gives (None: nothing, the series does not start); histograms
+# observe it. A family with `labels` reads (label values, number) pairs instead of a number.
+Follow = Literal["latest", "site", "kept"]
+Read = Callable[[ProbeResult], Any]
+Start = Callable[[CheckSpec, Any], Any]
+M = TypeVar("M", bound=Measurement)
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One per-check metric family, all that defines it: adding a metric is adding one.
+
+    `labels` are the ones beyond `own` (the check's: check, location, site, type, or
+    site_name); a sample's label values are escaped once, where they are read. `read` takes
+    the family's value from a result (None: results do not move it, `Metrics` methods do);
+    `start` gives its value when the check is declared, from the check and its value so far
+    (None before, or kept across a config reload). A family without a value has no series.
+    """
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+    read: Read | None = None
+    follow: Follow = "latest"
+    start: Start | None = None
+    own: tuple[str, ...] = CHECK_LABELS
+    buckets: tuple[float, ...] = ()
+    writer: exposition.Writer = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        assert set(self.own) <= _OWN_LABELS, self.own
+        assert self.kind == "gauge" or self.follow == "latest", "counters and histograms add up"
+        writer = exposition.Writer(
+            self.name, self.kind, self.own, self.labels, CHECK_LABELS, self.buckets
+        )
+        object.__setattr__(self, "writer", writer)
+
+    def update(self, value: Any, result: ProbeResult) -> Any:
+        """The family's value after `result`, from its value before."""
+        assert self.read is not None
+        read = self.read(result)
+        if self.kind == "gauge":
+            return value if read is None and self.follow == "kept" else read
+        if read is None:
+            return value
+        if not self.labels:
+            if self.kind == "counter":
+                return (value or 0) + read
+            value.observe(read)
+            return value
+        if value is None:
+            value = {}
+        for key, number in read:
+            if self.kind == "counter":
+                value[key] = value.get(key, 0) + number
+            else:
+                histogram = value.get(key)
+                if histogram is None:
+                    histogram = value[key] = exposition.Histogram(self.buckets)
+                histogram.observe(number)
+        return value
+
+
+def _http_fetch(result: ProbeResult) -> Transport | None:
+    """The fetch behind an http check's result, for blackbox_exporter's HTTP prober series.
+
+    Other check types fetch too, but report only status, phases and certificate (as before).
+    """
+    return result.transport if result.type == "http" else None
+
+
+def _transport(read: Callable[[Transport], float | None]) -> Read:
+    """Read one of blackbox_exporter's HTTP facts from an http check's fetch (None: none)."""
+    return lambda r: None if (fetched := _http_fetch(r)) is None else read(fetched)
+
+
+def _measured(kind: type[M], read: Callable[[M], float | None]) -> Read:
+    """Read a figure only one check type reports, from its measurement (None: not this one)."""
+    return lambda r: read(m) if isinstance(m := r.measurement, kind) else None
+
+
+def _keep(start: Any) -> Start:
+    """Start at `start` when declared; a reload keeps the value so far."""
+    return lambda check, value: start() if value is None else value
+
+
 _OUTCOMES = tuple(Outcome)
+_OUTCOME_KEYS = MappingProxyType({o: (str(o),) for o in _OUTCOMES})
+_PHASE_KEYS = tuple((name,) for name in PHASE_NAMES)
 _NO_PHASES = Phases()
-_OUTCOME_INDEX = MappingProxyType({outcome: i for i, outcome in enumerate(_OUTCOMES)})
-# Checks per rendered chunk (see _CheckCollector.render).
-_CHUNK_CHECKS = 500
-_PROBE_LE = (*(repr(bound) for bound in PROBE_DURATION_BUCKETS), "+Inf")
-
-# (name, type, help) of every per-check family, in exposition order.
-_CHECK_FAMILIES = (
-    (
-        CHECK_INFO,
-        "gauge",
-        "Always 1; the owner, kind and site name of each check, to join onto its series.",
-    ),
-    (PROBE_SUCCESS, "gauge", "Whether the latest probe of the check succeeded (1) or not (0)."),
-    (PROBE_DURATION, "gauge", "How long the latest probe of the check took, in seconds."),
-    (PROBE_HTTP_STATUS_CODE, "gauge", "HTTP status code of the latest probe (0 if none)."),
-    (PROBE_HTTP_PHASE_DURATION, "gauge", "Seconds the latest probe spent in each HTTP phase."),
-    (PROBE_SSL_EARLIEST_CERT_EXPIRY, "gauge", "Expiry of the peer certificate, unix seconds."),
-    # blackbox_exporter's other HTTP series, with its meaning (http checks, once probed).
-    (PROBE_DNS_LOOKUP_TIME, "gauge", "Seconds the latest probe's first name lookup took."),
-    (PROBE_HTTP_SSL, "gauge", "Whether the latest probe's final answer came over TLS."),
-    (PROBE_HTTP_VERSION, "gauge", "HTTP version of the latest probe's answer (1.1; 0: none)."),
-    (
-        PROBE_HTTP_CONTENT_LENGTH,
-        "gauge",
-        "Content-Length of the latest probe's answer (-1: not given).",
-    ),
-    (
-        PROBE_HTTP_UNCOMPRESSED_BODY_LENGTH,
-        "gauge",
-        "Bytes of body the latest probe read, after decompression.",
-    ),
-    (PROBE_HTTP_REDIRECTS, "gauge", "Redirects the latest probe followed."),
-    (PROBE_IP_PROTOCOL, "gauge", "IP version (4 or 6) the latest probe connected over."),
-    (
-        PROBE_IP_ADDR_HASH,
-        "gauge",
-        "Hash of the address the latest probe connected to, to see it change.",
-    ),
-    (
-        PROBE_FAILED_DUE_TO_REGEX,
-        "gauge",
-        "Whether the latest probe failed on the body's expected markers.",
-    ),
-    (
-        PROBE_SSL_LAST_CHAIN_EXPIRY,
-        "gauge",
-        "Earliest expiry in the verified certificate chain, unix seconds.",
-    ),
-    (PROBE_SSL_LAST_CHAIN_INFO, "gauge", "Always 1; the verified leaf certificate's identity."),
-    (PROBE_TLS_VERSION_INFO, "gauge", "Always 1; the TLS version of the latest probe's answer."),
-    (
-        PROBE_REACHABLE,
-        "gauge",
-        "Whether the latest probe opened its page (1), even if its content or login failed.",
-    ),
-    (PROBE_DURATION_HISTOGRAM, "histogram", "Duration of probes, in seconds."),
-    (PROBE_RESULTS, "counter", "Probes run, by outcome."),
-    (PROBES_SKIPPED, "counter", "Probes skipped because the previous one was still running."),
-    (TLS_VERIFIED, "gauge", "Whether the check verifies TLS certificates (0: opted out)."),
-    (CONTENT_AGE, "gauge", "Age of the newest dated item the latest probe found, in seconds."),
-    (CONTENT_ITEMS, "gauge", "Number of items the latest probe found."),
-    (BROKEN_LINKS, "gauge", "Number of broken links the latest probe found."),
-    (LOGIN_STEP_DURATION, "histogram", "Duration of each successful step of a login, seconds."),
-    (LOGIN_STEP_FAILURES, "counter", "Login steps that failed (timed out, refused), by outcome."),
-    (SESSION_DROPOUTS, "counter", "Logged-in sessions that were logged out before they should."),
-    (SLOW_LOGINS, "counter", "Logins that succeeded but slower than the check's slow limit."),
-    (SESSION_LIFETIME, "gauge", "How long the latest dropped session had lived, in seconds."),
-    (INTERACTION_RESPONSE, "gauge", "Median time to answer a public question, in seconds."),
-    (UNANSWERED_QUESTIONS, "gauge", "Public questions unanswered for longer than allowed."),
-    (OLDEST_UNANSWERED, "gauge", "Age of the oldest unanswered public question, in seconds."),
-    (SECURITY_FINDINGS, "gauge", "Suspected injections, defacements, wording errors found."),
-    (INCIDENT_OPEN, "gauge", "1 while an incident of the check is open."),
-    (INCIDENTS, "counter", "Incidents opened, by reason."),
-)
-
-# Families whose series show only once measured, and the _CheckSeries attribute they read.
-_OPTIONAL = MappingProxyType(
-    {
-        PROBE_SSL_EARLIEST_CERT_EXPIRY: "cert_expiry",
-        PROBE_REACHABLE: "reachable",
-        TLS_VERIFIED: "tls_verified",
-        CONTENT_AGE: "content_age",
-        CONTENT_ITEMS: "items",
-        BROKEN_LINKS: "broken_links",
-        SESSION_DROPOUTS: "session_dropouts",
-        SLOW_LOGINS: "slow_logins",
-        SESSION_LIFETIME: "session_lifetime",
-        INTERACTION_RESPONSE: "response_median",
-        UNANSWERED_QUESTIONS: "unanswered",
-        OLDEST_UNANSWERED: "oldest_unanswered",
-        SECURITY_FINDINGS: "security_findings",
-    }
-)
-
 
 # The reasons an incident of each check type can have (the failing outcomes its probes give):
 # monitor_incidents_total{reason} starts at 0 for each from declare() on, so that increase()
@@ -210,167 +230,417 @@ _INCIDENT_REASONS: MappingProxyType[str, tuple[Outcome, ...]] = MappingProxyType
 )
 _ALL_REASONS = tuple(o for o in Outcome if o not in (Outcome.OK, Outcome.PROBE_ERROR))
 
-# blackbox_exporter's HTTP series read from the latest probe's Transport (None: left out).
-_TRANSPORT_VALUES: MappingProxyType[str, Callable[[Transport], float | None]] = MappingProxyType(
-    {
-        PROBE_DNS_LOOKUP_TIME: lambda t: t.dns_lookup_seconds,
-        PROBE_HTTP_SSL: lambda t: float(t.ssl),
-        PROBE_HTTP_VERSION: lambda t: t.http_version,
-        PROBE_HTTP_CONTENT_LENGTH: lambda t: float(t.content_length),
-        PROBE_HTTP_UNCOMPRESSED_BODY_LENGTH: lambda t: float(t.body_length),
-        PROBE_HTTP_REDIRECTS: lambda t: float(t.redirects),
-        PROBE_IP_PROTOCOL: lambda t: float(t.ip_protocol),
-        PROBE_IP_ADDR_HASH: lambda t: t.ip_addr_hash,
-        PROBE_FAILED_DUE_TO_REGEX: lambda t: float(t.failed_due_to_regex),
-        PROBE_SSL_LAST_CHAIN_EXPIRY: lambda t: t.last_chain_expiry,
-    }
+
+def _check_info(check: CheckSpec, value: Any) -> Any:
+    # The freshness category (homepage, news, notice) lets alert rules tell a stale homepage
+    # from a stale column; empty for other check types. site_name is the record's own.
+    category = str(getattr(check, "category", "") or "")
+    return (((escape(category), escape(check.kind), escape(check.owner)), 1),)
+
+
+def _tls_verified(check: CheckSpec, value: Any) -> Any:
+    tls = getattr(check, "tls", None)
+    if isinstance(tls, TLSSpec):
+        if not tls.verify:
+            # Known from the config: show the opt-out before any probe, so nobody reads an
+            # unverified site as a checked one.
+            return 0
+        if value == 0:
+            return None  # opted back in: known again after the next probe
+    return value
+
+
+def _session_dropouts(check: CheckSpec, value: Any) -> Any:
+    if value is None and getattr(check, "session", None) is not None:
+        # A check that keeps a session: its dropout counter exists at 0 from the start, so
+        # increase() sees even a dropout found by the first session probe.
+        return 0
+    return value
+
+
+def _dropouts(result: ProbeResult) -> int | None:
+    if result.outcome is Outcome.SESSION_DROPPED:
+        return 1
+    return 0 if result.steps else None  # a check that logs in: the counter exists from then on
+
+
+def _incident_reasons(check: CheckSpec, value: Any) -> Any:
+    counts: dict[tuple[str, ...], int] = {} if value is None else value
+    for reason in _INCIDENT_REASONS.get(check.type, _ALL_REASONS):
+        counts.setdefault((str(reason),), 0)
+    return counts
+
+
+# Escaped once per certificate or version seen, not once per probe.
+@functools.lru_cache(maxsize=4096)
+def _certificate_sample(cert: Certificate) -> Any:
+    key = (cert.fingerprint_sha256, escape(cert.issuer), cert.serialnumber,
+           escape(cert.subject), escape(cert.subjectalternative))  # fmt: skip
+    return ((key, 1),)
+
+
+@functools.lru_cache(maxsize=64)
+def _tls_version_sample(version: str) -> Any:
+    return (((escape(version),), 1),)
+
+
+def _certificate(result: ProbeResult) -> Any:
+    cert = fetched.certificate if (fetched := _http_fetch(result)) is not None else None
+    return None if cert is None else _certificate_sample(cert)
+
+
+def _tls_version(result: ProbeResult) -> Any:
+    version = fetched.tls_version if (fetched := _http_fetch(result)) is not None else None
+    return None if version is None else _tls_version_sample(version)
+
+
+_phase_values = operator.attrgetter(*PHASE_NAMES)
+
+
+def _phases(result: ProbeResult) -> Any:
+    return tuple(zip(_PHASE_KEYS, _phase_values(result.phases or _NO_PHASES), strict=True))
+
+
+def _step_durations(result: ProbeResult) -> Any:
+    if not result.steps:
+        return None
+    # A step that timed out at 3 s is a failure, not a 3 s login: counted by outcome (below),
+    # kept out of the latencies (and their p95).
+    return [
+        ((escape(s.name),), s.duration_seconds) for s in result.steps if s.outcome is Outcome.OK
+    ]
+
+
+def _step_failures(result: ProbeResult) -> Any:
+    if not result.steps:
+        return None
+    return [
+        ((escape(s.name), str(s.outcome)), 1) for s in result.steps if s.outcome is not Outcome.OK
+    ]
+
+
+# Every per-check family, in exposition order. Adding a per-check metric is adding an entry.
+FAMILIES: tuple[Family, ...] = (
+    Family(
+        CHECK_INFO,
+        "gauge",
+        "Always 1; the owner, kind and site name of each check, to join onto its series.",
+        labels=("category", "kind", "owner"),
+        own=(*CHECK_LABELS, "site_name"),
+        start=_check_info,
+    ),
+    # The latest probe's gauges: no series before a check's first result, so a check not
+    # probed yet is not read as down.
+    Family(
+        PROBE_SUCCESS,
+        "gauge",
+        "Whether the latest probe of the check succeeded (1) or not (0).",
+        read=lambda r: 1 if r.outcome is Outcome.OK else 0,
+    ),
+    Family(
+        PROBE_DURATION,
+        "gauge",
+        "How long the latest probe of the check took, in seconds.",
+        read=lambda r: r.duration_seconds,
+    ),
+    Family(
+        PROBE_HTTP_STATUS_CODE,
+        "gauge",
+        "HTTP status code of the latest probe (0 if none).",
+        read=lambda r: r.status_code or 0,
+    ),
+    Family(
+        PROBE_HTTP_PHASE_DURATION,
+        "gauge",
+        "Seconds the latest probe spent in each HTTP phase.",
+        labels=("phase",),
+        read=_phases,
+    ),
+    # A 0 expiry would page as expired: the series waits for a real certificate, then stays.
+    Family(
+        PROBE_SSL_EARLIEST_CERT_EXPIRY,
+        "gauge",
+        "Expiry of the peer certificate, unix seconds.",
+        read=lambda r: r.cert_expiry_timestamp,
+        follow="kept",
+    ),
+    # blackbox_exporter's other HTTP series, with its meaning (http checks, once probed).
+    Family(
+        PROBE_DNS_LOOKUP_TIME,
+        "gauge",
+        "Seconds the latest probe's first name lookup took.",
+        read=_transport(lambda t: t.dns_lookup_seconds),
+        follow="site",
+    ),
+    Family(
+        PROBE_HTTP_SSL,
+        "gauge",
+        "Whether the latest probe's final answer came over TLS.",
+        read=_transport(lambda t: float(t.ssl)),
+        follow="site",
+    ),
+    Family(
+        PROBE_HTTP_VERSION,
+        "gauge",
+        "HTTP version of the latest probe's answer (1.1; 0: none).",
+        read=_transport(lambda t: t.http_version),
+        follow="site",
+    ),
+    Family(
+        PROBE_HTTP_CONTENT_LENGTH,
+        "gauge",
+        "Content-Length of the latest probe's answer (-1: not given).",
+        read=_transport(lambda t: float(t.content_length)),
+        follow="site",
+    ),
+    Family(
+        PROBE_HTTP_UNCOMPRESSED_BODY_LENGTH,
+        "gauge",
+        "Bytes of body the latest probe read, after decompression.",
+        read=_transport(lambda t: float(t.body_length)),
+        follow="site",
+    ),
+    Family(
+        PROBE_HTTP_REDIRECTS,
+        "gauge",
+        "Redirects the latest probe followed.",
+        read=_transport(lambda t: float(t.redirects)),
+        follow="site",
+    ),
+    Family(
+        PROBE_IP_PROTOCOL,
+        "gauge",
+        "IP version (4 or 6) the latest probe connected over.",
+        read=_transport(lambda t: float(t.ip_protocol)),
+        follow="site",
+    ),
+    Family(
+        PROBE_IP_ADDR_HASH,
+        "gauge",
+        "Hash of the address the latest probe connected to, to see it change.",
+        read=_transport(lambda t: t.ip_addr_hash),
+        follow="site",
+    ),
+    Family(
+        PROBE_FAILED_DUE_TO_REGEX,
+        "gauge",
+        "Whether the latest probe failed on the body's expected markers.",
+        read=_transport(lambda t: float(t.failed_due_to_regex)),
+        follow="site",
+    ),
+    Family(
+        PROBE_SSL_LAST_CHAIN_EXPIRY,
+        "gauge",
+        "Earliest expiry in the verified certificate chain, unix seconds.",
+        read=_transport(lambda t: t.last_chain_expiry),
+        follow="site",
+    ),
+    Family(
+        PROBE_SSL_LAST_CHAIN_INFO,
+        "gauge",
+        "Always 1; the verified leaf certificate's identity.",
+        labels=("fingerprint_sha256", "issuer", "serialnumber", "subject", "subjectalternative"),
+        read=_certificate,
+        follow="site",
+    ),
+    Family(
+        PROBE_TLS_VERSION_INFO,
+        "gauge",
+        "Always 1; the TLS version of the latest probe's answer.",
+        labels=("version",),
+        read=_tls_version,
+        follow="site",
+    ),
+    Family(
+        PROBE_REACHABLE,
+        "gauge",
+        "Whether the latest probe opened its page (1), even if its content or login failed.",
+        read=lambda r: 1 if page_opened(r.outcome, r.type) else 0,
+        follow="site",
+    ),
+    # Counters and histograms start at 0 from declare() on, so increase() sees their first event.
+    Family(
+        PROBE_DURATION_HISTOGRAM,
+        "histogram",
+        "Duration of probes, in seconds.",
+        read=lambda r: r.duration_seconds,
+        buckets=PROBE_DURATION_BUCKETS,
+        start=_keep(lambda: exposition.Histogram(PROBE_DURATION_BUCKETS)),
+    ),
+    Family(
+        PROBE_RESULTS,
+        "counter",
+        "Probes run, by outcome.",
+        labels=("outcome",),
+        read=lambda r: ((_OUTCOME_KEYS[r.outcome], 1),),
+        start=_keep(lambda: dict.fromkeys(_OUTCOME_KEYS.values(), 0)),
+    ),
+    Family(
+        PROBES_SKIPPED,
+        "counter",
+        "Probes skipped because the previous one was still running.",
+        own=("check", "location", "site"),
+        start=_keep(int),
+    ),
+    Family(
+        TLS_VERIFIED,
+        "gauge",
+        "Whether the check verifies TLS certificates (0: opted out).",
+        read=lambda r: None if r.tls_verified is None else int(r.tls_verified),
+        follow="kept",
+        start=_tls_verified,
+    ),
+    # Shown once measured, kept while results do not measure them (a 0 age would read as fresh).
+    Family(
+        CONTENT_AGE,
+        "gauge",
+        "Age of the newest dated item the latest probe found, in seconds.",
+        read=lambda r: r.content_age_seconds,
+        follow="kept",
+    ),
+    Family(
+        CONTENT_ITEMS,
+        "gauge",
+        "Number of items the latest probe found.",
+        read=lambda r: r.items,
+        follow="kept",
+    ),
+    Family(
+        BROKEN_LINKS,
+        "gauge",
+        "Number of broken links the latest probe found.",
+        read=lambda r: None if r.broken_links is None else len(r.broken_links),
+        follow="kept",
+    ),
+    Family(
+        LOGIN_STEP_DURATION,
+        "histogram",
+        "Duration of each successful step of a login, seconds.",
+        labels=("step",),
+        read=_step_durations,
+        buckets=PROBE_DURATION_BUCKETS,
+    ),
+    Family(
+        LOGIN_STEP_FAILURES,
+        "counter",
+        "Login steps that failed (timed out, refused), by outcome.",
+        labels=("step", "outcome"),
+        read=_step_failures,
+    ),
+    Family(
+        SESSION_DROPOUTS,
+        "counter",
+        "Logged-in sessions that were logged out before they should.",
+        read=_dropouts,
+        start=_session_dropouts,
+    ),
+    Family(
+        SLOW_LOGINS,
+        "counter",
+        "Logins that succeeded but slower than the check's slow limit.",
+        read=_measured(
+            LoginMeasurement, lambda m: None if m.slow_login is None else int(m.slow_login)
+        ),
+    ),
+    Family(
+        SESSION_LIFETIME,
+        "gauge",
+        "How long the latest dropped session had lived, in seconds.",
+        read=_measured(LoginMeasurement, lambda m: m.session_lifetime_seconds),
+        follow="kept",
+    ),
+    Family(
+        INTERACTION_RESPONSE,
+        "gauge",
+        "Median time to answer a public question, in seconds.",
+        read=_measured(InteractionMeasurement, lambda m: m.median_response_seconds),
+        follow="kept",
+    ),
+    Family(
+        UNANSWERED_QUESTIONS,
+        "gauge",
+        "Public questions unanswered for longer than allowed.",
+        read=_measured(InteractionMeasurement, lambda m: m.unanswered),
+        follow="kept",
+    ),
+    Family(
+        OLDEST_UNANSWERED,
+        "gauge",
+        "Age of the oldest unanswered public question, in seconds.",
+        # A board read: no open question is an age of 0.
+        read=_measured(InteractionMeasurement, lambda m: m.oldest_unanswered_seconds or 0.0),
+        follow="kept",
+    ),
+    Family(
+        SECURITY_FINDINGS,
+        "gauge",
+        "Suspected injections, defacements, wording errors found.",
+        read=_measured(SecurityMeasurement, lambda m: m.security_findings),
+        follow="kept",
+    ),
+    # Set by the incident engine (Metrics.incident_opened/resolved). site_name is on
+    # monitor_incident_open so that alerts on it can name the site without a join.
+    Family(
+        INCIDENT_OPEN,
+        "gauge",
+        "1 while an incident of the check is open.",
+        labels=("owner", "reason"),
+        own=("check", "location", "site", "site_name"),
+        start=_keep(dict),
+    ),
+    Family(
+        INCIDENTS,
+        "counter",
+        "Incidents opened, by reason.",
+        labels=("reason",),
+        own=("check", "location", "site"),
+        start=_incident_reasons,
+    ),
 )
 
-# The latest probe's gauges: no sample before a check's first result.
-_LATEST_PROBE = frozenset(
-    {PROBE_SUCCESS, PROBE_DURATION, PROBE_HTTP_STATUS_CODE, PROBE_HTTP_PHASE_DURATION}
+_INDEX = MappingProxyType({family.name: i for i, family in enumerate(FAMILIES)})
+_DECLARED = tuple((i, f.start) for i, f in enumerate(FAMILIES) if f.start is not None)
+# What observe() does with each family that reads results: (index, read) of the gauges it
+# sets, of those it sets unless the result is a probe_error, of those it sets when measured;
+# (index, update) of the counters and histograms.
+_GAUGES = tuple(
+    (i, f.read, f.follow) for i, f in enumerate(FAMILIES) if f.kind == "gauge" and f.read
 )
-
-
-def _escape(value: str) -> str:
-    """Escape a label value for the text exposition format."""
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-def _num(value: float) -> str:
-    """A sample value written exactly as prometheus-client writes it (`floatToGoString`)."""
-    text = repr(float(value))
-    if text[-1] in "fn":  # inf, -inf, nan
-        return {"inf": "+Inf", "-inf": "-Inf"}.get(text, "NaN")
-    dot = text.find(".")
-    if value > 0 and dot > 6:  # Go switches to exponents sooner than Python
-        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
-        return f"{mantissa}e+{dot - 1:02d}"
-    return text
-
-
-def _count(value: int) -> str:
-    """An integer count as prometheus-client writes it (as a float)."""
-    return f"{value}.0" if value < 1_000_000 else _num(value)
-
-
-class _Histogram:
-    """Bucket counts (not cumulative) and sum of one histogram series."""
-
-    __slots__ = ("counts", "sum")
-
-    def __init__(self) -> None:
-        self.counts = [0] * len(_PROBE_LE)
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        # bisect_left: a value equal to a bound belongs to that bucket (le is inclusive).
-        self.counts[bisect_left(PROBE_DURATION_BUCKETS, value)] += 1
-        self.sum += value
-
-    def lines(self, name: str, head: str, tail: str, out: list[str]) -> None:
-        """Append the samples; labels are `head`, `le`, `tail` (in sorted order, like le)."""
-        cumulative = 0
-        for le, count in zip(_PROBE_LE, self.counts, strict=True):
-            cumulative += count
-            out.append(f'{name}_bucket{{{head},le="{le}",{tail}}} {_count(cumulative)}\n')
-        out.append(f"{name}_sum{{{head},{tail}}} {_num(self.sum)}\n")
-        out.append(f"{name}_count{{{head},{tail}}} {_count(cumulative)}\n")
+_SET = tuple((i, read) for i, read, follow in _GAUGES if follow == "latest")
+_SET_FROM_SITE = tuple((i, read) for i, read, follow in _GAUGES if follow == "site")
+_SET_MEASURED = tuple((i, read) for i, read, follow in _GAUGES if follow == "kept")
+_FOLD = tuple((i, f.update) for i, f in enumerate(FAMILIES) if f.read and f.kind != "gauge")
+# A family without the type label is the check's whatever its type: kept when the type changes.
+_UNTYPED = tuple(i for i, f in enumerate(FAMILIES) if "type" not in f.own)
+_SKIPPED, _OPEN, _OPENED = _INDEX[PROBES_SKIPPED], _INDEX[INCIDENT_OPEN], _INDEX[INCIDENTS]
+# Checks per rendered chunk (see _CheckCollector.render).
+_CHUNK_CHECKS = 500
 
 
 class _CheckSeries:
-    """Every per-check series of one check: the latest probe's values and the running totals.
+    """The values of every per-check family of one check, by family index (None: no series).
 
-    None means "not measured yet / does not apply": the series is left out rather than shown
-    as 0 (a 0 certificate expiry would page as expired, a 0 content age as fresh). The
-    latest-probe gauges (`success` and the rest) are left out until the check's first result: a
-    check not probed yet has no `probe_success` at all, so nothing reads it as down. Counters
-    and histograms start at 0 from declare() on, so `increase()` sees their first event.
+    `own` holds the check's own labels pre-rendered once (`site="..."`), `labels` the usual
+    set of them in written order, so rendering only joins strings.
     """
 
-    __slots__ = (
-        "broken_links",
-        "cert_expiry",
-        "check_label",
-        "content_age",
-        "duration",
-        "histogram",
-        "info_labels",
-        "items",
-        "labels",
-        "location_label",
-        "oldest_unanswered",
-        "outcomes",
-        "phases",
-        "probed",
-        "reachable",
-        "response_median",
-        "security_findings",
-        "session_dropouts",
-        "session_lifetime",
-        "site_label",
-        "site_type_labels",
-        "skipped",
-        "slow_logins",
-        "status_code",
-        "step_failures",
-        "steps",
-        "success",
-        "tls_verified",
-        "transport",
-        "type",
-        "type_label",
-        "unanswered",
-    )
+    __slots__ = ("labels", "own", "type", "values")
 
-    def __init__(self, site: str, check: str, type_: str, location: str) -> None:
-        self.type = type_
-        # Label pairs pre-rendered once; lines put them in sorted order (check, le, location,
-        # outcome, phase, site, step, type), as prometheus-client does, so the fast exposition
-        # is byte for byte what generate_latest writes.
-        self.check_label = f'check="{_escape(check)}"'
-        self.location_label = f'location="{_escape(location)}"'
-        self.site_label = f'site="{_escape(site)}"'
-        self.type_label = f'type="{_escape(type_)}"'
-        self.site_type_labels = f"{self.site_label},{self.type_label}"
-        self.labels = f"{self.check_label},{self.location_label},{self.site_type_labels}"
-        self.probed = False  # no latest-probe gauges until the first result (see above)
-        self.success = 0
-        self.duration = 0.0
-        self.status_code = 0
-        self.phases = _NO_PHASES  # the latest result's (frozen) Phases, split up when rendered
-        self.cert_expiry: float | None = None
-        self.reachable: int | None = None  # None: not probed yet, or only probe errors
-        self.transport: Transport | None = None  # the latest http probe's, for blackbox series
-        self.tls_verified: int | None = None
-        self.content_age: float | None = None
-        self.items: int | None = None
-        self.broken_links: int | None = None
-        self.histogram = _Histogram()
-        self.outcomes = [0] * len(_OUTCOMES)
-        self.skipped = 0
-        self.steps: dict[str, _Histogram] = {}
-        self.step_failures: dict[tuple[str, str], int] = {}  # (step, outcome) -> count
-        self.session_dropouts: int | None = None
-        self.slow_logins: int | None = None
-        self.session_lifetime: float | None = None
-        self.response_median: float | None = None
-        self.unanswered: int | None = None
-        self.oldest_unanswered: float | None = None
-        self.security_findings: int | None = None
-        self.info_labels = ""  # set by Metrics.declare, which knows owner and kind
+    def __init__(self, site: str, check: str, type_: str | None, location: str) -> None:
+        self.type = type_  # None: not declared (an incident reloaded before its check)
+        self.own = {
+            "check": f'check="{escape(check)}"',
+            "location": f'location="{escape(location)}"',
+            "site": f'site="{escape(site)}"',
+            "type": f'type="{escape(type_ or "")}"',
+            "site_name": f'site_name="{escape(site)}"',  # until declare() gives its name
+        }
+        self.labels = ",".join(self.own[name] for name in CHECK_LABELS)
+        self.values: list[Any] = [None] * len(FAMILIES)
 
-
-class _Incidents:
-    """The open incidents (by owner and reason) and the incident count (by reason) of a check."""
-
-    __slots__ = ("open", "opened", "site_name")
-
-    def __init__(self, site_name: str) -> None:
-        self.open: dict[tuple[str, str], None] = {}  # an ordered set
-        self.opened: dict[str, int] = {}
-        # On monitor_incident_open, so alerts on it can name the site without a join.
-        self.site_name = site_name
+    def lines(self, index: int, out: list[str]) -> None:
+        """Append the samples of family `index` to `out`."""
+        FAMILIES[index].writer.lines(self.values[index], self.own, self.labels, out)
 
 
 class _CheckCollector:
@@ -381,23 +651,21 @@ class _CheckCollector:
     so there is one renderer and both views always agree.
     """
 
-    def __init__(self, location: str) -> None:
-        self.location = location
+    def __init__(self) -> None:
         self.series: dict[tuple[str, str], _CheckSeries] = {}
-        self.incidents: dict[tuple[str, str], _Incidents] = {}
         # Set while Metrics.exposition() runs generate_latest, having rendered our families
         # itself; per thread, because scrapes render in a worker thread.
         self.muted = threading.local()
 
     def describe(self) -> Iterator[Metric]:
         """Name the families, so the registry refuses anything registered under the same names."""
-        for name, kind, doc in _CHECK_FAMILIES:
-            if kind == "counter":
-                yield CounterMetricFamily(name, doc, labels=())
-            elif kind == "histogram":
-                yield HistogramMetricFamily(name, doc, labels=())
+        for family in FAMILIES:
+            if family.kind == "counter":
+                yield CounterMetricFamily(family.name, family.help, labels=())
+            elif family.kind == "histogram":
+                yield HistogramMetricFamily(family.name, family.help, labels=())
             else:
-                yield GaugeMetricFamily(name, doc, labels=())
+                yield GaugeMetricFamily(family.name, family.help, labels=())
 
     def collect(self) -> Iterator[Metric]:
         if getattr(self.muted, "on", False):
@@ -411,119 +679,17 @@ class _CheckCollector:
         and one 40 MB string would stall the event loop for tens of milliseconds.
         """
         chunks: list[bytes] = []
-        # Snapshots: the event loop may add or drop checks while a worker thread renders.
+        # A snapshot: the event loop may add or drop checks while a worker thread renders.
         checks = list(self.series.values())
-        incidents = list(self.incidents.items())
-        for name, kind, doc in _CHECK_FAMILIES:
-            chunks.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n".encode())
+        for index, family in enumerate(FAMILIES):
+            chunks.append(exposition.header(family.name, family.kind, family.help))
             out: list[str] = []
-            if name in (INCIDENT_OPEN, INCIDENTS):
-                self._incident_lines(name, incidents, out)
-                chunks.append("".join(out).encode())
-                continue
             for start in range(0, len(checks), _CHUNK_CHECKS):
-                _check_lines(name, checks[start : start + _CHUNK_CHECKS], out)
+                for series in checks[start : start + _CHUNK_CHECKS]:
+                    series.lines(index, out)
                 chunks.append("".join(out).encode())
                 out.clear()
         return chunks
-
-    def _incident_lines(
-        self, name: str, incidents: list[tuple[tuple[str, str], _Incidents]], out: list[str]
-    ) -> None:
-        location = f'location="{_escape(self.location)}"'
-        for (site, check), state in incidents:
-            head = f'check="{_escape(check)}",{location}'
-            tail = f'site="{_escape(site)}"'
-            if name == INCIDENT_OPEN:
-                named = f'{tail},site_name="{_escape(state.site_name)}"'
-                for owner, reason in list(state.open):
-                    labels = f'{head},owner="{_escape(owner)}",reason="{_escape(reason)}",{named}'
-                    out.append(f"{name}{{{labels}}} 1.0\n")
-            else:
-                for reason, count in list(state.opened.items()):
-                    labels = f'{head},reason="{_escape(reason)}",{tail}'
-                    out.append(f"{name}{{{labels}}} {_count(count)}\n")
-
-
-def _check_lines(name: str, checks: list[_CheckSeries], out: list[str]) -> None:
-    """Append the samples of family `name` for `checks` to `out` (labels in sorted order)."""
-    add = out.append
-    if name == CHECK_INFO:
-        for s in checks:
-            add(f"{name}{{{s.info_labels}}} 1.0\n")
-        return
-    if name in _LATEST_PROBE:
-        checks = [s for s in checks if s.probed]
-    if name == PROBE_SUCCESS:
-        for s in checks:
-            add(f"{name}{{{s.labels}}} {_count(s.success)}\n")
-    elif name == PROBE_DURATION:
-        for s in checks:
-            add(f"{name}{{{s.labels}}} {_num(s.duration)}\n")
-    elif name == PROBE_HTTP_STATUS_CODE:
-        for s in checks:
-            add(f"{name}{{{s.labels}}} {_count(s.status_code)}\n")
-    elif name == PROBE_HTTP_PHASE_DURATION:
-        for s in checks:
-            head = f"{s.check_label},{s.location_label}"
-            for phase, seconds in zip(PHASE_NAMES, s.phases.as_tuple(), strict=True):
-                add(f'{name}{{{head},phase="{phase}",{s.site_type_labels}}} {_num(seconds)}\n')
-    elif name == PROBE_DURATION_HISTOGRAM:
-        for s in checks:
-            tail = f"{s.location_label},{s.site_type_labels}"
-            s.histogram.lines(name, s.check_label, tail, out)
-    elif name == PROBE_RESULTS:
-        for s in checks:
-            head = f"{s.check_label},{s.location_label}"
-            for outcome, count in zip(_OUTCOMES, s.outcomes, strict=True):
-                add(f'{name}{{{head},outcome="{outcome}",{s.site_type_labels}}} {_count(count)}\n')
-    elif name == PROBES_SKIPPED:
-        for s in checks:
-            labels = f"{s.check_label},{s.location_label},{s.site_label}"
-            add(f"{name}{{{labels}}} {_count(s.skipped)}\n")
-    elif name in _TRANSPORT_VALUES:
-        read = _TRANSPORT_VALUES[name]
-        for s in checks:
-            if s.transport is not None and (value := read(s.transport)) is not None:
-                add(f"{name}{{{s.labels}}} {_num(value)}\n")
-    elif name == PROBE_SSL_LAST_CHAIN_INFO:
-        for s in checks:
-            cert = s.transport.certificate if s.transport is not None else None
-            if cert is not None:
-                labels = (
-                    f'{s.check_label},fingerprint_sha256="{cert.fingerprint_sha256}",'
-                    f'issuer="{_escape(cert.issuer)}",{s.location_label},'
-                    f'serialnumber="{cert.serialnumber}",{s.site_label},'
-                    f'subject="{_escape(cert.subject)}",'
-                    f'subjectalternative="{_escape(cert.subjectalternative)}",{s.type_label}'
-                )
-                add(f"{name}{{{labels}}} 1.0\n")
-    elif name == PROBE_TLS_VERSION_INFO:
-        for s in checks:
-            version = s.transport.tls_version if s.transport is not None else None
-            if version is not None:
-                head = f"{s.check_label},{s.location_label}"
-                add(f'{name}{{{head},{s.site_type_labels},version="{_escape(version)}"}} 1.0\n')
-    elif name == LOGIN_STEP_DURATION:
-        for s in checks:
-            for step, histogram in list(s.steps.items()):
-                tail = f'{s.location_label},{s.site_label},step="{_escape(step)}",{s.type_label}'
-                histogram.lines(name, s.check_label, tail, out)
-    elif name == LOGIN_STEP_FAILURES:
-        for s in checks:
-            head = f"{s.check_label},{s.location_label}"
-            for (step, failed), count in list(s.step_failures.items()):
-                labels = (
-                    f'{head},outcome="{failed}",{s.site_label},step="{_escape(step)}",'
-                    f"{s.type_label}"
-                )
-                add(f"{name}{{{labels}}} {_count(count)}\n")
-    else:  # the optional gauges and counters: shown once measured
-        attribute = _OPTIONAL[name]
-        for s in checks:
-            value = getattr(s, attribute)
-            if value is not None:
-                add(f"{name}{{{s.labels}}} {_num(value)}\n")
 
 
 class Metrics:
@@ -532,7 +698,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, *, location: str, version: str) -> None:
         self.registry = registry
         self.location = location
-        self._checks = _CheckCollector(location)
+        self._checks = _CheckCollector()
         registry.register(self._checks)
         self._scheduler_lag = Histogram(
             SCHEDULER_LAG,
@@ -585,38 +751,21 @@ class Metrics:
         key = (check.site, check.id)
         series = self._checks.series.get(key)
         if series is None or series.type != check.type:
+            before = series
             series = _CheckSeries(check.site, check.id, check.type, self.location)
+            if before is not None:
+                for index in _UNTYPED:
+                    series.values[index] = before.values[index]
             self._checks.series[key] = series
-        # The freshness category (homepage, news, notice) lets alert rules tell a stale
-        # homepage from a stale column; empty for other check types. site_name (the site's
-        # name from the config, its id when it has none) is what messages and panels show.
-        category = str(getattr(check, "category", "") or "")
-        series.info_labels = (
-            f'category="{_escape(category)}",{series.check_label},kind="{_escape(check.kind)}",'
-            f'{series.location_label},owner="{_escape(check.owner)}",{series.site_label},'
-            f'site_name="{_escape(check.site_name or check.site)}",{series.type_label}'
-        )
-        incidents = self._checks.incidents.get(key)
-        if incidents is None:
-            incidents = self._checks.incidents[key] = _Incidents(check.site)
-        incidents.site_name = check.site_name or check.site
-        for reason in _INCIDENT_REASONS.get(check.type, _ALL_REASONS):
-            incidents.opened.setdefault(str(reason), 0)
-        if getattr(check, "session", None) is not None and series.session_dropouts is None:
-            # A check that keeps a session: its dropout counter exists at 0 from the start, so
-            # increase() sees even a dropout found by the first session probe.
-            series.session_dropouts = 0
-        tls = getattr(check, "tls", None)
-        if isinstance(tls, TLSSpec):
-            if not tls.verify:
-                # Known from the config: show the opt-out before any probe, so nobody reads
-                # an unverified site as a checked one.
-                series.tls_verified = 0
-            elif series.tls_verified == 0:
-                series.tls_verified = None  # opted back in: known again after the next probe
+        # site_name (the site's name from the config, its id when it has none) is what
+        # messages and panels show.
+        series.own["site_name"] = f'site_name="{escape(check.site_name or check.site)}"'
+        values = series.values
+        for index, start in _DECLARED:
+            values[index] = start(check, values[index])
 
     def observe(self, result: ProbeResult) -> None:
-        """Record one probe result: latest-probe gauges, histograms and counters.
+        """Record one probe result: every family that reads results reads it.
 
         Results of checks not declared are ignored: a probe that finishes after its check
         left the config (or changed type) must not bring back series forget() removed.
@@ -624,78 +773,30 @@ class Metrics:
         series = self._checks.series.get((result.site, result.check))
         if series is None or series.type != result.type:
             return
-        outcome = result.outcome
-        duration = result.duration_seconds
-        series.probed = True
-        series.success = 1 if outcome is Outcome.OK else 0
-        series.duration = duration
-        series.status_code = result.status_code or 0
-        phases = result.phases
-        series.phases = phases if phases is not None else _NO_PHASES
-        if outcome is not Outcome.PROBE_ERROR:  # the monitor's own failure says nothing of it
-            series.reachable = 1 if page_opened(outcome, result.type) else 0
-            # blackbox_exporter's HTTP prober series are the http check's: other check types
-            # fetch too, but report only status, phases and certificate (as before).
-            series.transport = result.transport if result.type == "http" else None
-        series.histogram.observe(duration)
-        series.outcomes[_OUTCOME_INDEX[outcome]] += 1
-        if result.cert_expiry_timestamp is not None:
-            series.cert_expiry = result.cert_expiry_timestamp
-        if result.tls_verified is not None:
-            series.tls_verified = 1 if result.tls_verified else 0
-        if result.content_age_seconds is not None:
-            series.content_age = result.content_age_seconds
-        if result.items is not None:
-            series.items = result.items
-        if result.broken_links is not None:
-            series.broken_links = len(result.broken_links)
-        if result.steps:
-            steps = series.steps
-            for step in result.steps:
-                if step.outcome is not Outcome.OK:
-                    # A step that timed out at 3 s is a failure, not a 3 s login: counted by
-                    # outcome, kept out of the latencies (and their p95).
-                    failed = (step.name, str(step.outcome))
-                    series.step_failures[failed] = series.step_failures.get(failed, 0) + 1
-                    continue
-                histogram = steps.get(step.name)
-                if histogram is None:
-                    histogram = steps[step.name] = _Histogram()
-                histogram.observe(step.duration_seconds)
-            if series.session_dropouts is None:
-                # A check that logs in: its dropout counter exists from its first login on.
-                series.session_dropouts = 0
-        if outcome is Outcome.SESSION_DROPPED:
-            series.session_dropouts = (series.session_dropouts or 0) + 1
-        # Figures only some check types report (login sessions, message boards, findings).
-        measured = result.measurement
-        if isinstance(measured, LoginMeasurement):
-            if measured.session_lifetime_seconds is not None:
-                series.session_lifetime = measured.session_lifetime_seconds
-            if measured.slow_login is not None:  # a login ran: the counter exists from then on
-                series.slow_logins = (series.slow_logins or 0) + measured.slow_login
-        elif isinstance(measured, InteractionMeasurement):
-            if measured.median_response_seconds is not None:
-                series.response_median = measured.median_response_seconds
-            series.unanswered = measured.unanswered
-            # A board read: no open question is an age of 0.
-            series.oldest_unanswered = measured.oldest_unanswered_seconds or 0.0
-        elif isinstance(measured, SecurityMeasurement):
-            series.security_findings = measured.security_findings
+        values = series.values
+        for index, read in _SET:
+            values[index] = read(result)
+        for index, read in _SET_MEASURED:
+            if (value := read(result)) is not None:
+                values[index] = value
+        for index, update in _FOLD:
+            values[index] = update(values[index], result)
+        if result.outcome is not Outcome.PROBE_ERROR:
+            for index, read in _SET_FROM_SITE:
+                values[index] = read(result)
 
     def forget(self, site: str, check: str, type: str) -> None:
         """Remove every series of a check that left the config (`type` is part of its identity)."""
         series = self._checks.series.get((site, check))
-        if series is not None and series.type != type:
+        if series is not None and series.type not in (type, None):
             return  # the check is back under another type: its series are the new ones
         self._checks.series.pop((site, check), None)
-        self._checks.incidents.pop((site, check), None)
 
     def probe_skipped(self, site: str, check: str) -> None:
         """Count a probe not started because the previous one of the check was still running."""
         series = self._checks.series.get((site, check))
-        if series is not None:
-            series.skipped += 1
+        if series is not None and series.type is not None:
+            series.values[_SKIPPED] += 1
 
     # -- incidents (called by the incident engine) ---------------------------------------
 
@@ -707,18 +808,27 @@ class Metrics:
         Pass `new=False` for incidents reloaded from the store at start: an earlier process
         counted them already.
         """
-        state = self._checks.incidents.get((site, check))
-        if state is None:
-            state = self._checks.incidents[(site, check)] = _Incidents(site)
-        state.open[(owner, reason)] = None
+        series = self._checks.series.get((site, check))
+        if series is None:  # reloaded before its check is declared
+            series = self._checks.series[(site, check)] = _CheckSeries(
+                site, check, None, self.location
+            )
+        values = series.values
+        if values[_OPEN] is None:
+            values[_OPEN] = {}
+        if values[_OPENED] is None:
+            values[_OPENED] = {}
+        values[_OPEN][(escape(owner), escape(reason))] = 1
         if new:
-            state.opened[reason] = state.opened.get(reason, 0) + 1
+            opened = values[_OPENED]
+            key = (escape(reason),)
+            opened[key] = opened.get(key, 0) + 1
 
     def incident_resolved(self, site: str, check: str, owner: str, reason: str) -> None:
         """Remove the open-incident series of a resolved incident (its count stays)."""
-        state = self._checks.incidents.get((site, check))
-        if state is not None:
-            state.open.pop((owner, reason), None)
+        series = self._checks.series.get((site, check))
+        if series is not None and series.values[_OPEN] is not None:
+            series.values[_OPEN].pop((escape(owner), escape(reason)), None)
 
     def maintenance(self, site: str, active: bool) -> None:
         """Say whether the site is in a maintenance window."""

@@ -8,9 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 
+from monitor import exposition
 from monitor import metrics as m
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import TLSSpec
@@ -681,3 +685,22 @@ def test_forget_site_removes_its_maintenance_series(
     metrics.forget_site("sasac")
     assert registry.get_sample_value("monitor_maintenance", labels) is None
     metrics.forget_site("sasac")  # forgetting twice is harmless
+
+
+def test_family_table_names_every_per_check_series(metrics: Metrics) -> None:
+    """Every per-check family in the exposition is one entry of m.FAMILIES, each named once."""
+    populate(metrics)
+    names = [family.name for family in m.FAMILIES]
+    assert len(names) == len(set(names))
+    per_check = {
+        f.name
+        for f in text_string_to_metric_families(metrics.exposition().decode())
+        if any("check" in s.labels for s in f.samples)
+    }
+    assert per_check == {name.removesuffix("_total") for name in names}
+
+
+@given(st.one_of(st.floats(), st.integers(-(10**12), 10**12)))
+def test_numbers_are_written_as_prometheus_client_writes_them(value: float) -> None:
+    """exposition.number spells every float and count as prometheus-client's floatToGoString."""
+    assert exposition.number(value) == floatToGoString(value)
