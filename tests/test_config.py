@@ -12,6 +12,7 @@ import structlog
 from monitor.cli import main
 from monitor.config import ConfigError, config_warnings, load_config
 from monitor.configtypes import parse_duration, parse_size
+from monitor.probes import CHECK_TYPES
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -90,10 +91,29 @@ def test_sizes() -> None:
     assert parse_size(4096) == 4096
 
 
+# The examples the docs point to (docs/config.md, docs/security.md, README).
+DOCUMENTED_EXAMPLES = {
+    "sasac.yaml",
+    "checks-feed.yaml",
+    "checks-freshness.yaml",
+    "checks-interaction.yaml",
+    "checks-links.yaml",
+    "checks-login.yaml",
+    "checks-security.yaml",
+}
+
+
 def test_examples_validate() -> None:
-    """Every shipped example config is valid."""
-    for path in sorted(EXAMPLES.glob("*.yaml")):
-        load_config(path)
+    """Every shipped example config is valid, the documented ones are all there, and together
+    they show every check type."""
+    paths = sorted(EXAMPLES.glob("*.yaml"))
+    assert DOCUMENTED_EXAMPLES <= {path.name for path in paths}
+    types_shown: set[str] = set()
+    for path in paths:
+        checks = list(load_config(path).checks())
+        assert checks, f"{path.name} has no check"
+        types_shown |= {check.type for check in checks}
+    assert types_shown == set(CHECK_TYPES)
 
 
 def test_environment_and_file_substitution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
