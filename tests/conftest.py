@@ -17,6 +17,11 @@ from monitor.probes.httpclient import HttpClient
 from monitor.redact import SECRETS
 from tests.targets import TEST_HOST, LoopbackResolver, ServeApp, server_context
 
+# Fixtures that live beside the helpers they use, available to every test without an import:
+# `pg_url`/`pg_conn` (a fresh PostgreSQL schema), `target` (a site for `monitor run`),
+# `world` (a running monitor over a small world of sites).
+pytest_plugins = ["tests.pg", "tests.service", "tests.webworld"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_logging() -> object:

@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 
-from tests.pg import pg_url  # noqa: F401 - fixture
 from tests.stack import free_port
 
 # Every incident the schedule causes: (site, check) -> the reasons it may open with.
@@ -32,7 +31,7 @@ async def _json(session: aiohttp.ClientSession, url: str) -> Any:
 
 
 async def test_demo_shows_incidents_page_metrics_and_report(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     tmp_path: Path,
 ) -> None:
     """At pace 0.2 the demo's schedule opens an incident for each misbehaviour (an unanswered

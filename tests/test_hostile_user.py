@@ -18,8 +18,8 @@ from monitor.runtime import Runtime
 from monitor.shard import Shard
 from monitor.store import StoreError
 from monitor.store.embedded import DataDirLock
-from tests.pg import pg_url  # noqa: F401  (fixture)
-from tests.test_service import ROOT, free_port
+from tests.service import ROOT
+from tests.stack import free_port
 
 CONFIG = """
 storage: {{database_url: "{url}", data_dir: ./monitor-data}}
@@ -105,7 +105,7 @@ async def test_a_second_monitor_run_on_one_data_directory_is_refused(tmp_path: P
 
 async def test_a_second_process_for_one_location_and_shard_on_one_database_is_refused(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """Two runtimes for the same location and shard on one database: the second is refused;
     another shard of the same location is not."""

@@ -45,7 +45,7 @@ from tests.history import (
     scenario,
     write,
 )
-from tests.pg import RecordingStoreMetrics, fresh_schema, pg_url, select  # noqa: F401
+from tests.pg import RecordingStoreMetrics, fresh_schema, select
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = 86400.0
@@ -673,7 +673,7 @@ def test_html_is_self_contained_and_renders_in_chromium(world: World, tmp_path: 
 
 
 async def test_report_tables_are_filled_from_what_the_writer_inserts(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """Versions, content hours, broken links and login steps come from inserted results only,
     a step on a bucket bound counts below it, and a malformed `extra` never rejects a batch."""
@@ -774,7 +774,7 @@ async def test_report_tables_are_filled_from_what_the_writer_inserts(
         await store.close()
 
 
-async def test_an_empty_database_makes_a_report_that_judges_nothing(pg_url: str) -> None:  # noqa: F811
+async def test_an_empty_database_makes_a_report_that_judges_nothing(pg_url: str) -> None:
     """Without any history every verdict is not assessable (never pass) and every format renders."""
     config = scenario(pg_url).config
     store = await Store.open(config, None, SystemClock(), read_only=True)

@@ -24,7 +24,7 @@ from monitor import cli, server
 from monitor.clock import SystemClock
 from monitor.reviews import Decision, NewReview, ReviewError, ReviewNotFoundError, parse_span
 from monitor.store import Store
-from tests.pg import make_config, pg_url  # noqa: F401
+from tests.pg import make_config
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -45,7 +45,7 @@ def new_review(**changes: Any) -> NewReview:
 
 
 @pytest.fixture
-async def store(pg_url: str) -> AsyncIterator[Store]:  # noqa: F811
+async def store(pg_url: str) -> AsyncIterator[Store]:
     opened = await Store.open(make_config(pg_url), None, SystemClock(), read_only=True)
     try:
         yield opened
@@ -82,7 +82,7 @@ def test_span_and_fields() -> None:
         )  # fmt: skip
 
 
-async def test_store_keeps_who_when_and_withdrawals(store: Store, pg_url: str) -> None:  # noqa: F811
+async def test_store_keeps_who_when_and_withdrawals(store: Store, pg_url: str) -> None:
     """A review is stored with who and when; withdrawing adds a record, after which the review
     is no longer in force but still listed with --all; rows cannot be changed or deleted."""
     before = datetime.now(SHANGHAI)
@@ -127,7 +127,7 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-async def test_review_command(pg_url: str, tmp_path: Path) -> None:  # noqa: F811
+async def test_review_command(pg_url: str, tmp_path: Path) -> None:
     """`monitor review add`, `list` and `withdraw` record, show and withdraw a review; a bad
     span is exit 2 with one line naming it."""
     config = tmp_path / "monitor.yaml"

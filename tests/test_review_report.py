@@ -27,7 +27,7 @@ from monitor.report.reviews import apply_reviews
 from monitor.reviews import Decision, NewReview, Review, parse_span
 from monitor.store import Store
 from tests.history import ReplayClock
-from tests.pg import NoGauges, make_config, pg_url  # noqa: F401
+from tests.pg import NoGauges, make_config
 from tests.targets import ServeApp
 from tests.test_review import new_review
 from tests.test_security import homepage
@@ -49,7 +49,7 @@ def config_for(url: str, base: str) -> Config:
 
 @pytest.fixture
 async def world(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     serve: ServeApp,
     http_client: HttpClient,
 ) -> AsyncIterator[tuple[Config, Store]]:

@@ -29,8 +29,9 @@ from monitor.results import Outcome, ProbeResult
 from monitor.runtime import Runtime
 from monitor.store import Store
 from tests.fakeclock import FakeClock
-from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, pg_url, via, wait_for  # noqa: F401  (fixture)
-from tests.test_service import ROOT, Service, free_port, run_cli, target  # noqa: F401  (fixture)
+from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, via
+from tests.service import ROOT, Service, run_cli
+from tests.stack import free_port
 
 SECRET = "s3cret-pw-7781"
 
@@ -43,7 +44,7 @@ def with_password(url: str) -> str:
 
 
 @pytest.fixture
-async def proxy(pg_url: str) -> AsyncIterator[TcpProxy]:  # noqa: F811
+async def proxy(pg_url: str) -> AsyncIterator[TcpProxy]:
     proxy = TcpProxy.to(pg_url)
     await proxy.start()
     try:
@@ -127,9 +128,9 @@ async def active_checks(url: str) -> set[str]:
 
 
 async def test_reload_while_store_down_applies_and_syncs_later(
-    target: TestServer,  # noqa: F811
+    target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     proxy: TcpProxy,
 ) -> None:
     """A reload while Postgres is unreachable succeeds at once (new checks probed, reload gauge
@@ -166,9 +167,9 @@ async def test_reload_while_store_down_applies_and_syncs_later(
 
 
 async def test_sigterm_with_database_black_holed_exits_0(
-    target: TestServer,  # noqa: F811
+    target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     proxy: TcpProxy,
 ) -> None:
     """SIGTERM while the database accepts connections but never answers: the service gives up
@@ -197,9 +198,9 @@ async def test_sigterm_with_database_black_holed_exits_0(
 
 
 async def test_a_silent_database_is_noticed_within_the_storage_timeout(
-    target: TestServer,  # noqa: F811
+    target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     proxy: TcpProxy,
 ) -> None:
     """A database that goes silent on open connections (no reset, no answer) turns /readyz to
@@ -233,9 +234,9 @@ async def test_a_silent_database_is_noticed_within_the_storage_timeout(
 
 
 async def test_reload_applies_maintenance_windows_at_once(
-    target: TestServer,  # noqa: F811
+    target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """A reload that adds a maintenance window covering now, and a new site, shows
     `monitor_maintenance` for them as soon as the reload has answered."""
@@ -319,7 +320,7 @@ def login_config(base: str, port: int, database_url: str, user: str) -> str:
 async def test_reload_of_changed_login_check_logs_in_afresh(
     login_site: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """A login check whose steps change on reload logs in with the new steps instead of going
     on with the session the old steps opened."""
@@ -368,9 +369,9 @@ async def test_malformed_database_url_is_one_line_without_secret(
 
 
 async def test_sighup_while_store_down_resolves_removed_check_later(
-    target: TestServer,  # noqa: F811
+    target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     proxy: TcpProxy,
 ) -> None:
     """SIGHUP removing a check with an open incident while Postgres is unreachable: the check's
@@ -411,7 +412,7 @@ async def test_sighup_while_store_down_resolves_removed_check_later(
 
 async def test_listen_address_taken_is_one_line_and_exit_1(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """`monitor run` whose listen address is taken says so in one `error:` line (no
     traceback) and exits 1."""
@@ -479,7 +480,7 @@ async def test_sigterm_during_embedded_startup_exits_0_and_leaves_no_server(
 
 
 async def test_close_writes_what_the_database_takes_during_a_retry_backoff(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     proxy: TcpProxy,
 ) -> None:
     """A shutdown that comes while the writer waits out its retry backoff (the database back

@@ -29,9 +29,8 @@ from monitor.measurements import LoginMeasurement
 from monitor.redact import MASK, Redactor
 from monitor.redact import SECRETS as REDACTOR
 from monitor.results import Outcome, ProbeResult, StepResult
-from tests.pg import pg_url  # noqa: F401  (a fixture)
+from tests.service import run_cli
 from tests.stack import free_port, process_group, wait_until
-from tests.test_service import run_cli
 
 # One secret per kind of config field, each with characters that every encoding changes.
 SECRETS = {
@@ -373,7 +372,7 @@ async def test_no_output_of_the_real_programs_holds_a_planted_secret(
     echo_site: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """Secrets planted in headers, a body, a URL query, expect fields, a login step's URL and
     form, and the database URL, all echoed back by a hostile site: none appears, in any form,

@@ -22,8 +22,8 @@ from monitor.probes.http import HttpCheck
 from monitor.results import Outcome, Phases, ProbeResult, StepResult
 from monitor.runtime import Runtime
 from monitor.server import make_app, start
-from tests.pg import make_config, pg_url  # noqa: F401  (fixture)
-from tests.test_service import free_port
+from tests.pg import make_config
+from tests.stack import free_port
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
@@ -269,7 +269,7 @@ async def test_extra_routes_are_served_and_listed(aiohttp_client: ClientFactory)
 
 async def test_incidents_api_refuses_unusable_since_and_site_with_400(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """`?since=0001-01-01` (no UTC time east of UTC) and `?site=%00` are the caller's mistake:
     400 with the reason, not a 503 from the database."""

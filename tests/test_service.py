@@ -4,53 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 
-import aiohttp
 import asyncpg
-import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.pg import TcpProxy, pg_url, via  # noqa: F401  (pg_url: a fixture)
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-async def target() -> AsyncIterator[TestServer]:
-    """A site with a good page, a failing page and a switch to take the good page down."""
-    state = {"up": True}
-
-    async def home(request: web.Request) -> web.Response:
-        if not state["up"]:
-            return web.Response(status=503, text="维护中")
-        return web.Response(text="<html>石化离退休干部局</html>", content_type="text/html")
-
-    async def broken(request: web.Request) -> web.Response:
-        return web.Response(status=500, text="error")
-
-    app = web.Application()
-    app.router.add_get("/", home)
-    app.router.add_get("/broken", broken)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    server.state = state  # type: ignore[attr-defined]
-    yield server
-    await server.close()
+from tests.pg import TcpProxy, via
+from tests.service import (
+    Service,
+    incidents_of,
+    run_cli,
+    wait_incidents,
+    write_incident_config,
+)
+from tests.stack import free_port
 
 
 def config_text(base: str, port: int, extra_sites: str = "", database_url: str = "") -> str:
@@ -69,21 +39,6 @@ def config_text(base: str, port: int, extra_sites: str = "", database_url: str =
         """)
         + extra_sites
     )
-
-
-async def run_cli(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "monitor",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=ROOT,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_check_json_reports_every_check_and_exits_1_on_failure(
@@ -123,71 +78,10 @@ async def test_check_bad_config_exits_2(tmp_path: Path) -> None:
     assert "defaults.timeout: invalid duration 'never'" in err
 
 
-class Service:
-    """A `monitor run` subprocess and a client for its HTTP server."""
-
-    def __init__(self, config: Path, port: int) -> None:
-        self.config, self.port = config, port
-        self.base = f"http://127.0.0.1:{port}"
-
-    async def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "monitor",
-            "run",
-            "-c",
-            str(self.config),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=ROOT,
-            env=env,
-        )
-        self.session = aiohttp.ClientSession()
-        # Up to 30 s: a loaded 2-core machine has taken 8 s to start the embedded store and workers.
-        for _ in range(300):
-            try:
-                async with self.session.get(f"{self.base}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
-        await self.session.close()
-        if self.proc.returncode is None:
-            self.proc.kill()
-        raise AssertionError("monitor run did not come up")
-
-    async def metrics(self) -> str:
-        async with self.session.get(f"{self.base}/metrics") as resp:
-            return await resp.text()
-
-    async def status(self) -> list[dict[str, object]]:
-        async with self.session.get(f"{self.base}/api/v1/status") as resp:
-            data: list[dict[str, object]] = await resp.json()
-            return data
-
-    async def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        for _ in range(int(timeout * 10)):
-            metrics = await self.metrics()
-            if text in metrics:
-                return metrics
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared in /metrics")
-
-    async def stop(self) -> tuple[int, str]:
-        await self.session.close()
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(self.proc.communicate(), 30)
-        assert self.proc.returncode is not None
-        return self.proc.returncode, err.decode()
-
-
 async def test_run_probes_serves_reloads_and_stops_cleanly(
     target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """`monitor run` probes, serves metrics and status, reloads on SIGHUP, refuses a bad config,
     logs failures (not successes) as JSON lines, and exits 0 on SIGTERM."""
@@ -244,50 +138,10 @@ async def test_run_probes_serves_reloads_and_stops_cleanly(
     assert "config_reload_refused" in names
 
 
-async def incidents_of(service: Service, query: str = "") -> list[dict[str, object]]:
-    async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
-        assert resp.status == 200
-        data: list[dict[str, object]] = await resp.json()
-        return data
-
-
-async def wait_incidents(
-    service: Service, query: str, predicate: Callable[[list[dict[str, object]]], bool]
-) -> list[dict[str, object]]:
-    """Poll /api/v1/incidents until `predicate` holds (a 503 while the store opens is "not yet")."""
-    incidents: list[dict[str, object]] = []
-    for _ in range(150):
-        async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
-            if resp.status == 200:
-                incidents = await resp.json()
-                if predicate(incidents):
-                    return incidents
-            else:
-                assert resp.status == 503, resp.status
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"/api/v1/incidents{query} never matched; last: {incidents}")
-
-
-def write_incident_config(path: Path, port: int, database_url: str, target: TestServer) -> None:
-    """One http check on `target`, probed every 300 ms, opening an incident after 3 failures."""
-    path.write_text(
-        textwrap.dedent(f"""
-        server: {{listen: "127.0.0.1:{port}"}}
-        storage: {{database_url: "{database_url}", flush_interval: 100ms}}
-        defaults: {{interval: 300ms, timeout: 250ms, failure_threshold: 3, success_threshold: 2}}
-        sites:
-          - id: petrochem
-            owner: petrochem-it
-            checks:
-              - {{id: home, type: http, url: "{target.make_url("/")!s}"}}
-        """)
-    )
-
-
 async def test_incident_survives_sigkill_and_resolves_once(
     target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """SIGKILL `monitor run` while an incident is open: the next process continues that same
     incident (no duplicate) and resolves it when the site recovers; `monitor incidents` and
@@ -338,7 +192,7 @@ async def test_incident_survives_sigkill_and_resolves_once(
 async def test_database_down_at_start_still_probes_and_keeps_the_results(
     target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """`monitor run` whose database does not answer at start probes anyway (/readyz says why),
     keeps the results, and once the database answers writes them all and opens the incident

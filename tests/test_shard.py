@@ -15,7 +15,7 @@ from monitor.incidents import Incident, IncidentEvent
 from monitor.runtime import Runtime
 from monitor.shard import Shard
 from monitor.store import Store
-from tests.pg import RecordingStoreMetrics, pg_url  # noqa: F401
+from tests.pg import RecordingStoreMetrics
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -68,7 +68,7 @@ async def test_replicas_probe_disjoint_sets_that_cover_the_config() -> None:
     assert adopted[0] | adopted[1] == {check.key for check in config.checks()}
 
 
-async def test_a_replica_continues_only_its_own_open_incidents(pg_url: str) -> None:  # noqa: F811
+async def test_a_replica_continues_only_its_own_open_incidents(pg_url: str) -> None:
     """After a restart a replica restores its own open incidents and leaves the others' open."""
     config = parse_config(config_data(pg_url, sites=2, checks=4))
     store = await Store.open(config, RecordingStoreMetrics(), SystemClock())

@@ -21,7 +21,7 @@ from monitor.store import SchemaTooNewError, Store, StoreError, WriterSettings
 from monitor.store.migrations import available, current_version, migrate
 from monitor.store.writer import MEASUREMENT_COLUMNS, Writer
 from tests.fakeclock import FakeClock
-from tests.pg import RecordingStoreMetrics, make_config, pg_conn, pg_url, select  # noqa: F401
+from tests.pg import RecordingStoreMetrics, make_config, select
 
 T0 = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -63,7 +63,7 @@ def incident(**kw: object) -> Incident:
 
 
 @pytest.fixture
-async def store(pg_url: str) -> Store:  # noqa: F811
+async def store(pg_url: str) -> Store:
     store = await Store.open(make_config(pg_url), RecordingStoreMetrics(), SystemClock())
     yield store  # type: ignore[misc]
     await store.close(timeout=10)
@@ -73,7 +73,7 @@ async def store(pg_url: str) -> Store:  # noqa: F811
 
 
 async def test_migrations_apply_from_empty_and_are_idempotent(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """An empty schema is migrated to the newest version; a second run applies nothing."""
     assert await current_version(pg_conn) == 0
@@ -101,8 +101,8 @@ async def test_migrations_apply_from_empty_and_are_idempotent(
 
 
 async def test_report_tables_add_typed_columns_to_rows_stored_before_them(
-    pg_conn: asyncpg.Connection,  # noqa: F811
-    pg_url: str,  # noqa: F811
+    pg_conn: asyncpg.Connection,
+    pg_url: str,
 ) -> None:
     """A board result stored before migration 0007 (its figures only in `data.extra`) and one
     stored after (typed columns) add up in the same report rows, and the old row's JSON keys
@@ -163,7 +163,7 @@ def test_each_typed_column_is_named_as_the_measurement_field_it_holds() -> None:
 
 
 async def test_a_read_only_role_can_read_an_up_to_date_database(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """With the schema current, opening the store writes nothing: a role that may only read
     (the office running reports) can list incidents."""
@@ -191,7 +191,7 @@ async def test_a_read_only_role_can_read_an_up_to_date_database(
 
 
 async def test_rollup_outcomes_cover_every_outcome(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """Every Outcome has a slot in the rollup counts (a new one needs a migration)."""
     await migrate(pg_conn)
@@ -201,8 +201,8 @@ async def test_rollup_outcomes_cover_every_outcome(
 
 
 async def test_newer_schema_is_refused_with_a_clear_error(
-    pg_conn: asyncpg.Connection,  # noqa: F811
-    pg_url: str,  # noqa: F811
+    pg_conn: asyncpg.Connection,
+    pg_url: str,
 ) -> None:
     """A database migrated by a newer monitor is refused, naming both versions."""
     await migrate(pg_conn)
@@ -358,7 +358,7 @@ async def test_berlin_local_hours_map_to_utc_rollup_hours_across_dst(store: Stor
     assert rows[-1].hour == datetime(2026, 3, 29, 21, tzinfo=UTC)
 
 
-async def test_a_batch_written_twice_is_stored_once(pg_url: str) -> None:  # noqa: F811
+async def test_a_batch_written_twice_is_stored_once(pg_url: str) -> None:
     """Retrying a batch that had committed (acknowledgement lost) adds no rows and no counts."""
     metrics = RecordingStoreMetrics()
     config = make_config(pg_url)
@@ -500,7 +500,7 @@ async def test_full_buffer_drops_oldest_results_but_never_events() -> None:
 
 
 async def test_a_value_postgres_refuses_costs_only_its_own_result(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """A result that cannot be stored (a lone surrogate in its detail) is dropped and counted
     at once; the rest of its batch and the incident event with it are written."""
@@ -524,7 +524,7 @@ async def test_a_value_postgres_refuses_costs_only_its_own_result(
         await store.close()
 
 
-async def test_poisoned_rows_in_a_batch_cost_only_themselves(pg_url: str) -> None:  # noqa: F811
+async def test_poisoned_rows_in_a_batch_cost_only_themselves(pg_url: str) -> None:
     """One batch holding a date that overflows in UTC, a lone surrogate and a status past
     int32 among 97 good results and an incident event: those 3 are dropped, counted and logged
     once per check; the 97 and the event are written in order, and so is the next batch."""
@@ -569,7 +569,7 @@ async def test_poisoned_rows_in_a_batch_cost_only_themselves(pg_url: str) -> Non
         await store.close()
 
 
-async def test_readiness_says_behind_when_results_wait_too_long(pg_url: str) -> None:  # noqa: F811
+async def test_readiness_says_behind_when_results_wait_too_long(pg_url: str) -> None:
     """The store is not ready when the oldest waiting result is older than behind_after."""
     clock = FakeClock(start=T0)
     settings = WriterSettings(flush_interval=3600, behind_after=120)
@@ -601,7 +601,7 @@ async def test_prune_deletes_raw_results_past_retention_and_keeps_rollups(store:
     assert len(await store.rollups(T0, now)) == 2
 
 
-async def test_sites_and_checks_follow_the_config(pg_url: str) -> None:  # noqa: F811
+async def test_sites_and_checks_follow_the_config(pg_url: str) -> None:
     """Sites and checks are synced from config; ones removed later stay, marked inactive."""
     store = await Store.open(make_config(pg_url), None, SystemClock())
     try:

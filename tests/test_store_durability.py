@@ -14,13 +14,12 @@ from monitor.incidents import IncidentEngine
 from monitor.maintenance import MaintenanceSchedule
 from monitor.results import Outcome, ProbeResult
 from monitor.store import Store, WriterSettings
-from tests.pg import (  # noqa: F401
+from tests.pg import (
     CountingSink,
     NoGauges,
     RecordingStoreMetrics,
     TcpProxy,
     make_config,
-    pg_url,
     select,
     via,
     wait_for,
@@ -31,7 +30,7 @@ FAST = WriterSettings(batch_size=40, flush_interval=0.05, retry_initial=0.05, re
 
 
 @pytest.fixture
-async def proxy(pg_url: str) -> AsyncIterator[TcpProxy]:  # noqa: F811
+async def proxy(pg_url: str) -> AsyncIterator[TcpProxy]:
     proxy = TcpProxy.to(pg_url)
     await proxy.start()
     yield proxy
@@ -51,7 +50,7 @@ def probe(check: str, n: int, outcome: Outcome = Outcome.OK) -> ProbeResult:
 
 
 async def test_outage_mid_run_loses_and_duplicates_nothing(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     proxy: TcpProxy,
 ) -> None:
     """Results and incident events produced while Postgres is unreachable all arrive, once,
@@ -110,7 +109,7 @@ async def test_outage_mid_run_loses_and_duplicates_nothing(
 
 
 async def test_commit_with_lost_answer_is_not_written_twice(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     proxy: TcpProxy,
 ) -> None:
     """A batch whose COMMIT reached Postgres but whose answer was lost is retried on a new

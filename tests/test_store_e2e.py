@@ -16,7 +16,7 @@ from monitor.probes.httpclient import HttpClient
 from monitor.results import ProbeResult
 from monitor.store import Store
 from tests.fakeclock import FakeClock
-from tests.pg import CountingSink, NoGauges, make_config, pg_url, select  # noqa: F401
+from tests.pg import CountingSink, NoGauges, make_config, select
 from tests.targets import LoopbackResolver
 
 
@@ -62,7 +62,7 @@ async def site() -> AsyncIterator[Site]:
 
 async def test_site_down_opens_and_recovery_resolves_one_incident(
     site: Site,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """Connection refused three times opens a connect_error incident dated at the first
     refusal; two good answers resolve it, dated at the first; all of it lands in Postgres."""

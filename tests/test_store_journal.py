@@ -26,21 +26,9 @@ from monitor.store.writer import (
     _from_journal_row,
     _journal_row,
 )
-from tests.pg import (  # noqa: F401
-    RecordingStoreMetrics,
-    TcpProxy,
-    make_config,
-    pg_url,
-    select,
-    via,
-)
-from tests.test_service import (  # noqa: F401  (target: a fixture)
-    Service,
-    free_port,
-    target,
-    wait_incidents,
-    write_incident_config,
-)
+from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, select, via
+from tests.service import Service, wait_incidents, write_incident_config
+from tests.stack import free_port
 from tests.test_store import T0, incident, result
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:9/test"
@@ -69,7 +57,7 @@ def test_journal_reads_back_what_it_was_given_and_skips_a_torn_line(tmp_path: Pa
 
 async def test_events_kept_while_unreachable_are_stored_by_the_next_store(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """A writer that never reached the database and is dropped (a crash) leaves its events in
     the journal; the next Store.open stores them before it returns, and empties the journal."""
@@ -102,7 +90,7 @@ async def test_events_kept_while_unreachable_are_stored_by_the_next_store(
 
 async def test_results_waiting_when_the_database_went_away_are_stored_once(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """Results waiting when the writer first fails, and those that come after, are journaled;
     the next store writes each of them once (one of them already stored before the crash) and
@@ -156,7 +144,7 @@ async def test_results_waiting_when_the_database_went_away_are_stored_once(
 
 async def test_a_journal_the_database_cannot_take_yet_stays(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """If the database goes away while the journal is replayed, Store.open says unreachable
     and the journal keeps every event for the next try."""
@@ -197,9 +185,9 @@ def _incidents_opened(metrics: str) -> float:
 
 
 async def test_sigkill_during_an_outage_loses_no_incident(
-    target: TestServer,  # noqa: F811
+    target: TestServer,
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """`monitor run` whose database is cut (a TCP proxy) sees an incident open and resolve and a
     second open, and is killed with SIGKILL before the database is back: the next `monitor

@@ -24,8 +24,7 @@ from monitor.server import make_app
 from monitor.store import Store
 from monitor.web import access, web_routes
 from monitor.web.views import quarter_so_far
-from tests.pg import pg_url  # noqa: F401 - fixture of `world`
-from tests.webworld import SECRET, STALE_DAYS, World, world  # noqa: F401 - fixture
+from tests.webworld import SECRET, STALE_DAYS, World
 
 
 async def _get(url: str, **kwargs: Any) -> tuple[int, str, dict[str, str]]:
@@ -33,7 +32,7 @@ async def _get(url: str, **kwargs: Any) -> tuple[int, str, dict[str, str]]:
         return response.status, await response.text(), dict(response.headers)
 
 
-def _cli(world: World, *args: str) -> bytes:  # noqa: F811 - the fixture
+def _cli(world: World, *args: str) -> bytes:
     return subprocess.run(
         [sys.executable, "-m", "monitor", "report", "-c", str(world.config_path), *args],
         check=True,
@@ -42,7 +41,7 @@ def _cli(world: World, *args: str) -> bytes:  # noqa: F811 - the fixture
     ).stdout
 
 
-async def test_overview_states_incidents_and_escaping(world: World) -> None:  # noqa: F811 - the fixture
+async def test_overview_states_incidents_and_escaping(world: World) -> None:
     """The overview shows the down site as down, the stale column with its age, open incidents,
     the hostile title as inert text, and never a secret."""
     status, page, headers = await _get(f"{world.base}/")
@@ -61,7 +60,7 @@ async def test_overview_states_incidents_and_escaping(world: World) -> None:  # 
     assert f"{STALE_DAYS} d since the newest item" in english
 
 
-async def test_site_page_shows_checks_history_and_incidents(world: World) -> None:  # noqa: F811 - the fixture
+async def test_site_page_shows_checks_history_and_incidents(world: World) -> None:
     """A site's page lists its checks with state and age, a day strip and its incidents with the
     reason and the error; an unknown site is a 404 page."""
     status, page, _ = await _get(f"{world.base}/sites/portal")
@@ -76,7 +75,7 @@ async def test_site_page_shows_checks_history_and_incidents(world: World) -> Non
     assert missing == 404 and "&lt;script&gt;" in body and "<script" not in body
 
 
-async def test_report_downloads_are_the_report_command_output(world: World) -> None:  # noqa: F811 - the fixture
+async def test_report_downloads_are_the_report_command_output(world: World) -> None:
     """The reports page offers md, html, csv and json; each download is what `monitor report`
     writes for the same period (the generation time aside)."""
     label, _ = quarter_so_far(world.config.timezone, world.runtime.clock.now())

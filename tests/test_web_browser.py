@@ -26,8 +26,7 @@ from typing import Any
 import pytest
 
 from monitor.web.views import quarter_so_far
-from tests.pg import pg_url  # noqa: F401 - fixture of `world`
-from tests.webworld import HOSTILE, STALE_DAYS, World, world  # noqa: F401 - fixture
+from tests.webworld import HOSTILE, STALE_DAYS, World
 
 ARTIFACTS = Path(__file__).parent / "artifacts" / "web"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -220,7 +219,7 @@ def _text(browser: Browser, selector: str) -> str:
 
 
 async def test_what_a_person_sees_in_chromium(
-    world: World,  # noqa: F811 - the fixture
+    world: World,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:

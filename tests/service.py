@@ -1,0 +1,162 @@
+"""`monitor run` as a real process for tests: the service, its CLI, a site for it to probe.
+
+`Service` starts `monitor run` on a config and talks to its HTTP server; `run_cli` runs one
+`monitor` command; the `target` fixture (registered in conftest) is the site they watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[TestServer]:
+    """A site with a good page, a failing page and a switch to take the good page down."""
+    state = {"up": True}
+
+    async def home(request: web.Request) -> web.Response:
+        if not state["up"]:
+            return web.Response(status=503, text="维护中")
+        return web.Response(text="<html>石化离退休干部局</html>", content_type="text/html")
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="error")
+
+    app = web.Application()
+    app.router.add_get("/", home)
+    app.router.add_get("/broken", broken)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    server.state = state  # type: ignore[attr-defined]
+    yield server
+    await server.close()
+
+
+async def run_cli(*args: str) -> tuple[int, str, str]:
+    """`monitor ARGS` as a subprocess from the repository root: exit code, stdout, stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+class Service:
+    """A `monitor run` subprocess and a client for its HTTP server."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        self.config, self.port = config, port
+        self.base = f"http://127.0.0.1:{port}"
+
+    async def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "-c",
+            str(self.config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+        )
+        self.session = aiohttp.ClientSession()
+        # Up to 30 s: a loaded 2-core machine has taken 8 s to start the embedded store and workers.
+        for _ in range(300):
+            try:
+                async with self.session.get(f"{self.base}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        await self.session.close()
+        if self.proc.returncode is None:
+            self.proc.kill()
+        raise AssertionError("monitor run did not come up")
+
+    async def metrics(self) -> str:
+        async with self.session.get(f"{self.base}/metrics") as resp:
+            return await resp.text()
+
+    async def status(self) -> list[dict[str, object]]:
+        async with self.session.get(f"{self.base}/api/v1/status") as resp:
+            data: list[dict[str, object]] = await resp.json()
+            return data
+
+    async def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        for _ in range(int(timeout * 10)):
+            metrics = await self.metrics()
+            if text in metrics:
+                return metrics
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared in /metrics")
+
+    async def stop(self) -> tuple[int, str]:
+        await self.session.close()
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(self.proc.communicate(), 30)
+        assert self.proc.returncode is not None
+        return self.proc.returncode, err.decode()
+
+
+async def incidents_of(service: Service, query: str = "") -> list[dict[str, object]]:
+    async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
+        assert resp.status == 200
+        data: list[dict[str, object]] = await resp.json()
+        return data
+
+
+async def wait_incidents(
+    service: Service, query: str, predicate: Callable[[list[dict[str, object]]], bool]
+) -> list[dict[str, object]]:
+    """Poll /api/v1/incidents until `predicate` holds (a 503 while the store opens is "not yet")."""
+    incidents: list[dict[str, object]] = []
+    for _ in range(150):
+        async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
+            if resp.status == 200:
+                incidents = await resp.json()
+                if predicate(incidents):
+                    return incidents
+            else:
+                assert resp.status == 503, resp.status
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"/api/v1/incidents{query} never matched; last: {incidents}")
+
+
+def write_incident_config(path: Path, port: int, database_url: str, target: TestServer) -> None:
+    """One http check on `target`, probed every 300 ms, opening an incident after 3 failures."""
+    path.write_text(
+        textwrap.dedent(f"""
+        server: {{listen: "127.0.0.1:{port}"}}
+        storage: {{database_url: "{database_url}", flush_interval: 100ms}}
+        defaults: {{interval: 300ms, timeout: 250ms, failure_threshold: 3, success_threshold: 2}}
+        sites:
+          - id: petrochem
+            owner: petrochem-it
+            checks:
+              - {{id: home, type: http, url: "{target.make_url("/")!s}"}}
+        """)
+    )
