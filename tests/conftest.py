@@ -1,4 +1,5 @@
-"""Shared fixtures: a test CA and certificates, loopback servers by name, the HTTP client."""
+"""Shared fixtures: a test CA and certificates, loopback servers by name, the HTTP client, the
+context a probe gets and the fake site it probes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pytest_aiohttp import AiohttpServer
 from monitor.probes.base import ProbeContext
 from monitor.probes.httpclient import HttpClient
 from monitor.redact import SECRETS
+from tests.fakeclock import WallClock
+from tests.fakesite import NOW, FakeSite
 from tests.targets import TEST_HOST, LoopbackResolver, ServeApp, server_context
 
 # Fixtures that live beside the helpers they use, available to every test without an import:
@@ -98,9 +101,47 @@ async def http_client(resolver: LoopbackResolver) -> AsyncIterator[HttpClient]:
 
 
 @pytest.fixture
-def probe_ctx(http_client: HttpClient) -> ProbeContext:
-    """The context a probe gets, over the test client."""
-    return ProbeContext(http=http_client, location="test")
+async def probe_ctx(http_client: HttpClient) -> AsyncIterator[ProbeContext]:
+    """The context a probe gets, over the test client, on the real wall clock (the test
+    certificates' dates are real); closed afterwards (kept sessions, parser workers)."""
+    context = ProbeContext(http=http_client, location="test")
+    yield context
+    await context.close()
+
+
+# --- The fake government site and the clock its dates are written for ----------------------
+
+
+@pytest.fixture
+def clock() -> WallClock:
+    """The wall clock of `ctx`: NOW, the moment the fake site's dates are written for; the test
+    moves it by hand."""
+    return WallClock(NOW)
+
+
+@pytest.fixture
+async def ctx(http_client: HttpClient, clock: WallClock) -> AsyncIterator[ProbeContext]:
+    """The context a probe gets, over the test client, on `clock`; closed afterwards (kept
+    sessions, parser workers)."""
+    context = ProbeContext(http=http_client, location="test", now=clock)
+    yield context
+    await context.close()
+
+
+@pytest.fixture
+def fake() -> FakeSite:
+    """The fake government site, for the test to set up before `site` serves it."""
+    return FakeSite()
+
+
+@pytest.fixture
+async def site(fake: FakeSite, serve: ServeApp) -> str:
+    """The fake site's base URL under TEST_HOST; other.test (the same server) plays an
+    external site."""
+    base = await serve(fake.app())
+    fake.base_url = base
+    fake.other_url = base.replace(TEST_HOST, "other.test")
+    return base
 
 
 @pytest.fixture

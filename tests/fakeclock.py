@@ -1,4 +1,5 @@
-"""A clock tests move by hand: sleepers wake in time order as it advances, nobody waits."""
+"""Clocks tests move by hand: `FakeClock` for the scheduler (sleepers wake in time order as it
+advances, nobody waits) and `WallClock`, the date a probe sees."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ class FakeClock:
                 self._t = target
                 await self.settle()
                 return
+
+
+class WallClock:
+    """A probe's wall clock (`ProbeContext.now`) that stands still until the test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)

@@ -11,22 +11,9 @@ import pytest
 from monitor.config import load_config
 from monitor.probes.base import ProbeContext
 from monitor.probes.feed import FeedCheck, probe
-from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
-from tests.fakesite import NOW, FakeSite, column_dates
+from tests.fakesite import NOW, column_dates
 from tests.targets import ServeApp, raw_server, truncated_chunked
-
-
-@pytest.fixture
-async def site(serve: ServeApp) -> str:
-    """The fake site's base URL."""
-    return str(await serve(FakeSite().app()))
-
-
-@pytest.fixture
-def ctx(http_client: HttpClient) -> ProbeContext:
-    """A probe context whose clock says NOW."""
-    return ProbeContext(http=http_client, location="test", now=lambda: NOW)
 
 
 async def run(url: str, ctx: ProbeContext, **settings: Any) -> ProbeResult:

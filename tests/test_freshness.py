@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,29 +12,9 @@ from aiohttp import web
 from monitor.config import ConfigError, load_config, parse_config
 from monitor.probes.base import ProbeContext
 from monitor.probes.freshness import FreshnessCheck, probe
-from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
-from tests.fakesite import DATE_FORMS, NOW, FakeSite, column_dates
+from tests.fakesite import DATE_FORMS, NOW, column_dates
 from tests.targets import ServeApp, raw_server, reset_mid_body
-
-
-@pytest.fixture
-def fake() -> FakeSite:
-    return FakeSite()
-
-
-@pytest.fixture
-async def site(fake: FakeSite, serve: ServeApp) -> str:
-    """The fake site's base URL."""
-    return str(await serve(fake.app()))
-
-
-@pytest.fixture
-def ctx(http_client: HttpClient) -> Iterator[ProbeContext]:
-    """A probe context whose clock says NOW, the time the fake site's dates are written for."""
-    context = ProbeContext(http=http_client, location="test", now=lambda: NOW)
-    yield context
-    context.parser.close()
 
 
 def freshness(url: str, **settings: Any) -> FreshnessCheck:

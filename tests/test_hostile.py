@@ -20,10 +20,8 @@ from aiohttp import web
 from monitor.probes import freshness, links
 from monitor.probes.base import ProbeContext, probe_within_deadline
 from monitor.probes.extract import MAX_NESTING, bound_nesting
-from monitor.probes.httpclient import HttpClient
 from monitor.probes.parser import ParseFailedError, ParserPool
 from monitor.results import Outcome
-from tests.fakesite import NOW
 from tests.targets import ServeApp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,11 +60,6 @@ def test_deep_but_closed_pages_and_comments_are_not_cut() -> None:
     nested = "<div>" * MAX_NESTING + "</div>" * MAX_NESTING + "<p>x</p>" * 3000
     assert bound_nesting(flat) == flat
     assert bound_nesting(nested) == nested
-
-
-@pytest.fixture
-async def ctx(http_client: HttpClient) -> ProbeContext:
-    return ProbeContext(http=http_client, location="test", now=lambda: NOW)
 
 
 async def page_site(serve: ServeApp, body: str) -> str:

@@ -11,11 +11,9 @@ import pytest
 from monitor.config import ConfigError, load_config, parse_config
 from monitor.measurements import InteractionMeasurement
 from monitor.probes.base import ProbeContext
-from monitor.probes.httpclient import HttpClient
 from monitor.probes.interaction import InteractionCheck, probe
 from monitor.results import Outcome, ProbeResult
-from tests.fakesite import NOW, FakeSite
-from tests.targets import ServeApp
+from tests.fakesite import NOW
 
 DAY = 86400
 BY_DATE = {
@@ -28,16 +26,6 @@ BY_MARKER = {
     "question_date": {"selector": "td.asked"},
     "answered": {"selector": "td.state", "text": "已回复"},
 }
-
-
-@pytest.fixture
-async def site(serve: ServeApp) -> str:
-    return str(await serve(FakeSite().app()))
-
-
-@pytest.fixture
-def ctx(http_client: HttpClient) -> ProbeContext:
-    return ProbeContext(http=http_client, location="test", now=lambda: NOW)
 
 
 async def run(url: str, ctx: ProbeContext, keys: dict[str, Any], **settings: Any) -> ProbeResult:

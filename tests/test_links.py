@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,43 +10,10 @@ import pytest
 
 from monitor.config import load_config
 from monitor.probes.base import ProbeContext
-from monitor.probes.httpclient import HttpClient
 from monitor.probes.links import Link, LinksCheck, collect_links, probe
 from monitor.results import Outcome, ProbeResult
-from tests.fakesite import NOW, FakeSite
-from tests.targets import ServeApp
-
-
-@pytest.fixture
-def fake() -> FakeSite:
-    return FakeSite()
-
-
-@pytest.fixture
-async def site(fake: FakeSite, serve: ServeApp) -> str:
-    """The fake site under gov.test; other.test (same server) plays an external site."""
-    base = str(await serve(fake.app()))
-    fake.base_url = base
-    fake.other_url = base.replace("gov.test", "other.test")
-    return base
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ctx(http_client: HttpClient, clock: Callable[[], datetime]) -> ProbeContext:
-    return ProbeContext(http=http_client, location="test", now=clock)
+from tests.fakeclock import WallClock
+from tests.fakesite import FakeSite
 
 
 def links_check(url: str, **settings: Any) -> LinksCheck:
@@ -112,7 +78,7 @@ async def test_head_refused_falls_back_to_get(site: str, ctx: ProbeContext, fake
 
 
 async def test_verdicts_are_cached_for_recheck(
-    site: str, ctx: ProbeContext, fake: FakeSite, clock: Clock
+    site: str, ctx: ProbeContext, fake: FakeSite, clock: WallClock
 ) -> None:
     """Within `recheck` no link is fetched again; after it, every link is."""
     check = links_check(f"{site}/links", recheck="1h")

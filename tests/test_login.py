@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,54 +13,16 @@ from yarl import URL
 from monitor.config import ConfigError, load_config, parse_config
 from monitor.measurements import LoginMeasurement
 from monitor.probes.base import ProbeContext
-from monitor.probes.httpclient import HttpClient
 from monitor.probes.login import (
     STATE_KEY,
     KeptSession,
     LoginCheck,
     is_login_page,
     probe,
-    release_session,
 )
 from monitor.results import Outcome, ProbeResult, StepResult
-from tests.fakesite import NOW, PASSWORD, USERNAME, FakeSite
-
-
-class Clock:
-    """The wall clock the probes see, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def fake() -> FakeSite:
-    return FakeSite()
-
-
-@pytest.fixture
-async def site(fake: FakeSite, serve: Any) -> str:
-    return str(await serve(fake.app()))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def ctx(http_client: HttpClient, clock: Clock) -> AsyncIterator[ProbeContext]:
-    """A probe context on the hand-moved clock; kept sessions are closed afterwards."""
-    context = ProbeContext(http=http_client, location="test", now=clock)
-    yield context
-    for state in context.states.values():
-        await release_session(state)
+from tests.fakeclock import WallClock
+from tests.fakesite import PASSWORD, USERNAME, FakeSite
 
 
 def steps(site: str, **submit: Any) -> list[dict[str, Any]]:
@@ -252,7 +212,7 @@ async def test_json_login(site: str, ctx: ProbeContext) -> None:
 
 
 async def test_session_kept_checked_and_dropped(
-    site: str, ctx: ProbeContext, fake: FakeSite, clock: Clock
+    site: str, ctx: ProbeContext, fake: FakeSite, clock: WallClock
 ) -> None:
     """Log in, find the session alive, lose it to the server: `session_dropped` with its
     lifetime; the next probe logs in afresh."""
@@ -298,7 +258,7 @@ async def test_other_signs_of_a_dropped_session(
 
 
 async def test_session_at_max_age_is_renewed_not_dropped(
-    site: str, ctx: ProbeContext, fake: FakeSite, clock: Clock
+    site: str, ctx: ProbeContext, fake: FakeSite, clock: WallClock
 ) -> None:
     """At `session.max_age` the session is replaced by a fresh login: expected, `ok`."""
     check = session_check(site, max_age="1h")

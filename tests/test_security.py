@@ -253,11 +253,6 @@ async def base(site: Site, serve: ServeApp) -> str:
     return await serve(site.app())
 
 
-@pytest.fixture
-def ctx(http_client: HttpClient) -> ProbeContext:
-    return ProbeContext(http=http_client, location="test", now=lambda: NOW)
-
-
 def security_check(url: str, **settings: Any) -> SecurityCheck:
     raw = {"id": "home-security", "site": "sasac", "url": url, "interval": 300, "timeout": 5}
     return SecurityCheck.model_validate(raw | settings)
