@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -164,13 +164,6 @@ class NoGauges:
 
     def incident_resolved(self, site: str, check: str, owner: str, reason: str) -> None:
         pass
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll `predicate` until it holds (fails the test after `timeout` seconds)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
 
 
 class TcpProxy:

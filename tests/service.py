@@ -19,6 +19,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.poll import wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -83,18 +85,28 @@ class Service:
             env=env,
         )
         self.session = aiohttp.ClientSession()
-        # Up to 30 s: a loaded 2-core machine has taken 8 s to start the embedded store and workers.
-        for _ in range(300):
-            try:
-                async with self.session.get(f"{self.base}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
-        await self.session.close()
-        if self.proc.returncode is None:
-            self.proc.kill()
-        raise AssertionError("monitor run did not come up")
+
+        async def healthy() -> bool:
+            async with self.session.get(f"{self.base}/healthz") as resp:
+                return resp.status == 200
+
+        try:
+            # Up to 30 s: a loaded 2-core machine has taken 8 s to start the embedded store
+            # and workers.
+            await wait_until("monitor run to come up", healthy, timeout=30, watch=self)
+        except AssertionError:
+            await self.session.close()
+            if self.proc.returncode is None:
+                self.proc.kill()
+            raise
+
+    def check_alive(self) -> None:
+        """Fail the test if `monitor run` has exited (nothing to wait for any more)."""
+        if self.proc.returncode is not None:
+            raise AssertionError(f"monitor run exited with {self.proc.returncode}")
+
+    def report(self) -> str:
+        return f"monitor run -c {self.config} (port {self.port}) still running"
 
     async def metrics(self) -> str:
         async with self.session.get(f"{self.base}/metrics") as resp:
@@ -106,12 +118,14 @@ class Service:
             return data
 
     async def wait_for(self, text: str, timeout: float = 10.0) -> str:
-        for _ in range(int(timeout * 10)):
-            metrics = await self.metrics()
-            if text in metrics:
-                return metrics
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared in /metrics")
+        """Poll /metrics until it contains `text`; return it."""
+        return await wait_until(
+            f"{text!r} in /metrics",
+            self.metrics,
+            until=lambda metrics: text in metrics,
+            timeout=timeout,
+            watch=self,
+        )
 
     async def stop(self) -> tuple[int, str]:
         await self.session.close()
@@ -133,17 +147,18 @@ async def wait_incidents(
     service: Service, query: str, predicate: Callable[[list[dict[str, object]]], bool]
 ) -> list[dict[str, object]]:
     """Poll /api/v1/incidents until `predicate` holds (a 503 while the store opens is "not yet")."""
-    incidents: list[dict[str, object]] = []
-    for _ in range(150):
+
+    async def incidents() -> list[dict[str, object]] | None:
         async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
-            if resp.status == 200:
-                incidents = await resp.json()
-                if predicate(incidents):
-                    return incidents
-            else:
-                assert resp.status == 503, resp.status
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"/api/v1/incidents{query} never matched; last: {incidents}")
+            if resp.status == 503:
+                return None
+            assert resp.status == 200, resp.status
+            found: list[dict[str, object]] = await resp.json()
+            return found
+
+    return await wait_until(
+        f"/api/v1/incidents{query} to match", incidents, until=predicate, timeout=30, watch=service
+    )
 
 
 def write_incident_config(path: Path, port: int, database_url: str, target: TestServer) -> None:

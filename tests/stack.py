@@ -20,20 +20,21 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import yaml
 from aiohttp import web
 
+from tests.poll import wait_until
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
 ALERTMANAGER_DIR = ROOT / "deploy" / "alertmanager"
-T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -133,31 +134,6 @@ async def process_group(workdir: Path) -> AsyncIterator[ProcessGroup]:
         await group.stop_all()
 
 
-async def wait_until(
-    group: ProcessGroup,
-    what: str,
-    probe: Callable[[], Awaitable[T | None]],
-    timeout: float = 60.0,
-    interval: float = 0.25,
-) -> T:
-    """Poll `probe` until it returns something other than None or False; fail after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last_error: BaseException | None = None
-    while True:
-        group.check_alive()
-        try:
-            value = await probe()
-        except (aiohttp.ClientError, OSError, ValueError, KeyError) as exc:
-            value, last_error = None, exc
-        if value is not None and value is not False:
-            return value
-        if loop.time() > deadline:
-            hint = f" (last error: {last_error!r})" if last_error else ""
-            raise AssertionError(f"timed out waiting for {what}{hint}\n{group.report()}")
-        await asyncio.sleep(interval)
-
-
 class LoopbackApp:
     """A stand-in of an outside service (a chat API, a robot) served on a free 127.0.0.1 port.
 
@@ -200,7 +176,9 @@ async def start_monitor(
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     base = f"http://{config['server']['listen']}"
     group.start("monitor", [sys.executable, "-m", "monitor", "run", "-c", str(path)])
-    await wait_until(group, "the monitor's /healthz", lambda: _ready(session, f"{base}/healthz"))
+    await wait_until(
+        "the monitor's /healthz", lambda: _ready(session, f"{base}/healthz"), watch=group
+    )
     return base
 
 
@@ -249,7 +227,7 @@ async def start_prometheus(
         ],
     )
     base = f"http://127.0.0.1:{port}"
-    await wait_until(group, "Prometheus ready", lambda: _ready(session, f"{base}/-/ready"))
+    await wait_until("Prometheus ready", lambda: _ready(session, f"{base}/-/ready"), watch=group)
     return base
 
 
@@ -310,7 +288,7 @@ async def start_alertmanager(
         env={"TZ": "Asia/Shanghai"},
     )
     base = f"http://127.0.0.1:{port}"
-    await wait_until(group, "Alertmanager ready", lambda: _ready(session, f"{base}/-/ready"))
+    await wait_until("Alertmanager ready", lambda: _ready(session, f"{base}/-/ready"), watch=group)
     return base, port
 
 

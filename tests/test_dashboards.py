@@ -33,6 +33,7 @@ from cryptography import x509
 
 from tests.fakesite import NOW, PASSWORD, USERNAME, FakeSite
 from tests.pg import fresh_schema
+from tests.poll import wait_until
 from tests.stack import (
     RULES_DIR,
     free_port,
@@ -41,7 +42,6 @@ from tests.stack import (
     prometheus_config,
     start_monitor,
     start_prometheus,
-    wait_until,
 )
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
@@ -507,7 +507,7 @@ async def test_every_dashboard_query_returns_data(
             # Some history, so the ratios are not those of the first few probes.
             f'sum(monitor_probe_results_total{{site="{SITE}",check="gone"}}) >= 12',
         ):
-            await wait_until(group, expr, lambda expr=expr: has(expr), timeout=90)
+            await wait_until(expr, lambda expr=expr: has(expr), timeout=90, watch=group)
 
         problems: list[str] = []
         checked = 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +11,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.poll import wait_until
 from tests.stack import free_port
 
 # Every incident the schedule causes: (site, check) -> the reasons it may open with.
@@ -59,18 +58,19 @@ async def test_demo_shows_incidents_page_metrics_and_report(
     )
     try:
         async with aiohttp.ClientSession() as session:
-            seen: dict[tuple[str, str], str] = {}
-            for _ in range(120):
-                await asyncio.sleep(0.5)
-                try:
-                    incidents = await _json(session, f"{base}/api/v1/incidents")
-                except (aiohttp.ClientError, json.JSONDecodeError):
-                    assert demo.poll() is None, "the demo exited"
-                    continue
-                seen = {(i["site"], i["check"]): i["reason"] for i in incidents}
-                if set(EXPECTED) <= set(seen):
-                    break
-            assert set(EXPECTED) <= set(seen), seen
+
+            async def incidents() -> dict[tuple[str, str], str]:
+                assert demo.poll() is None, "the demo exited"
+                found = await _json(session, f"{base}/api/v1/incidents")
+                return {(i["site"], i["check"]): i["reason"] for i in found}
+
+            seen = await wait_until(
+                "an incident for each misbehaviour",
+                incidents,
+                until=lambda seen: set(EXPECTED) <= set(seen),
+                timeout=90,
+                interval=0.5,
+            )
             for key, reasons in EXPECTED.items():
                 assert seen[key] in reasons, (key, seen[key])
             async with session.get(f"{base}/") as response:

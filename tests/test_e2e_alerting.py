@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from tests.pg import fresh_schema
+from tests.poll import wait_until
 from tests.stack import (
     RULES_DIR,
     LoopbackApp,
@@ -34,7 +35,6 @@ from tests.stack import (
     start_alertmanager,
     start_monitor,
     start_prometheus,
-    wait_until,
 )
 
 
@@ -144,8 +144,8 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
             rows = await prom_query(http, prometheus, f'probe_success{{site="{site}"}} == 1')
             return bool(rows)
 
-        await wait_until(group, "Prometheus seeing e2e-portal up", lambda: up("e2e-portal"))
-        await wait_until(group, "Prometheus seeing e2e-account up", lambda: up("e2e-account"))
+        await wait_until("Prometheus seeing e2e-portal up", lambda: up("e2e-portal"), watch=group)
+        await wait_until("Prometheus seeing e2e-account up", lambda: up("e2e-account"), watch=group)
         assert webhook.received == []
 
         # --- the target goes down --------------------------------------------------------
@@ -158,7 +158,9 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
                     and a["state"] == "firing"]  # fmt: skip
             return down if len(down) == 2 else None
 
-        alerts = await wait_until(group, "SiteDown firing in Prometheus", firing_in_prometheus)
+        alerts = await wait_until(
+            "SiteDown firing in Prometheus", firing_in_prometheus, watch=group
+        )
         labels = {a["labels"]["site"]: a["labels"] for a in alerts}
         assert labels["e2e-portal"]["owner"] == "petrochem-it"
         assert labels["e2e-portal"]["site_name"] == "石化离退休干部局网站"
@@ -170,9 +172,9 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
             return webhook.find(path, status, alertname="SiteDown", site=site)
 
         page = await wait_until(
-            group,
             "the page to petrochem-it's webhook",
             lambda: delivered("/alerts/petrochem-it", "firing", "e2e-portal"),
+            watch=group,
         )
         [alert] = [a for a in page.body["alerts"] if a["labels"]["site"] == "e2e-portal"]
         assert alert["labels"]["owner"] == "petrochem-it"
@@ -181,9 +183,9 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
         assert page.body["receiver"] == "petrochem-it"
         assert page.body["groupLabels"] == {"site": "e2e-portal"}
         await wait_until(
-            group,
             "the page to sasac-newmedia's webhook",
             lambda: delivered("/alerts/sasac-newmedia", "firing", "e2e-account"),
+            watch=group,
         )
 
         async def mail(marker: str) -> Any:
@@ -192,7 +194,7 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
                     return message
             return None
 
-        message = await wait_until(group, "the page by e-mail", lambda: mail("【告警·严重】"))
+        message = await wait_until("the page by e-mail", lambda: mail("【告警·严重】"), watch=group)
         assert message["To"] == "newmedia@example.gov.cn"
         assert str(message["Subject"]) == "【告警·严重】国资小新的检查 feed 无法访问"
         text = body_text(message)
@@ -209,17 +211,17 @@ async def test_site_down_pages_its_owner_and_the_recovery_is_delivered(
         # --- the target recovers -----------------------------------------------------------
         target.down = False
         resolved = await wait_until(
-            group,
             "the resolution at petrochem-it's webhook",
             lambda: delivered("/alerts/petrochem-it", "resolved", "e2e-portal"),
+            watch=group,
         )
         assert resolved.body["status"] == "resolved"
         await wait_until(
-            group,
             "the resolution at sasac-newmedia's webhook",
             lambda: delivered("/alerts/sasac-newmedia", "resolved", "e2e-account"),
+            watch=group,
         )
-        recovery = await wait_until(group, "the recovery e-mail", lambda: mail("【已恢复】"))
+        recovery = await wait_until("the recovery e-mail", lambda: mail("【已恢复】"), watch=group)
         assert str(recovery["Subject"]) == "【已恢复】国资小新的检查 feed 无法访问"
         recovered = body_text(recovery)
         assert "已恢复正常" in recovered and "持续：" in recovered
@@ -308,7 +310,7 @@ async def test_wecom_receives_a_group_of_three_and_its_recovery(
                     return sent
             return None
 
-        page = await wait_until(group, "the page at WeCom", lambda: message("【告警"))
+        page = await wait_until("the page at WeCom", lambda: message("【告警"), watch=group)
         assert wecom.token_requests[0] == {
             "corpid": "ww0000000000000000",
             "corpsecret": "CHANGE-ME-wecom-application-secret",
@@ -331,7 +333,9 @@ async def test_wecom_receives_a_group_of_three_and_its_recovery(
             json=[site_down_alert(c, ends_at="2026-07-01T09:00:00+08:00") for c in checks],
         ) as response:
             assert response.status == 200, await response.text()
-        recovery = await wait_until(group, "the recovery at WeCom", lambda: message("【已恢复】"))
+        recovery = await wait_until(
+            "the recovery at WeCom", lambda: message("【已恢复】"), watch=group
+        )
         text = recovery["text"]["content"]
         assert text != content and len(text.encode()) <= 2048
         assert text.count("○ 已恢复：") == 3 and "●" not in text and "静默" not in text

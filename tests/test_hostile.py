@@ -22,6 +22,7 @@ from monitor.probes.base import ProbeContext, probe_within_deadline
 from monitor.probes.extract import MAX_NESTING, bound_nesting
 from monitor.probes.parser import ParseFailedError, ParserPool
 from monitor.results import Outcome
+from tests.poll import wait_until
 from tests.targets import ServeApp
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,9 +137,7 @@ async def test_closing_the_pool_ends_a_parse_in_progress() -> None:
     """Shutdown does not wait for a stuck parse: the worker is killed and the caller told."""
     pool = ParserPool(size=1)
     running = asyncio.create_task(pool.run(spin_forever))
-    while not pool.pids():
-        await asyncio.sleep(0.01)
-    [pid] = pool.pids()
+    [pid] = await wait_until("a parser worker", pool.pids, interval=0.01)
     await asyncio.sleep(0.2)
     pool.close()
     with pytest.raises(ParseFailedError):

@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.poll import wait_until
 from tests.stack import (
     ALERTMANAGER_DIR,
     LoopbackApp,
@@ -29,7 +30,6 @@ from tests.stack import (
     free_port,
     process_group,
     start_alertmanager,
-    wait_until,
 )
 
 DINGTALK_SECRET = "SECdingtalk-test-secret"
@@ -138,7 +138,7 @@ async def test_alertmanager_reaches_dingtalk_and_feishu_robots_through_the_bridg
         async def both() -> bool:
             return bool(robots.dingtalk and robots.feishu)
 
-        await wait_until(group, "a message at each robot", both)
+        await wait_until("a message at each robot", both, watch=group)
         assert robots.refused == []
         dingtalk = robots.dingtalk[0]
         assert dingtalk["msgtype"] == "text"
@@ -162,6 +162,6 @@ async def test_alertmanager_reaches_dingtalk_and_feishu_robots_through_the_bridg
             texts += [m["content"]["text"] for m in robots.feishu]
             return sum(t.startswith("【已恢复】") for t in texts) == 2
 
-        await wait_until(group, "the recoveries at the robots", recovered)
+        await wait_until("the recoveries at the robots", recovered, watch=group)
         last = robots.dingtalk[-1]["text"]["content"]
         assert "○ 已恢复：" in last and "●" not in last and "静默" not in last

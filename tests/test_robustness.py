@@ -8,7 +8,6 @@ black-hole), loopback targets.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import socket
 import sys
@@ -30,6 +29,7 @@ from monitor.runtime import Runtime
 from monitor.store import Store
 from tests.fakeclock import FakeClock
 from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, via
+from tests.poll import wait_until
 from tests.service import ROOT, Service, run_cli
 from tests.stack import free_port
 
@@ -157,9 +157,12 @@ async def test_reload_while_store_down_applies_and_syncs_later(
             assert resp.status == 503, body
             assert SECRET not in body and "unreachable" in body
         await proxy.restore()
-        async with asyncio.timeout(30):
-            while await active_checks(pg_url) != {"petrochem/home", "news/home"}:
-                await asyncio.sleep(0.2)
+        await wait_until(
+            "both checks active in the database",
+            lambda: active_checks(pg_url),
+            until=lambda active: active == {"petrochem/home", "news/home"},
+            timeout=30,
+        )
     finally:
         code, err = await service.stop()
     assert code == 0, err[-2000:]
@@ -186,9 +189,12 @@ async def test_sigterm_with_database_black_holed_exits_0(
         await service.wait_for('probe_success{check="home",location="default",site="petrochem"')
         await proxy.cut()
         await hole.start(proxy.port)
-        async with asyncio.timeout(30):
-            while "store unreachable" not in await readiness(service):
-                await asyncio.sleep(0.1)
+        await wait_until(
+            "/readyz saying the store is unreachable",
+            lambda: readiness(service),
+            until=lambda answer: "store unreachable" in answer,
+            timeout=30,
+        )
     finally:
         code, err = await service.stop()
         await hole.close()
@@ -219,9 +225,12 @@ async def test_a_silent_database_is_noticed_within_the_storage_timeout(
         assert (await readiness(service)).startswith("200")
         proxy.go_silent()
         # Bounds of several storage timeouts (2 s): the old behaviour took about 60 s.
-        async with asyncio.timeout(20):
-            while not (await readiness(service)).startswith("503"):
-                await asyncio.sleep(0.1)
+        await wait_until(
+            "/readyz answering 503",
+            lambda: readiness(service),
+            until=lambda answer: answer.startswith("503"),
+            timeout=20,
+        )
         async with asyncio.timeout(20):
             async with service.session.get(f"{service.base}/api/v1/incidents") as resp:
                 body = await resp.text()
@@ -339,11 +348,11 @@ async def test_reload_of_changed_login_check_logs_in_afresh(
         config.write_text(login_config(base, port, pg_url, "bob"))
         async with service.session.post(f"{service.base}/-/reload") as resp:
             assert resp.status == 200, await resp.text()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(10):
-                while "bob" not in logins:
-                    await asyncio.sleep(0.1)
-        assert "bob" in logins, "the changed login check never logged in with its new steps"
+        await wait_until(
+            "the changed login check logging in with its new steps",
+            lambda: "bob" in logins,
+            timeout=10,
+        )
     finally:
         code, err = await service.stop()
     assert code == 0, err[-2000:]
@@ -386,24 +395,30 @@ async def test_sighup_while_store_down_resolves_removed_check_later(
     service = Service(config, port)
     await service.start()
     try:
-        async with asyncio.timeout(20):
-            while not await stored_incidents(pg_url):
-                await asyncio.sleep(0.1)
+        await wait_until("an incident stored", lambda: stored_incidents(pg_url), timeout=20)
         await proxy.cut()
         config.write_text(service_config(base, port, url))
         service.proc.send_signal(signal.SIGHUP)
-        async with asyncio.timeout(20):
-            while 'probe_success{check="home",location="default",site="news"' in (
-                await service.metrics()
-            ):
-                await asyncio.sleep(0.1)
+        removed = 'probe_success{check="home",location="default",site="news"'
+        await wait_until(
+            "the removed check's series gone",
+            service.metrics,
+            until=lambda metrics: removed not in metrics,
+            timeout=20,
+        )
         await proxy.restore()
-        async with asyncio.timeout(30):
-            while await active_checks(pg_url) != {"petrochem/home"}:
-                await asyncio.sleep(0.2)
-        async with asyncio.timeout(30):
-            while await stored_incidents(pg_url) != [("news", "check_removed")]:
-                await asyncio.sleep(0.2)
+        await wait_until(
+            "only petrochem/home active in the database",
+            lambda: active_checks(pg_url),
+            until=lambda active: active == {"petrochem/home"},
+            timeout=30,
+        )
+        await wait_until(
+            "the incident stored resolved as check_removed",
+            lambda: stored_incidents(pg_url),
+            until=lambda stored: stored == [("news", "check_removed")],
+            timeout=30,
+        )
     finally:
         code, err = await service.stop()
     assert code == 0, err[-2000:]
@@ -464,9 +479,13 @@ async def test_sigterm_during_embedded_startup_exits_0_and_leaves_no_server(
         cwd=ROOT,
     )
     try:
-        async with asyncio.timeout(60):
-            while not (data_dir / "postgres").exists():
-                await asyncio.sleep(0.01)
+        # Polled often: the SIGTERM must land while the embedded server is being created.
+        await wait_until(
+            "the embedded PostgreSQL being created",
+            (data_dir / "postgres").exists,
+            timeout=60,
+            interval=0.01,
+        )
         proc.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     finally:

@@ -29,8 +29,9 @@ from monitor.measurements import LoginMeasurement
 from monitor.redact import MASK, Redactor
 from monitor.redact import SECRETS as REDACTOR
 from monitor.results import Outcome, ProbeResult, StepResult
+from tests.poll import wait_until
 from tests.service import run_cli
-from tests.stack import free_port, process_group, wait_until
+from tests.stack import free_port, process_group
 
 # One secret per kind of config field, each with characters that every encoding changes.
 SECRETS = {
@@ -397,7 +398,7 @@ async def test_no_output_of_the_real_programs_holds_a_planted_secret(
                 found: list[dict[str, object]] = await resp.json() if resp.status == 200 else []
                 return found if len({i["check"] for i in found}) >= 19 else None
 
-        await wait_until(group, "an incident for every check", incidents, timeout=60)
+        await wait_until("an incident for every check", incidents, timeout=60, watch=group)
         for path in ("/api/v1/status", "/api/v1/incidents", "/"):
             async with session.get(f"{base}{path}") as resp:
                 outputs[path] = await resp.text()

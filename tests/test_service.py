@@ -13,6 +13,7 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 
 from tests.pg import TcpProxy, via
+from tests.poll import wait_until
 from tests.service import (
     Service,
     incidents_of,
@@ -95,12 +96,12 @@ async def test_run_probes_serves_reloads_and_stops_cleanly(
         await service.wait_for(
             'probe_success{check="home",location="default",site="petrochem",type="http"} 1.0'
         )
-        for _ in range(50):
-            if {r["check"] for r in await service.status()} == {"home", "broken"}:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("/api/v1/status never listed both checks")
+        await wait_until(
+            "/api/v1/status listing both checks",
+            service.status,
+            until=lambda rows: {row["check"] for row in rows} == {"home", "broken"},
+            timeout=10,
+        )
 
         added = textwrap.indent(
             textwrap.dedent(f"""\

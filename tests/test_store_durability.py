@@ -22,8 +22,8 @@ from tests.pg import (
     make_config,
     select,
     via,
-    wait_for,
 )
+from tests.poll import wait_until
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 FAST = WriterSettings(batch_size=40, flush_interval=0.05, retry_initial=0.05, retry_max=0.2)
@@ -81,7 +81,7 @@ async def test_outage_mid_run_loses_and_duplicates_nothing(
         await proxy.cut()
         await feed("home", 100)
         await feed("home", 5, Outcome.TIMEOUT)  # opens an incident during the outage
-        await wait_for(lambda: not store.ready()[0])
+        await wait_until("the store to say it is unreachable", lambda: not store.ready()[0])
         assert store.ready()[1].startswith("store unreachable")
         await feed("news", 4, Outcome.CONNECT_ERROR)  # a second incident
         await feed("home", 300)  # home recovers, still during the outage

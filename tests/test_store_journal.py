@@ -4,7 +4,6 @@ and are stored at the next start, before incidents are read back (real PostgreSQ
 
 from __future__ import annotations
 
-import asyncio
 import re
 import signal
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from monitor.store.writer import (
     _journal_row,
 )
 from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, select, via
+from tests.poll import wait_until
 from tests.service import Service, wait_incidents, write_incident_config
 from tests.stack import free_port
 from tests.test_store import T0, incident, result
@@ -113,9 +113,7 @@ async def test_results_waiting_when_the_database_went_away_are_stored_once(
     lost.start()
     for i in range(5):
         lost.submit_result(result(hour + timedelta(seconds=i)))
-    async with asyncio.timeout(20):
-        while not metrics.write_errors:
-            await asyncio.sleep(0.01)
+    await wait_until("a failed write", lambda: metrics.write_errors, timeout=20, interval=0.01)
     for i in range(5, 8):
         lost.submit_result(result(hour + timedelta(seconds=i)))
     assert lost._task is not None
@@ -244,19 +242,19 @@ async def test_sigkill_during_an_outage_loses_no_incident(
 
 async def _wait(service: Service, predicate: Callable[[str], bool]) -> None:
     """Poll /metrics until `predicate` holds of it."""
-    async with asyncio.timeout(20):
-        while not predicate(await service.metrics()):
-            await asyncio.sleep(0.05)
+    await wait_until(
+        "/metrics to match", service.metrics, until=predicate, timeout=20, watch=service
+    )
 
 
 async def _ready(service: Service) -> None:
     """Wait until /readyz says the store is open and writing."""
-    async with asyncio.timeout(20):
-        while True:
-            async with service.session.get(f"{service.base}/readyz") as resp:
-                if resp.status == 200:
-                    return
-            await asyncio.sleep(0.05)
+
+    async def ready() -> bool:
+        async with service.session.get(f"{service.base}/readyz") as resp:
+            return resp.status == 200
+
+    await wait_until("/readyz answering 200", ready, timeout=20, watch=service)
 
 
 def _row(values: list[object]) -> tuple[object, ...]:

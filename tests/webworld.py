@@ -8,7 +8,6 @@ are 1, so every failure opens an incident at once; the store is the real test Po
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from aiohttp import web
 
 from monitor.config import Config, load_config
 from monitor.runtime import Runtime
+from tests.poll import wait_until
 from tests.stack import free_port
 from tests.targets import refused_port
 
@@ -162,19 +162,22 @@ async def running_world(
     runtime = Runtime(config, config_path=str(path))
     await runtime.start()
     try:
-        for _ in range(300):
+
+        async def settled() -> bool:
             store = runtime.store
-            if store is not None and len(runtime.latest) == 5:
-                opened = {(i.site, i.check) for i in await store.list_incidents(open_only=True)}
-                if {
-                    ("portal", "gzyw"),
-                    ("portal", "tzgg"),
-                    ("petrochem-retirees", "home"),
-                } <= opened:
-                    break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(f"the world did not settle: {runtime.status()}")
+            if store is None or len(runtime.latest) != 5:
+                return False
+            opened = {(i.site, i.check) for i in await store.list_incidents(open_only=True)}
+            return {
+                ("portal", "gzyw"),
+                ("portal", "tzgg"),
+                ("petrochem-retirees", "home"),
+            } <= opened
+
+        try:
+            await wait_until("the world to settle", settled, timeout=30)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {runtime.status()}") from None
         yield World(f"http://{listen}", runtime, path, config)
     finally:
         await runtime.stop()
