@@ -136,13 +136,6 @@ class Service:
         return self.proc.returncode, err.decode()
 
 
-async def incidents_of(service: Service, query: str = "") -> list[dict[str, object]]:
-    async with service.session.get(f"{service.base}/api/v1/incidents{query}") as resp:
-        assert resp.status == 200
-        data: list[dict[str, object]] = await resp.json()
-        return data
-
-
 async def wait_incidents(
     service: Service, query: str, predicate: Callable[[list[dict[str, object]]], bool]
 ) -> list[dict[str, object]]:

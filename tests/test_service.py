@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import textwrap
@@ -16,7 +15,6 @@ from tests.pg import TcpProxy, via
 from tests.poll import wait_until
 from tests.service import (
     Service,
-    incidents_of,
     run_cli,
     wait_incidents,
     write_incident_config,
@@ -162,11 +160,22 @@ async def test_incident_survives_sigkill_and_resolves_once(
     assert incident["reason"] == "http_error" and incident["owner"] == "petrochem-it"
     assert incident["first_error"] == "status 503, expected 2xx"
 
+    conn = await asyncpg.connect(pg_url)
+    try:
+        left = await conn.fetchval("SELECT failures FROM incidents")  # where the first stopped
+    finally:
+        await conn.close()
+
     second = Service(config, port)
     await second.start()
     try:
-        await asyncio.sleep(1.0)  # a few failing probes after the restart
-        still = await incidents_of(second, "?open=1")
+        # Wait for the second process to have judged `failure_threshold` (3) failing probes:
+        # the incident it continues counts them; one it opened afresh would show beside it.
+        still = await wait_incidents(
+            second,
+            "?open=1",
+            lambda found: len(found) > 1 or any(i["failures"] >= left + 3 for i in found),
+        )
         assert [i["id"] for i in still] == [incident["id"]]
         target.state["up"] = True  # type: ignore[attr-defined]
         resolved = await wait_incidents(
