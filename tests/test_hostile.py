@@ -242,10 +242,8 @@ async def test_checks_that_parse_nothing_probe_while_the_parser_starts(serve: Se
     held = runtime.ctx.parser = _HeldWarmUp()
     await runtime.start(serve=False, store=False)
     try:
-        for _ in range(300):
-            if runtime.latest:
-                break
-            await asyncio.sleep(0.01)
+        # The warm-up is held until the end: a probe that waited for it would never come.
+        await wait_until("a first result", lambda: runtime.latest, timeout=10, interval=0.01)
         [result] = runtime.latest.values()
         assert result.success and not held.pids()  # probed, the warm-up still held
     finally:

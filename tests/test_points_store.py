@@ -17,7 +17,6 @@ from monitor.config import effective_quorum
 from monitor.store.migrations import migrate
 from monitor.store.points import _RECONFIRM as RECONFIRM
 from monitor.store.points import BlindSpan, read_view, refresh
-from tests.pg import pg_conn, pg_url  # noqa: F401
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # A minute-grid slot well in the past, so every result of it is in.
@@ -122,7 +121,7 @@ def test_effective_quorum_is_taken_over_the_locations_that_reported() -> None:
 
 
 async def test_sql_quorum_is_the_same_rule_as_python(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """monitor_quorum() in the database gives effective_quorum() for every small case."""
     await migrate(pg_conn)
@@ -138,7 +137,7 @@ async def test_sql_quorum_is_the_same_rule_as_python(
 
 
 async def test_one_location_of_three_failing_is_suspected_two_confirm(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """One open incident of three locations opens no check incident; the second location's
     opens it, naming both with their reasons; the third joins; it resolves once, when only one
@@ -172,7 +171,7 @@ async def test_one_location_of_three_failing_is_suspected_two_confirm(
 
 
 async def test_a_missing_location_leaves_the_quorum_to_those_that_report(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """Three expected, two missing (no heartbeat for longer than missing_after): the one left
     is the quorum, so its incident is confirmed; an incident of a missing location never
@@ -193,7 +192,7 @@ async def test_a_missing_location_leaves_the_quorum_to_those_that_report(
 
 
 async def test_two_of_four_is_suspected_three_of_four_confirmed(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """An even number of locations: the majority of four is three, so a two-two split is
     suspected."""
@@ -209,7 +208,7 @@ async def test_two_of_four_is_suspected_three_of_four_confirmed(
 
 
 async def test_one_location_alone_confirms_its_own_incidents(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """With one expected location every incident of it is confirmed, and resolves with it."""
     await setup(pg_conn, ["default"])
@@ -223,7 +222,7 @@ async def test_one_location_alone_confirms_its_own_incidents(
 
 
 async def test_a_blind_location_does_not_vote_and_going_blind_resolves(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """Two of three confirm; one of them turns blind: the re-confirmation every refresh runs
     resolves the check incident (one failing of the two that see is short of the 2 needed)."""
@@ -240,7 +239,7 @@ async def test_a_blind_location_does_not_vote_and_going_blind_resolves(
 
 
 async def test_slots_are_confirmed_suspected_or_ok_by_the_quorum_of_their_voters(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """Slot by slot (ground truth written beside): two of three fail -> confirmed; one ->
     suspected; one of two voters (a location missing) -> suspected; a blind location's vote
@@ -290,7 +289,7 @@ async def test_slots_are_confirmed_suspected_or_ok_by_the_quorum_of_their_voters
 
 
 async def test_one_location_settles_its_own_slots_and_blind_slots_do_not_count(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """One location: each failure is confirmed (quorum 1 of 1), except in its blind span,
     where the slot has no vote at all and is left out of the ratio."""
@@ -309,7 +308,7 @@ async def test_one_location_settles_its_own_slots_and_blind_slots_do_not_count(
 
 
 async def test_slow_ok_votes_of_a_quorum_are_unreachable_not_failed(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """Two of three locations waited more than 15 s for a page that did open: the slot is
     unreachable under the official rule (站点无法访问) but no failure; one slow one is not."""
@@ -324,7 +323,7 @@ async def test_slow_ok_votes_of_a_quorum_are_unreachable_not_failed(
 
 
 async def test_refresh_heartbeats_stores_spans_settles_and_reads_back(
-    pg_conn: asyncpg.Connection,  # noqa: F811
+    pg_conn: asyncpg.Connection,
 ) -> None:
     """One refresh round: the heartbeat says blind, the span is stored and updated by id, and
     the view names the location blind."""
@@ -346,7 +345,7 @@ async def test_refresh_heartbeats_stores_spans_settles_and_reads_back(
 
 
 async def test_only_one_location_settles_at_a_time(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     """While one location's transaction settles, another's call skips (-1) instead of waiting
     or deciding a slot twice."""
