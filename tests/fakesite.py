@@ -7,6 +7,9 @@ sessions the server can drop, whose login can fail (captcha, wrong password, an 
 be slow, a page of working and broken links, and a message board with an old unanswered
 question. Dates on the pages are written relative to NOW, the time tests give the probes.
 
+`homepage()` writes a real-looking government homepage (for the `security` probe) with what
+a test injects into it, `hostile_page()` one built to crash or stall a parser.
+
 Handles on `FakeSite` let a test change the site's behaviour while it runs
 (`login_mode`, `login_delay`, `drop_sessions()`, `logged_out_as`) and see what it was asked
 (`hits`).
@@ -407,3 +410,66 @@ class FakeSite:
 
 def _rfc822(when: datetime) -> str:
     return when.strftime("%a, %d %b %Y %H:%M:%S %z")
+
+
+# A news headline pool; day d shows items d..d+n of it, so the list changes every day.
+_HEADLINES = [
+    f"国务院国资委召开{topic}工作会议（第{i}期）"
+    for i in range(60)
+    for topic in ("中央企业改革", "安全生产", "科技创新")
+]
+
+
+def homepage(day: int = 0, inject: str = "", head: str = "", body_attrs: str = "") -> str:
+    """A real-looking homepage: header, navigation, a news list that changes with `day`,
+    friendly links, footer; the honest traps of real sites included (a hidden dropdown menu
+    of the site's own columns, news about fighting gambling, white text on a dark band, an
+    internal search redirect, a link to another government site, the site's own scripts)."""
+    when = NOW - timedelta(days=day)
+    count = 8 + day % 5
+    news = "".join(
+        f'<li><a href="/art/{day}-{i}.html">{_HEADLINES[(day * 3 + i) % len(_HEADLINES)]}</a>'
+        f'<span class="date">{(when - timedelta(days=i)):%Y-%m-%d}</span></li>'
+        for i in range(count)
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        "<title>国务院国有资产监督管理委员会</title>"
+        '<script src="/js/jquery.min.js"></script>'
+        "<style>.drop{display:none} .band{background:#003366} .hot{color:#c00}</style>"
+        f"{head}</head><body{body_attrs}>"
+        '<div id="header" class="header"><img src="/img/logo.png" alt="国资委">'
+        '<form action="/search"><input name="q"></form></div>'
+        '<ul class="nav" id="nav"><li><a href="/">首页</a></li>'
+        '<li><a href="/zwgk/">政务公开</a><ul class="drop"><li><a href="/zwgk/tzgg/">通知公告</a>'
+        '</li><li><a href="/zwgk/zcfg/">政策法规</a></li></ul></li>'
+        '<li><a href="/zwdt/">政务动态</a></li><li><a href="/hdjl/">互动交流</a></li></ul>'
+        '<div class="main"><div class="news" id="news"><h2>要闻动态</h2>'
+        f'<ul class="list">{news}</ul></div>'
+        '<div class="notice"><h2>通知公告</h2><ul><li><a href="/art/dbd.html">'
+        "关于开展打击网络赌博专项行动的通知</a></li></ul></div></div>"
+        '<div class="band"><a href="/zt/" style="color:#ffffff">专题专栏</a></div>'
+        '<div class="links"><h2>友情链接</h2><a href="http://www.gov.cn/">中国政府网</a> '
+        '<a href="https://www.sasac.gov.cn/n2588020/">国资小新</a></div>'
+        f"{inject}"
+        '<div id="footer" class="footer">主办：国务院国有资产监督管理委员会 '
+        "网站标识码 bm17000001 京ICP备05083339号</div>"
+        '<script>function go(){window.location.href="/search?q="+encodeURIComponent(q);}'
+        "</script></body></html>"
+    )
+
+
+def hostile_page() -> bytes:
+    """A page built to crash or stall a parser: 200 000 unclosed elements, 30 000 hidden
+    links, an unterminated document.write, braces-only CSS, lone surrogates and bad bytes."""
+    parts = [
+        "<html><head><style>" + "{" * 200_000 + ".a{display:none" + "}" * 100_000 + "</style>",
+        "<script>" + "document.write('" + "x" * 500_000 + "</script>",
+        "<script>" + "document.write(" * 50_000 + "</script>",
+        "<script>" + "location.href='" * 20_000 + "</script>",
+        "</head><body>",
+        '<div style="display:none">' + '<a href="http://h.test/">博彩</a>' * 30_000 + "</div>",
+        "<div>" * 200_000,
+        "<marquee height=0>" * 5_000,
+    ]
+    return "".join(parts).encode("utf-8") + b"\xff\xfe\xed\xa0\x80 \x00 end"

@@ -1,12 +1,16 @@
 """`monitor run` as a real process for tests: the service, its CLI, a site for it to probe.
 
 `Service` starts `monitor run` on a config and talks to its HTTP server; `run_cli` runs one
-`monitor` command; the `target` fixture (registered in conftest) is the site they watch.
+`monitor` command as a process, `run_in_process` the same in this process (faster, for commands
+that do not need a process of their own); the `target` fixture (registered in conftest) is the
+site they watch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import signal
 import sys
@@ -19,6 +23,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from monitor import cli
 from tests.poll import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +66,18 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     out, err = await proc.communicate()
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+async def run_in_process(*args: str) -> tuple[int, str, str]:
+    """`monitor ARGS` in this process (its own event loop, in a thread), output captured."""
+    out, err = io.StringIO(), io.StringIO()
+
+    def call() -> int:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            return cli.main(list(args))
+
+    code = await asyncio.to_thread(call)
+    return code, out.getvalue(), err.getvalue()
 
 
 class Service:

@@ -3,9 +3,6 @@ deleted, withdrawn by a new record; through the store, the `monitor review` comm
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -20,28 +17,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
-from monitor import cli, server
+from monitor import server
 from monitor.clock import SystemClock
 from monitor.reviews import Decision, NewReview, ReviewError, ReviewNotFoundError, parse_span
 from monitor.store import Store
 from tests.pg import make_config
+from tests.samples import new_review
+from tests.service import run_in_process
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def new_review(**changes: Any) -> NewReview:
-    start, end = parse_span("2026-07-01", "2026-07-31", SHANGHAI)
-    fields: dict[str, Any] = {
-        "site": "portal",
-        "check": "home-security",
-        "rule": None,
-        "start": start,
-        "end": end,
-        "decision": Decision.EXEMPT,
-        "reason": "暗链为监测误报：链接指向本单位新启用的域名",
-        "reviewer": "张三",
-    }
-    return NewReview(**(fields | changes))
 
 
 @pytest.fixture
@@ -115,18 +99,6 @@ async def test_store_keeps_who_when_and_withdrawals(store: Store, pg_url: str) -
         await conn.close()
 
 
-async def run_cli(*args: str) -> tuple[int, str, str]:
-    """`monitor ARGS` in this process (its own event loop, in a thread), output captured."""
-    out, err = io.StringIO(), io.StringIO()
-
-    def call() -> int:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            return cli.main(list(args))
-
-    code = await asyncio.to_thread(call)
-    return code, out.getvalue(), err.getvalue()
-
-
 async def test_review_command(pg_url: str, tmp_path: Path) -> None:
     """`monitor review add`, `list` and `withdraw` record, show and withdraw a review; a bad
     span is exit 2 with one line naming it."""
@@ -143,7 +115,7 @@ async def test_review_command(pg_url: str, tmp_path: Path) -> None:
     }
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     base = ("review", "add", "-c", str(config), "--site", "portal", "--check", "home-security")
-    code, out, err = await run_cli(
+    code, out, err = await run_in_process(
         *base, "--from", "2026-07-01", "--to", "2026-07-31", "--decision", "exempt",
         "--reason", "链接为本单位新域名", "--by", "张三", "--json",
     )  # fmt: skip
@@ -153,24 +125,24 @@ async def test_review_command(pg_url: str, tmp_path: Path) -> None:
     assert added["start"] == "2026-07-01T00:00:00+08:00"
     assert added["end"] == "2026-08-01T00:00:00+08:00"
 
-    code, out, _ = await run_cli("review", "list", "-c", str(config))
+    code, out, _ = await run_in_process("review", "list", "-c", str(config))
     header, row = out.strip().splitlines()
     assert header.split()[:3] == ["ID", "SITE", "SUBJECT"]
     assert row.split()[:4] == [str(added["id"]), "portal", "check", "home-security"]
     assert row.endswith("链接为本单位新域名")
 
-    code, out, err = await run_cli(
+    code, out, err = await run_in_process(
         "review", "withdraw", "-c", str(config), str(added["id"]), "--reason", "复核后撤回",
         "--by", "李四", "--json",
     )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)[0]["withdrawn"]["reviewer"] == "李四"
-    code, out, _ = await run_cli("review", "list", "-c", str(config), "--json")
+    code, out, _ = await run_in_process("review", "list", "-c", str(config), "--json")
     assert json.loads(out) == []
-    code, out, _ = await run_cli("review", "list", "-c", str(config), "--json", "--all")
+    code, out, _ = await run_in_process("review", "list", "-c", str(config), "--json", "--all")
     assert [r["in_force"] for r in json.loads(out)] == [False]
 
-    code, _, err = await run_cli(
+    code, _, err = await run_in_process(
         *base, "--start", "2026-07-31", "--end", "2026-07-01", "--decision", "exempt",
         "--reason", "x",
     )  # fmt: skip

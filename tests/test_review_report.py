@@ -26,11 +26,11 @@ from monitor.report.model import Report, Status, Verdict
 from monitor.report.reviews import apply_reviews
 from monitor.reviews import Decision, NewReview, Review, parse_span
 from monitor.store import Store
+from tests.fakesite import homepage
 from tests.history import ReplayClock
 from tests.pg import NoGauges, make_config
+from tests.samples import new_review
 from tests.targets import ServeApp
-from tests.test_review import new_review
-from tests.test_security import homepage
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 INJECTED = '<div style="display:none"><a href="http://casino.test/">澳门娱乐城</a></div>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, timedelta
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -28,57 +28,10 @@ from monitor.probes.security import (
     safe_text,
 )
 from monitor.results import Outcome, ProbeResult
-from tests.fakesite import NOW
+from tests.fakesite import NOW, homepage, hostile_page
 from tests.targets import ServeApp
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-# A news headline pool; day d shows items d..d+n of it, so the list changes every day.
-_HEADLINES = [
-    f"国务院国资委召开{topic}工作会议（第{i}期）"
-    for i in range(60)
-    for topic in ("中央企业改革", "安全生产", "科技创新")
-]
-
-
-def homepage(day: int = 0, inject: str = "", head: str = "", body_attrs: str = "") -> str:
-    """A real-looking homepage: header, navigation, a news list that changes with `day`,
-    friendly links, footer; the honest traps of real sites included (a hidden dropdown menu
-    of the site's own columns, news about fighting gambling, white text on a dark band, an
-    internal search redirect, a link to another government site, the site's own scripts)."""
-    when = NOW - timedelta(days=day)
-    count = 8 + day % 5
-    news = "".join(
-        f'<li><a href="/art/{day}-{i}.html">{_HEADLINES[(day * 3 + i) % len(_HEADLINES)]}</a>'
-        f'<span class="date">{(when - timedelta(days=i)):%Y-%m-%d}</span></li>'
-        for i in range(count)
-    )
-    return (
-        '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        "<title>国务院国有资产监督管理委员会</title>"
-        '<script src="/js/jquery.min.js"></script>'
-        "<style>.drop{display:none} .band{background:#003366} .hot{color:#c00}</style>"
-        f"{head}</head><body{body_attrs}>"
-        '<div id="header" class="header"><img src="/img/logo.png" alt="国资委">'
-        '<form action="/search"><input name="q"></form></div>'
-        '<ul class="nav" id="nav"><li><a href="/">首页</a></li>'
-        '<li><a href="/zwgk/">政务公开</a><ul class="drop"><li><a href="/zwgk/tzgg/">通知公告</a>'
-        '</li><li><a href="/zwgk/zcfg/">政策法规</a></li></ul></li>'
-        '<li><a href="/zwdt/">政务动态</a></li><li><a href="/hdjl/">互动交流</a></li></ul>'
-        '<div class="main"><div class="news" id="news"><h2>要闻动态</h2>'
-        f'<ul class="list">{news}</ul></div>'
-        '<div class="notice"><h2>通知公告</h2><ul><li><a href="/art/dbd.html">'
-        "关于开展打击网络赌博专项行动的通知</a></li></ul></div></div>"
-        '<div class="band"><a href="/zt/" style="color:#ffffff">专题专栏</a></div>'
-        '<div class="links"><h2>友情链接</h2><a href="http://www.gov.cn/">中国政府网</a> '
-        '<a href="https://www.sasac.gov.cn/n2588020/">国资小新</a></div>'
-        f"{inject}"
-        '<div id="footer" class="footer">主办：国务院国有资产监督管理委员会 '
-        "网站标识码 bm17000001 京ICP备05083339号</div>"
-        '<script>function go(){window.location.href="/search?q="+encodeURIComponent(q);}'
-        "</script></body></html>"
-    )
-
 
 # (name, what is injected into the page, the finding kind, a text its target names)
 INJECTIONS: list[tuple[str, dict[str, str], str, str]] = [
@@ -549,22 +502,6 @@ async def test_hostile_text_reaches_the_detail_escaped(
     assert "\\x3cimg src=x onerror=alert(1)\\x3e" in result.detail
 
 
-def hostile_page() -> bytes:
-    """A page built to crash or stall a parser: 200 000 unclosed elements, 30 000 hidden
-    links, an unterminated document.write, braces-only CSS, lone surrogates and bad bytes."""
-    parts = [
-        "<html><head><style>" + "{" * 200_000 + ".a{display:none" + "}" * 100_000 + "</style>",
-        "<script>" + "document.write('" + "x" * 500_000 + "</script>",
-        "<script>" + "document.write(" * 50_000 + "</script>",
-        "<script>" + "location.href='" * 20_000 + "</script>",
-        "</head><body>",
-        '<div style="display:none">' + '<a href="http://h.test/">博彩</a>' * 30_000 + "</div>",
-        "<div>" * 200_000,
-        "<marquee height=0>" * 5_000,
-    ]
-    return "".join(parts).encode("utf-8") + b"\xff\xfe\xed\xa0\x80 \x00 end"
-
-
 def test_hostile_page_parses_within_bounds() -> None:
     """The hostile page parses without raising, reads at most max_links links, and reports
     the hidden links it did read."""
@@ -639,7 +576,7 @@ async def test_web_page_shows_a_compromise_as_a_finding(
 async def test_monitor_check_reports_a_compromise(site: Site, base: str, tmp_path: Path) -> None:
     """`monitor check` on an injected page exits 1 with outcome compromised; its table and its
     JSON carry the finding with the page's markup and terminal escapes made inert."""
-    from tests.test_review import run_cli
+    from tests.service import run_in_process
 
     inject = '<div style="display:none"><a href="http://x.test/">\x1b[2J<b>博彩</b>|</a></div>'
     site.put("/", homepage(inject=inject))
@@ -650,11 +587,11 @@ async def test_monitor_check_reports_a_compromise(site: Site, base: str, tmp_pat
         f"      - {{id: home-security, type: security, url: '{url}'}}\n",
         encoding="utf-8",
     )
-    code, out, err = await run_cli("check", "-c", str(config), "--json")
+    code, out, err = await run_in_process("check", "-c", str(config), "--json")
     assert code == 1, err
     (result,) = json.loads(out)
     assert result["outcome"] == "compromised" and result["security_findings"] == 1
     assert result["findings"][0]["target"] == "http://x.test/ \\u001b[2J 博彩 \\x7c"
-    code, out, _ = await run_cli("check", "-c", str(config))
+    code, out, _ = await run_in_process("check", "-c", str(config))
     assert code == 1
     assert "compromised" in out and "\x1b" not in out and "|" not in out.splitlines()[1]

@@ -14,52 +14,17 @@ import pytest
 import structlog
 
 from monitor.clock import SystemClock
-from monitor.incidents import Incident, IncidentEvent
+from monitor.incidents import IncidentEvent
 from monitor.measurements import InteractionMeasurement, LinksMeasurement, LoginMeasurement
-from monitor.results import Outcome, Phases, ProbeResult, StepResult
+from monitor.results import Outcome, Phases, StepResult
 from monitor.store import SchemaTooNewError, Store, StoreError, WriterSettings
 from monitor.store.migrations import available, current_version, migrate
 from monitor.store.writer import MEASUREMENT_COLUMNS, Writer
 from tests.fakeclock import FakeClock
 from tests.pg import RecordingStoreMetrics, make_config, select
+from tests.samples import T0, incident, result
 
-T0 = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def result(
-    at: datetime, outcome: Outcome = Outcome.OK, duration: float = 0.25, **kw: object
-) -> ProbeResult:
-    return ProbeResult(
-        site=str(kw.pop("site", "portal")),
-        check=str(kw.pop("check", "home")),
-        type="http",
-        outcome=outcome,
-        started_at=at,
-        duration_seconds=duration,
-        detail=str(kw.pop("detail", "")),
-        location=str(kw.pop("location", "default")),
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def incident(**kw: object) -> Incident:
-    base: dict[str, object] = {
-        "id": str(uuid.uuid4()),
-        "site": "portal",
-        "check": "home",
-        "location": "default",
-        "owner": "portal-team",
-        "reason": "timeout",
-        "opened_at": T0,
-        "failures": 3,
-        "outcome_counts": {"timeout": 3},
-        "first_error": "first",
-        "last_error": "last",
-        "last_failure_at": T0 + timedelta(minutes=2),
-    }
-    base.update(kw)
-    return Incident(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture

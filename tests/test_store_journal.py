@@ -27,9 +27,9 @@ from monitor.store.writer import (
 )
 from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, select, via
 from tests.poll import wait_until
+from tests.samples import T0, incident, result
 from tests.service import Service, wait_incidents, write_incident_config
 from tests.stack import free_port
-from tests.test_store import T0, incident, result
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:9/test"
 

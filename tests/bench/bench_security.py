@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from monitor.probes.extract import parse_html
 from monitor.probes.security import SecurityCheck, read_page
-from tests.test_security import homepage, hostile_page
+from tests.fakesite import homepage, hostile_page
 
 
 def _timed(check: SecurityCheck, body: bytes, runs: int) -> tuple[float, float, int]:
