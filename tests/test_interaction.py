@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from monitor.config import ConfigError, load_config, parse_config
-from monitor.measurements import InteractionMeasurement
 from monitor.probes.base import ProbeContext
 from monitor.probes.interaction import InteractionCheck, probe
 from monitor.results import Outcome, ProbeResult
@@ -118,28 +117,3 @@ async def test_oldest_unanswered_age_is_recorded_whatever_the_limit(
         115 * DAY
     )
     assert ok.measurement.slowest_answer_seconds == 8 * DAY
-
-
-def test_the_oldest_unanswered_age_is_a_metric() -> None:
-    """`monitor_oldest_unanswered_question_seconds` follows the board, 0 once nothing is open."""
-    from prometheus_client import CollectorRegistry
-
-    from monitor.checkspec import CheckSpec
-    from monitor.metrics import Metrics
-    from tests.test_metrics import ids, result
-
-    registry = CollectorRegistry()
-    metrics = Metrics(registry, location="beijing", version="1")
-    metrics.declare(CheckSpec(id="board", type="interaction", site="gov", interval=60))
-    board = {"site": "gov", "check": "board", "type": "interaction"}
-    who = ids("gov", "board", "interaction")
-    name = "monitor_oldest_unanswered_question_seconds"
-    assert registry.get_sample_value(name, who) is None
-    opened = InteractionMeasurement(
-        open_questions=1, unanswered=0, late_answers=0, oldest_unanswered_seconds=70 * DAY
-    )
-    metrics.observe(result(**board, measurement=opened))
-    assert registry.get_sample_value(name, who) == 70 * DAY
-    nothing_open = InteractionMeasurement(open_questions=0, unanswered=0, late_answers=0)
-    metrics.observe(result(**board, measurement=nothing_open))
-    assert registry.get_sample_value(name, who) == 0

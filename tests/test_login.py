@@ -11,7 +11,6 @@ from aiohttp import web
 from yarl import URL
 
 from monitor.config import ConfigError, load_config, parse_config
-from monitor.measurements import LoginMeasurement
 from monitor.probes.base import ProbeContext
 from monitor.probes.login import (
     STATE_KEY,
@@ -20,7 +19,7 @@ from monitor.probes.login import (
     is_login_page,
     probe,
 )
-from monitor.results import Outcome, ProbeResult, StepResult
+from monitor.results import Outcome, ProbeResult
 from tests.fakeclock import WallClock
 from tests.fakesite import PASSWORD, USERNAME, FakeSite
 
@@ -352,34 +351,6 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUILDMAT_MONITOR_PASSWORD", PASSWORD)
     config = load_config(Path(__file__).parent.parent / "examples" / "checks-login.yaml")
     assert {check.type for check in config.checks()} == {"login"}
-
-
-def test_metrics_count_slow_logins_and_leave_failed_steps_out() -> None:
-    """`monitor_slow_logins_total` counts slow successes; a timed-out step is not a duration."""
-    from prometheus_client import CollectorRegistry
-
-    from monitor.metrics import Metrics
-    from tests.test_metrics import ids, result
-    from tests.test_metrics import login_check as declared
-
-    registry = CollectorRegistry()
-    metrics = Metrics(registry, location="beijing", version="1")
-    metrics.declare(declared())
-    who = ids("portal", "login", "login")
-    login = {"site": "portal", "check": "login", "type": "login"}
-    fast = LoginMeasurement(login_seconds=1.0, slow_login=False)
-    steps = (StepResult("submit", 1.0, Outcome.OK),)
-    metrics.observe(result(**login, steps=steps, measurement=fast))
-    assert registry.get_sample_value("monitor_slow_logins_total", who) == 0
-    slow = LoginMeasurement(login_seconds=12.0, slow_login=True)
-    steps = (StepResult("submit", 12.0, Outcome.OK),)
-    metrics.observe(result(**login, steps=steps, measurement=slow))
-    timed_out = (StepResult("submit", 15.0, Outcome.TIMEOUT),)
-    metrics.observe(result(**login, outcome=Outcome.TIMEOUT, steps=timed_out))
-    assert registry.get_sample_value("monitor_slow_logins_total", who) == 1
-    submit = {**who, "step": "submit"}
-    assert registry.get_sample_value("monitor_login_step_duration_seconds_count", submit) == 2
-    assert registry.get_sample_value("monitor_login_step_duration_seconds_sum", submit) == 13.0
 
 
 # --- the session check against an ASP.NET-style site ----------------------------------------

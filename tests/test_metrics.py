@@ -293,6 +293,25 @@ def test_content_gauges_appear_once_measured(metrics: Metrics, registry: Collect
     assert get("monitor_broken_links", ids()) == 2
 
 
+def test_the_oldest_unanswered_age_is_a_metric(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """`monitor_oldest_unanswered_question_seconds` follows the board, 0 once nothing is open."""
+    metrics.declare(CheckSpec(id="board", type="interaction", site="gov", interval=60))
+    board = {"site": "gov", "check": "board", "type": "interaction"}
+    who = ids("gov", "board", "interaction")
+    name = "monitor_oldest_unanswered_question_seconds"
+    assert registry.get_sample_value(name, who) is None
+    opened = InteractionMeasurement(
+        open_questions=1, unanswered=0, late_answers=0, oldest_unanswered_seconds=70 * 86400.0
+    )
+    metrics.observe(result(**board, measurement=opened))
+    assert registry.get_sample_value(name, who) == 70 * 86400.0
+    nothing_open = InteractionMeasurement(open_questions=0, unanswered=0, late_answers=0)
+    metrics.observe(result(**board, measurement=nothing_open))
+    assert registry.get_sample_value(name, who) == 0
+
+
 def test_login_steps_and_session_dropouts(metrics: Metrics, registry: CollectorRegistry) -> None:
     """Step durations feed a per-step histogram; a session_dropped outcome counts a dropout."""
     who = ids("portal", "login", "login")
@@ -359,6 +378,28 @@ def test_timed_out_login_steps_are_counted_apart_from_latencies(
     )
     assert metrics.exposition() == generate_latest(registry)
     assert promtool_check(metrics.exposition()) == "rc=0"
+
+
+def test_metrics_count_slow_logins_and_leave_failed_steps_out(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """`monitor_slow_logins_total` counts slow successes; a timed-out step is not a duration."""
+    metrics.declare(login_check())
+    who = ids("portal", "login", "login")
+    login = {"site": "portal", "check": "login", "type": "login"}
+    fast = LoginMeasurement(login_seconds=1.0, slow_login=False)
+    steps = (StepResult("submit", 1.0, Outcome.OK),)
+    metrics.observe(result(**login, steps=steps, measurement=fast))
+    assert registry.get_sample_value("monitor_slow_logins_total", who) == 0
+    slow = LoginMeasurement(login_seconds=12.0, slow_login=True)
+    steps = (StepResult("submit", 12.0, Outcome.OK),)
+    metrics.observe(result(**login, steps=steps, measurement=slow))
+    timed_out = (StepResult("submit", 15.0, Outcome.TIMEOUT),)
+    metrics.observe(result(**login, outcome=Outcome.TIMEOUT, steps=timed_out))
+    assert registry.get_sample_value("monitor_slow_logins_total", who) == 1
+    submit = {**who, "step": "submit"}
+    assert registry.get_sample_value("monitor_login_step_duration_seconds_count", submit) == 2
+    assert registry.get_sample_value("monitor_login_step_duration_seconds_sum", submit) == 13.0
 
 
 def test_tls_opt_out_is_visible_before_any_probe(
