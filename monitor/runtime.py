@@ -31,7 +31,7 @@ from monitor.config import Config, ConfigError, load_config
 from monitor.incidents import IncidentEngine, parse_since
 from monitor.maintenance import MaintenanceGauge, MaintenanceSchedule
 from monitor.metrics import Metrics
-from monitor.probes import CHECK_TYPES, ProbeContext, Stopwatch
+from monitor.probes import CHECK_TYPES, ProbeContext, ProbeRun
 from monitor.probes.base import probe_within_deadline
 from monitor.probes.httpclient import HttpClient
 from monitor.results import Outcome, ProbeResult
@@ -96,13 +96,13 @@ class Runtime:
 
     async def run_probe(self, check: CheckSpec) -> ProbeResult:
         """Probe a check once; a bug in a probe becomes a probe_error result, never a crash."""
-        stopwatch = Stopwatch(self.ctx)
+        run = ProbeRun(check, self.ctx)
         try:
             return await probe_within_deadline(CHECK_TYPES[check.type].probe, check, self.ctx)
         except Exception as exc:
             log.exception("probe_error", site=check.site, check=check.id, type=check.type)
             detail = f"the monitor failed to run this probe ({type(exc).__name__}); see its log"
-            return stopwatch.result(check, self.ctx, Outcome.PROBE_ERROR, detail)
+            return run.result(Outcome.PROBE_ERROR, detail)
 
     def handle_result(self, check: CheckSpec, result: ProbeResult) -> None:
         """Send one result on: metrics, latest status, and a log line when something is wrong."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from monitor.configtypes import TLSSpec
 from monitor.probes import CHECK_TYPES
 from monitor.probes.base import ProbeContext
 from monitor.probes.http import HttpCheck, probe
-from monitor.probes.httpclient import FetchError, HttpClient, Response, decode_body
+from monitor.probes.httpclient import FetchError, HttpClient, Response, decode_body, der_not_after
 from monitor.results import Outcome, ProbeResult
 from tests.targets import (
     TEST_HOST,
@@ -506,6 +507,30 @@ async def test_cert_expiry_is_recorded(
     result = await run(base + "/", probe_ctx, tls={"ca_file": ca_file})
     assert result.outcome is Outcome.OK, result.detail
     assert result.cert_expiry_timestamp == not_after.timestamp()
+
+
+@pytest.mark.parametrize(
+    "not_after",
+    [
+        dt.datetime(2031, 5, 17, 8, 30, tzinfo=dt.UTC),  # UTCTime (before 2050)
+        dt.datetime(2049, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(2050, 1, 1, tzinfo=dt.UTC),  # GeneralizedTime from 2050 on (RFC 5280)
+        dt.datetime(2099, 7, 1, 12, tzinfo=dt.UTC),
+    ],
+)
+def test_der_not_after_reads_the_certificate_as_x509_does(
+    tls_ca: trustme.CA, not_after: dt.datetime
+) -> None:
+    """The notAfter read from a certificate's DER (the chain Python 3.13+ gives publicly) is
+    the date the certificate was issued with, as `cryptography` reads it too."""
+    from cryptography import x509
+
+    der = ssl.PEM_cert_to_DER_cert(
+        tls_ca.issue_cert(TEST_HOST, not_after=not_after).cert_chain_pems[0].bytes().decode()
+    )
+    assert der_not_after(der) == not_after.timestamp()
+    assert der_not_after(der) == x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
+    assert der_not_after(der[:40]) is None and der_not_after(b"not a certificate") is None
 
 
 @pytest.mark.parametrize(

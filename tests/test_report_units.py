@@ -297,7 +297,7 @@ def test_probe_details_are_told_in_chinese(detail: str, chinese: str) -> None:
 
 def test_short_durations_are_seconds() -> None:
     """A session that lived 15 s is '15 s' in a probe's detail and 15秒 in a zh report."""
-    from monitor.probes.freshness import show_age
+    from monitor.probes.ages import show_age
 
     assert (show_age(15), show_age(59.4), show_age(60)) == ("15 s", "59 s", "1 min")
     assert Texts("zh", SHANGHAI).duration(15) == "15秒"

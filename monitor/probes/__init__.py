@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from monitor.probes import feed, freshness, http, interaction, links, login, security
-from monitor.probes.base import CheckType, Probe, ProbeContext, Stopwatch
+from monitor.probes.base import CheckType, Probe, ProbeContext, ProbeRun
 
 CHECK_TYPES: Mapping[str, CheckType[Any]] = MappingProxyType(
     {
@@ -24,4 +24,4 @@ CHECK_TYPES: Mapping[str, CheckType[Any]] = MappingProxyType(
     }
 )
 
-__all__ = ["CHECK_TYPES", "CheckType", "Probe", "ProbeContext", "Stopwatch"]
+__all__ = ["CHECK_TYPES", "CheckType", "Probe", "ProbeContext", "ProbeRun"]

@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from monitor.checkspec import CheckSpec
+from monitor.measurements import Measurement
 from monitor.probes.parser import ParseFailedError, ParserPool
-from monitor.results import Outcome, ProbeResult
+from monitor.results import Outcome, ProbeResult, StepResult, Transport
 
 if TYPE_CHECKING:
-    from monitor.probes.httpclient import HttpClient
+    from monitor.probes.httpclient import FetchError, HttpClient
 
 C = TypeVar("C", bound=CheckSpec)
 C_contra = TypeVar("C_contra", bound=CheckSpec, contravariant=True)
@@ -38,7 +39,7 @@ class ProbeContext:
     # State a check keeps between probes (a logged-in session), keyed by check key.
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Pages are parsed here, off the event loop, in worker processes (monitor.probes.parser):
-    # a parser thread would still take the GIL from the loop, and a stuck parse could not be
+    # threads would still take the GIL from the loop, and a stuck parse in one could not be
     # stopped (tests/bench/bench_parsing.py). Started on first use.
     parser: ParserPool = field(default_factory=ParserPool)
 
@@ -79,22 +80,39 @@ class CheckType(Generic[C]):
     probe: Probe[C]
 
 
-class Stopwatch:
-    """When a probe started (wall clock, for the record) and how long it ran (monotonic)."""
+class ProbeRun:
+    """One run of a probe: which check, where and when it started, how long it has run.
 
-    __slots__ = ("_t0", "started_at")
+    It makes the run's result, so every result of a probe is stamped the same way (identity,
+    probe point, start, duration up to the moment it is made).
+    """
 
-    def __init__(self, ctx: ProbeContext) -> None:
-        self.started_at = ctx.now()
-        self._t0 = time.perf_counter()
+    __slots__ = ("_t0", "check", "location", "started_at")
+
+    def __init__(self, check: CheckSpec, ctx: ProbeContext) -> None:
+        self.check = check
+        self.location = ctx.location
+        self.started_at = ctx.now()  # wall clock, for the record
+        self._t0 = time.perf_counter()  # monotonic, for the duration
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0
 
     def result(
-        self, check: CheckSpec, ctx: ProbeContext, outcome: Outcome, detail: str = "", **fields: Any
+        self,
+        outcome: Outcome,
+        detail: str = "",
+        *,
+        transport: Transport | None = None,
+        measurement: Measurement | None = None,
+        content_age_seconds: float | None = None,
+        newest_item_at: datetime | None = None,
+        items: int | None = None,
+        broken_links: tuple[str, ...] | None = None,
+        steps: tuple[StepResult, ...] = (),
     ) -> ProbeResult:
-        """Build the check's result, timed up to now."""
+        """The run's result, timed up to now; `transport` is the fetch it rests on, if any."""
+        check = self.check
         return ProbeResult(
             site=check.site,
             check=check.id,
@@ -103,12 +121,22 @@ class Stopwatch:
             started_at=self.started_at,
             duration_seconds=self.elapsed(),
             detail=detail,
-            location=ctx.location,
-            **fields,
+            location=self.location,
+            content_age_seconds=content_age_seconds,
+            newest_item_at=newest_item_at,
+            items=items,
+            broken_links=broken_links,
+            steps=steps,
+            transport=transport,
+            measurement=measurement,
         )
 
+    def failed(self, error: FetchError, *, measurement: Measurement | None = None) -> ProbeResult:
+        """The result of a run whose fetch failed: its outcome, detail and what it measured."""
+        return self.result(
+            error.outcome, error.detail, transport=error.transport, measurement=measurement
+        )
 
-ProbeFunction = Callable[[Any, ProbeContext], Awaitable[ProbeResult]]
 
 # Past a check's deadline the probe is cut short. The grace lets a fetch's own timeout (the
 # same figure, armed a moment later) fire first and name the phase it stopped in.
@@ -120,7 +148,7 @@ async def probe_within_deadline(
 ) -> ProbeResult:
     """Run one probe, ended at the check's deadline: the one place every probe is bounded,
     however many links it checks or however long a hostile page takes to parse."""
-    stopwatch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     deadline = check.deadline_s + DEADLINE_GRACE
     try:
         async with asyncio.timeout(deadline) as bound:
@@ -132,7 +160,7 @@ async def probe_within_deadline(
             f"probe deadline passed: not done within {check.deadline_s:g}s "
             "(the check's timeout bounds the whole probe)"
         )
-        return stopwatch.result(check, ctx, Outcome.TIMEOUT, detail)
+        return run.result(Outcome.TIMEOUT, detail)
     except ParseFailedError as exc:
         # A page that kills the parser (memory, a crash) is the page's doing, not a bug here.
-        return stopwatch.result(check, ctx, Outcome.CONTENT_MISMATCH, f"page unreadable: {exc}")
+        return run.result(Outcome.CONTENT_MISMATCH, f"page unreadable: {exc}")

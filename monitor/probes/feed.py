@@ -45,10 +45,10 @@ from pydantic import Field
 from monitor.configtypes import Duration, Model
 from monitor.dates import parse_date, parse_exact, plausible
 from monitor.measurements import FeedMeasurement
-from monitor.probes.base import ProbeContext, Stopwatch
-from monitor.probes.freshness import DAY, FUTURE_SLACK, content_age, show_age, show_date
+from monitor.probes.ages import DAY, FUTURE_SLACK, content_age, show_age, show_date
+from monitor.probes.base import ProbeContext, ProbeRun
 from monitor.probes.httpclient import FetchError
-from monitor.probes.page import PageCheck, fetch_page, from_fetch_error, read_dated
+from monitor.probes.page import PageCheck, fetch_page, read_dated
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["FeedCheck", "FeedReading", "MinPosts", "probe", "read_feed"]
@@ -254,32 +254,30 @@ def frequency_assessable(
 
 async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the feed, find its newest entry and count recent posts."""
-    stopwatch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     try:
         response = await fetch_page(ctx, check)
     except FetchError as error:
         bridge = _BRIDGE_STATUS.get(error.status_code or 0)
         if bridge is None:
-            return from_fetch_error(stopwatch, check, ctx, error)
+            return run.failed(error)
         error.detail = f"bridge failure: {bridge[1]} ({error.detail})"
         figures = FeedMeasurement(bridge_failure=bridge[0])
-        return from_fetch_error(stopwatch, check, ctx, error, measurement=figures)
+        return run.failed(error, measurement=figures)
     now, reading = await read_dated(ctx, check, response, _read_body)
     fetched = response.transport
     if reading is None:
         page = bridge_page(response.body)
         if page is not None:
             kind, what = page
-            return stopwatch.result(
-                check,
-                ctx,
+            return run.result(
                 Outcome.CONTENT_MISMATCH,
                 f"bridge failure: {what} instead of the feed",
                 measurement=FeedMeasurement(bridge_failure=kind),
                 transport=fetched,
             )
-        return stopwatch.result(
-            check, ctx, Outcome.CONTENT_MISMATCH, "not an RSS, Atom or JSON feed", transport=fetched
+        return run.result(
+            Outcome.CONTENT_MISMATCH, "not an RSS, Atom or JSON feed", transport=fetched
         )
     outcome, detail, in_window = judge(check, reading, now)
     newest = max(reading.usable_dates(now), default=None)
@@ -293,9 +291,7 @@ async def probe(check: FeedCheck, ctx: ProbeContext) -> ProbeResult:
             posts_in_window=in_window,
             posting_frequency="assessed" if assessable else "not_assessable",
         )
-    return stopwatch.result(
-        check,
-        ctx,
+    return run.result(
         outcome,
         detail,
         content_age_seconds=content_age(newest, now),

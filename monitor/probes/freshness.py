@@ -23,7 +23,7 @@ mistyped year or an event date must not make a dead column look fresh).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Literal
 
 from pydantic import model_validator
@@ -32,24 +32,21 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor.configtypes import Duration
 from monitor.dates import DateScanner, parse_date
 from monitor.measurements import FreshnessMeasurement
-from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.ages import DAY, FUTURE_SLACK, content_age, show_age, show_date
+from monitor.probes.base import ProbeContext, ProbeRun
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import (
     PageCheck,
     body_text,
     fetch_page,
-    from_fetch_error,
     read_dated,
 )
 from monitor.results import Outcome, ProbeResult
 
 __all__ = ["CATEGORY_MAX_AGE", "ColumnReading", "FreshnessCheck", "probe", "read_column"]
 
-DAY = 86400.0
 CATEGORY_MAX_AGE = {"homepage": 14 * DAY, "news": 14 * DAY, "notice": 180 * DAY}
-# Clock skew and time-zone slips: a date up to a day ahead still counts.
-FUTURE_SLACK = timedelta(days=1)
 # An item's date is short and near its title; a row with more text than this is not a list row.
 ITEM_TEXT_LIMIT = 4096
 _DEFAULT_ITEMS = "li, tr, dd"
@@ -146,27 +143,6 @@ def read_column(
     return ColumnReading(len(rows), found.dated, found.newest, "scan", found.future)
 
 
-def show_age(seconds: float) -> str:
-    """An age as people say it: `45 d`, `5.5 h`, `20 min`, `15 s` (under a minute)."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds >= DAY:
-        return f"{seconds / DAY:.0f} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min"
-
-
-def content_age(newest: datetime | None, now: datetime) -> float | None:
-    """A result's `content_age_seconds`: the newest item's age (0 if dated ahead), or None."""
-    return None if newest is None else max(0.0, (now - newest).total_seconds())
-
-
-def show_date(value: datetime) -> str:
-    """A date as the site wrote it: with its time only when it had one."""
-    return value.strftime("%Y-%m-%d %H:%M" if value.hour or value.minute else "%Y-%m-%d")
-
-
 def judge(check: FreshnessCheck, reading: ColumnReading, now: datetime) -> tuple[Outcome, str]:
     """The outcome and detail of one column reading against the check's allowed age."""
     future = f"; {reading.future} future dates ignored" if reading.future else ""
@@ -194,17 +170,15 @@ def _read_page(
 
 async def probe(check: FreshnessCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the page, read its newest date and judge it against the allowed age."""
-    stopwatch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     try:
         response = await fetch_page(ctx, check)
     except FetchError as error:
         figures = FreshnessMeasurement(category=check.category)
-        return from_fetch_error(stopwatch, check, ctx, error, measurement=figures)
+        return run.failed(error, measurement=figures)
     now, reading = await read_dated(ctx, check, response, _read_page)
     outcome, detail = judge(check, reading, now)
-    return stopwatch.result(
-        check,
-        ctx,
+    return run.result(
         outcome,
         detail,
         content_age_seconds=content_age(reading.newest, now),

@@ -9,12 +9,10 @@ from pydantic import Field, field_validator
 
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import Model, SecretStr, Size, TLSSpec, WebURL
-from monitor.probes.base import ProbeContext, Stopwatch
-from monitor.probes.httpclient import FetchError, Response
-from monitor.probes.page import from_fetch_error
+from monitor.probes.base import ProbeContext, ProbeRun
+from monitor.probes.httpclient import DEFAULT_MAX_BODY, FetchError, Response
 from monitor.results import Outcome, ProbeResult
 
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
 _STATUS_CLASS = re.compile(r"[1-5]xx")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"\s+")
@@ -77,7 +75,7 @@ class HttpCheck(CheckSpec):
 
 async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch `check.url` once and judge the answer against `check.expect`."""
-    watch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     try:
         response = await ctx.http.fetch(
             check.url,
@@ -91,13 +89,11 @@ async def probe(check: HttpCheck, ctx: ProbeContext) -> ProbeResult:
             max_redirects=check.max_redirects,
         )
     except FetchError as failure:
-        return from_fetch_error(watch, check, ctx, failure)
+        return run.failed(failure)
     outcome, detail = judge(check.expect, response)
     # judge() gives content_mismatch only for the body's markers: blackbox's regex failure.
     failed_markers = outcome is Outcome.CONTENT_MISMATCH
-    return watch.result(
-        check,
-        ctx,
+    return run.result(
         outcome,
         detail,
         transport=replace(response.transport, failed_due_to_regex=failed_markers),

@@ -51,6 +51,8 @@ from monitor.results import Certificate, Outcome, Phases, Transport
 
 __all__ = ["DEFAULT_MAX_BODY", "FetchError", "HttpClient", "Response", "classify", "decode_body"]
 
+# A body read past this is content_mismatch ("too large"), unless a check sets its own
+# max_body_size: pages are a few hundred KiB; 10 MiB stops a runaway one without cutting a real one.
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
 # Phase indices into _PhaseRecorder.spent, in PHASE_NAMES order.
@@ -548,18 +550,11 @@ def earliest_cert_expiry(tls_object: ssl.SSLObject) -> float | None:
 def _chain_expiry(tls_object: ssl.SSLObject, chain: str) -> float | None:
     """Earliest notAfter of one chain of the connection (get_unverified_chain, get_verified_chain).
 
-    CPython 3.10+ exposes both chains (as _ssl.Certificate objects, readable without
-    verification) on the private _sslobj, public from 3.13 on; without them, fall back to the
-    leaf from getpeercert(), which is only filled in when the certificate was verified.
+    Without a chain to read, fall back to the leaf from getpeercert(), which is only filled in
+    when the certificate was verified.
     """
-    chain_of = getattr(getattr(tls_object, "_sslobj", None), chain, None)
-    expiries: list[float] = []
     try:
-        if chain_of is not None:
-            for cert in chain_of() or ():
-                not_after = cert.get_info().get("notAfter")
-                if not_after:
-                    expiries.append(ssl.cert_time_to_seconds(not_after))
+        expiries = _chain_not_afters(tls_object, chain)
         if not expiries:
             leaf = tls_object.getpeercert()
             if leaf and isinstance(not_after := leaf.get("notAfter"), str):
@@ -567,6 +562,70 @@ def _chain_expiry(tls_object: ssl.SSLObject, chain: str) -> float | None:
     except (ValueError, ssl.SSLError):
         return None
     return min(expiries, default=None)
+
+
+if sys.version_info >= (3, 13):
+
+    def _chain_not_afters(tls_object: ssl.SSLObject, chain: str) -> list[float]:
+        """The chain's notAfter dates, through the public API (the chain as DER, 3.13+)."""
+        ders: list[bytes] = getattr(tls_object, chain)() or []
+        return [t for der in ders if (t := der_not_after(der)) is not None]
+
+else:
+
+    def _chain_not_afters(tls_object: ssl.SSLObject, chain: str) -> list[float]:
+        """The chain's notAfter dates; before 3.13 only the private _sslobj has both chains
+        (as _ssl.Certificate objects, readable without verification: CPython 3.10+)."""
+        chain_of = getattr(getattr(tls_object, "_sslobj", None), chain, None)
+        expiries: list[float] = []
+        for cert in (chain_of() if chain_of is not None else None) or ():
+            not_after = cert.get_info().get("notAfter")
+            if not_after:
+                expiries.append(ssl.cert_time_to_seconds(not_after))
+        return expiries
+
+
+def der_not_after(der: bytes) -> float | None:
+    """A DER certificate's notAfter (unix seconds); None if the bytes are not one.
+
+    Certificate = SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber,
+    signature, issuer, validity SEQUENCE { notBefore, notAfter }, ... }, ... } (RFC 5280).
+    """
+    try:
+        _, tbs, _ = _der_item(der, 0)  # the certificate's content
+        tag, start, end = _der_item(der, tbs)  # tbsCertificate
+        at = start
+        if der[at] == 0xA0:  # explicit version
+            at = _der_item(der, at)[2]
+        for _ in range(3):  # serialNumber, signature, issuer
+            at = _der_item(der, at)[2]
+        _, validity, _ = _der_item(der, at)
+        not_before_end = _der_item(der, validity)[2]
+        tag, start, end = _der_item(der, not_before_end)
+        text = der[start:end].decode("ascii")
+    except (IndexError, UnicodeDecodeError):
+        return None
+    if tag == 0x17 and len(text) == 13:  # UTCTime YYMMDDHHMMSSZ: 50-99 is 19xx (RFC 5280)
+        year = int(text[:2])
+        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
+    elif tag != 0x18 or len(text) != 15:  # GeneralizedTime YYYYMMDDHHMMSSZ
+        return None
+    try:
+        moment = datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return moment.timestamp()
+
+
+def _der_item(der: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER item at `at`."""
+    tag, length, at = der[at], der[at + 1], at + 2
+    if length & 0x80:  # long form: the next (length & 0x7F) bytes are the length
+        size = length & 0x7F
+        length, at = int.from_bytes(der[at : at + size], "big"), at + size
+    if at + length > len(der):
+        raise IndexError("DER item runs past the end")
+    return tag, at, at + length
 
 
 @functools.lru_cache(maxsize=65536)  # per fetch, over the checks' URLs (a URL is immutable)

@@ -35,15 +35,14 @@ from selectolax.lexbor import LexborNode
 
 from monitor.configtypes import Duration, Model
 from monitor.measurements import InteractionMeasurement
-from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.ages import DAY, content_age, show_age, show_date
+from monitor.probes.base import ProbeContext, ProbeRun
 from monitor.probes.extract import Css, DateRule, innermost, node_text, parse_html
-from monitor.probes.freshness import DAY, content_age, show_age, show_date
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import (
     PageCheck,
     body_text,
     fetch_page,
-    from_fetch_error,
     read_dated,
 )
 from monitor.results import Outcome, ProbeResult
@@ -174,17 +173,15 @@ def _read_page(
 
 async def probe(check: InteractionCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the board, find overdue questions and the median response time."""
-    stopwatch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     try:
         response = await fetch_page(ctx, check)
     except FetchError as error:
-        return from_fetch_error(stopwatch, check, ctx, error)
+        return run.failed(error)
     now, reading = await read_dated(ctx, check, response, _read_page)
     outcome, detail, figures = judge(check, reading, now)
     newest = reading.newest_answer
-    return stopwatch.result(
-        check,
-        ctx,
+    return run.result(
         outcome,
         detail,
         items=reading.rows,

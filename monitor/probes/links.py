@@ -37,14 +37,13 @@ from yarl import URL
 
 from monitor.configtypes import Duration
 from monitor.measurements import LinksMeasurement
-from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.base import ProbeContext, ProbeRun
 from monitor.probes.extract import Css, Pattern, parse_html
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import (
     PageCheck,
     body_text,
     fetch_page,
-    from_fetch_error,
     off_loop,
 )
 from monitor.results import Outcome, ProbeResult
@@ -216,11 +215,11 @@ def _collect(check: LinksCheck, body: bytes, content_type: str | None, page_url:
 
 async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the page, check its links and images, report the broken ones."""
-    stopwatch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     try:
         response = await fetch_page(ctx, check)
     except FetchError as error:
-        return from_fetch_error(stopwatch, check, ctx, error)
+        return run.failed(error)
     page_url = response.url
     found = await off_loop(
         ctx,
@@ -239,9 +238,7 @@ async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
     summary = f"{len(broken)} of {len(links)} links broken (max {check.max_broken})"
     detail = f"{summary}: {', '.join(listed)}" if listed else summary
     outcome = Outcome.BROKEN_LINKS if len(broken) > check.max_broken else Outcome.OK
-    return stopwatch.result(
-        check,
-        ctx,
+    return run.result(
         outcome,
         detail,
         broken_links=tuple(broken),

@@ -60,15 +60,15 @@ from yarl import URL
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import Duration, Model, SecretStr, Size, TLSSpec, WebURL, parse_duration
 from monitor.measurements import LoginMeasurement
-from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.ages import show_age
+from monitor.probes.base import ProbeContext, ProbeRun
 from monitor.probes.extract import Css, TextRule, node_text, parse_html
-from monitor.probes.freshness import show_age
 from monitor.probes.http import Expect
 from monitor.probes.httpclient import FetchError, Response
 from monitor.redact import Redactor
 from monitor.results import Outcome, Phases, ProbeResult, StepResult, Transport
 
-__all__ = ["KeptSession", "LoginCheck", "SessionSpec", "Step", "probe", "release_session"]
+__all__ = ["KeptSession", "LoginCheck", "SessionSpec", "Step", "probe"]
 
 STATE_KEY = "session"
 # Login pages are small; a bound keeps a misbehaving one from filling memory.
@@ -336,13 +336,6 @@ class KeptSession:
         await self.http.close()
 
 
-async def release_session(state: dict[str, Any]) -> None:
-    """Close the session a check keeps in its probe state (when it leaves the config)."""
-    kept = state.pop(STATE_KEY, None)
-    if isinstance(kept, KeptSession):
-        await kept.close()
-
-
 @dataclass(slots=True)
 class _Flow:
     """One run of the steps: what they measured and how it ended."""
@@ -484,16 +477,12 @@ async def _run_flow(check: LoginCheck, ctx: ProbeContext, session: aiohttp.Clien
 
 
 def _flow_result(
-    stopwatch: Stopwatch,
-    check: LoginCheck,
-    ctx: ProbeContext,
+    run: ProbeRun,
     flow: _Flow,
     measurement: LoginMeasurement | None,
     note: str = "",
 ) -> ProbeResult:
-    return stopwatch.result(
-        check,
-        ctx,
+    return run.result(
         flow.outcome,
         f"{note}{flow.detail}",
         transport=flow.transport,
@@ -517,7 +506,7 @@ def slowness(check: LoginCheck, steps: list[StepResult]) -> LoginMeasurement:
 
 
 async def _log_in(
-    check: LoginCheck, ctx: ProbeContext, stopwatch: Stopwatch, note: str = ""
+    check: LoginCheck, ctx: ProbeContext, run: ProbeRun, note: str = ""
 ) -> ProbeResult:
     session = ctx.http.cookie_session()
     kept = False
@@ -532,7 +521,7 @@ async def _log_in(
             ctx.state(check)[STATE_KEY] = KeptSession(session, ctx.now())
             kept = True
             measurement = replace(measurement or LoginMeasurement(), session_age_seconds=0.0)
-        return _flow_result(stopwatch, check, ctx, flow, measurement, note)
+        return _flow_result(run, flow, measurement, note)
     finally:
         if not kept:
             await session.close()
@@ -557,7 +546,7 @@ def _logged_out_reason(check: LoginCheck, response: Response) -> str | None:
 
 
 async def _check_session(
-    check: LoginCheck, ctx: ProbeContext, stopwatch: Stopwatch, kept: KeptSession
+    check: LoginCheck, ctx: ProbeContext, run: ProbeRun, kept: KeptSession
 ) -> ProbeResult:
     assert check.session is not None
     spec = check.session
@@ -575,9 +564,7 @@ async def _check_session(
     except FetchError as error:
         # Says nothing about the session: it is kept, and asked again next time.
         step = StepResult("session", time.perf_counter() - started, error.outcome, error.detail)
-        return stopwatch.result(
-            check,
-            ctx,
+        return run.result(
             error.outcome,
             f"session check: {error.detail}",
             transport=error.transport,
@@ -593,9 +580,7 @@ async def _check_session(
         detail = f"session logged out after {show_age(age)}: {reason}"
         step = StepResult("session", elapsed, Outcome.SESSION_DROPPED, detail)
         measurement = replace(measurement, session_lifetime_seconds=age)
-        return stopwatch.result(
-            check,
-            ctx,
+        return run.result(
             Outcome.SESSION_DROPPED,
             detail,
             steps=(step,),
@@ -605,9 +590,7 @@ async def _check_session(
     if not 200 <= response.status < 300:
         detail = f"session check: status {response.status} from {response.url}"
         step = StepResult("session", elapsed, Outcome.HTTP_ERROR, detail)
-        return stopwatch.result(
-            check,
-            ctx,
+        return run.result(
             Outcome.HTTP_ERROR,
             detail,
             steps=(step,),
@@ -616,24 +599,22 @@ async def _check_session(
         )
     step = StepResult("session", elapsed, Outcome.OK)
     detail = f"session alive after {show_age(age)}"
-    return stopwatch.result(
-        check, ctx, Outcome.OK, detail, steps=(step,), measurement=measurement, transport=fetched
-    )
+    return run.result(Outcome.OK, detail, steps=(step,), measurement=measurement, transport=fetched)
 
 
 async def probe(check: LoginCheck, ctx: ProbeContext) -> ProbeResult:
     """Log in (or, with a live kept session, check that it is still logged in)."""
-    stopwatch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     if check.session is None:
-        return await _log_in(check, ctx, stopwatch)
+        return await _log_in(check, ctx, run)
     state = ctx.state(check)
     kept = state.get(STATE_KEY)
     if not isinstance(kept, KeptSession):
-        return await _log_in(check, ctx, stopwatch)
+        return await _log_in(check, ctx, run)
     age = (ctx.now() - kept.logged_in_at).total_seconds()
     if check.session.max_age is not None and age >= check.session.max_age:
         state.pop(STATE_KEY, None)
         await kept.close()
         note = f"session reached max_age after {show_age(age)}; logged in afresh: "
-        return await _log_in(check, ctx, stopwatch, note)
-    return await _check_session(check, ctx, stopwatch, kept)
+        return await _log_in(check, ctx, run, note)
+    return await _check_session(check, ctx, run, kept)

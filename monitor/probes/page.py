@@ -16,20 +16,16 @@ from pydantic import Field, field_validator
 from monitor.checkspec import CheckSpec
 from monitor.configtypes import SecretStr, Size, TLSSpec, WebURL
 from monitor.dates import DEFAULT_TIMEZONE, site_zone
-from monitor.probes.base import ProbeContext, Stopwatch
-from monitor.probes.httpclient import FetchError, Response, decode_body
-from monitor.results import Outcome, ProbeResult
+from monitor.probes.base import ProbeContext
+from monitor.probes.httpclient import DEFAULT_MAX_BODY, FetchError, Response, decode_body
+from monitor.results import Outcome
 
 __all__ = [
     "PageCheck",
     "fetch_page",
-    "from_fetch_error",
     "off_loop",
     "read_dated",
 ]
-
-# Column pages are a few hundred KiB; 10 MiB stops a runaway page without cutting a real one.
-DEFAULT_PAGE_MAX = 10 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -41,7 +37,7 @@ class PageCheck(CheckSpec):
     # Header values may carry tokens: held as secrets.
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     tls: TLSSpec = TLSSpec()
-    max_body_size: Size = DEFAULT_PAGE_MAX
+    max_body_size: Size = DEFAULT_MAX_BODY
     # Override the page's declared charset, for servers that say utf-8 and send GBK.
     encoding: str | None = None
     # The zone the site writes its dates in.
@@ -97,15 +93,6 @@ async def fetch_page(ctx: ProbeContext, check: PageCheck, url: str | None = None
             transport=response.transport,
         )
     return response
-
-
-def from_fetch_error(
-    stopwatch: Stopwatch, check: CheckSpec, ctx: ProbeContext, error: FetchError, **fields: Any
-) -> ProbeResult:
-    """The result of a probe whose page could not be fetched."""
-    return stopwatch.result(
-        check, ctx, error.outcome, error.detail, transport=error.transport, **fields
-    )
 
 
 async def read_dated(

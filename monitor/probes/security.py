@@ -51,14 +51,13 @@ from yarl import URL
 
 from monitor.configtypes import Model
 from monitor.measurements import SecurityMeasurement
-from monitor.probes.base import ProbeContext, Stopwatch
+from monitor.probes.base import ProbeContext, ProbeRun
 from monitor.probes.extract import Css, parse_html
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import (
     PageCheck,
     body_text,
     fetch_page,
-    from_fetch_error,
     off_loop,
 )
 from monitor.results import Outcome, ProbeResult
@@ -965,11 +964,11 @@ def _baseline(
 
 async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
     """Fetch the page, read it for injections, compare it with its baseline."""
-    stopwatch = Stopwatch(ctx)
+    run = ProbeRun(check, ctx)
     try:
         response = await fetch_page(ctx, check)
     except FetchError as error:
-        return from_fetch_error(stopwatch, check, ctx, error)
+        return run.failed(error)
     reading = await off_loop(
         ctx,
         read_page,
@@ -981,9 +980,7 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
     try:
         baseline, source = _baseline(check, ctx, reading)
     except BaselineError as exc:
-        return stopwatch.result(
-            check, ctx, Outcome.PROBE_ERROR, str(exc), transport=response.transport
-        )
+        return run.result(Outcome.PROBE_ERROR, str(exc), transport=response.transport)
     findings = list(reading.findings)
     if baseline is not None:
         findings += compare_baseline(check, reading, baseline)
@@ -995,9 +992,7 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
         detail = f"suspected compromise, {len(findings)} findings ({scope}): {'; '.join(shown)}"
     else:
         detail = f"no injection found ({scope})"
-    return stopwatch.result(
-        check,
-        ctx,
+    return run.result(
         Outcome.COMPROMISED if findings else Outcome.OK,
         detail,
         measurement=SecurityMeasurement(
