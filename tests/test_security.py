@@ -176,18 +176,18 @@ INJECTIONS: list[tuple[str, dict[str, str], str, str]] = [
 ]
 
 
-class Site:
-    """The fake site: each path serves one registered page, in one charset."""
+class Pages:
+    """The fake site's pages: each path serves one registered page, in one charset."""
 
     def __init__(self) -> None:
-        self.pages: dict[str, tuple[bytes, str]] = {}
+        self.served: dict[str, tuple[bytes, str]] = {}
 
     def put(self, path: str, html: str, charset: str = "utf-8", header: bool = True) -> None:
         content_type = f"text/html; charset={charset}" if header else "text/html"
-        self.pages[path] = (html.encode(charset), content_type)
+        self.served[path] = (html.encode(charset), content_type)
 
     async def handle(self, request: web.Request) -> web.Response:
-        body, content_type = self.pages[request.path]
+        body, content_type = self.served[request.path]
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     def app(self) -> web.Application:
@@ -197,13 +197,13 @@ class Site:
 
 
 @pytest.fixture
-def site() -> Site:
-    return Site()
+def pages() -> Pages:
+    return Pages()
 
 
 @pytest.fixture
-async def base(site: Site, serve: ServeApp) -> str:
-    return await serve(site.app())
+async def base(pages: Pages, serve: ServeApp) -> str:
+    return await serve(pages.app())
 
 
 def security_check(url: str, **settings: Any) -> SecurityCheck:
@@ -215,10 +215,10 @@ def kinds(result: ProbeResult) -> list[str]:
     return [finding["kind"] for finding in result.measurement.findings]
 
 
-async def test_clean_homepage_has_no_finding(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_clean_homepage_has_no_finding(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """The clean homepage, with its hidden menu, white-on-dark band and anti-gambling news,
     is ok: no finding."""
-    site.put("/", homepage())
+    pages.put("/", homepage())
     result = await probe(security_check(base + "/"), ctx)
     assert result.outcome is Outcome.OK, result.detail
     assert result.measurement.security_findings == 0
@@ -230,11 +230,17 @@ async def test_clean_homepage_has_no_finding(site: Site, base: str, ctx: ProbeCo
     ("name", "parts", "kind", "host"), INJECTIONS, ids=[i[0] for i in INJECTIONS]
 )
 async def test_each_injection_is_found(
-    site: Site, base: str, ctx: ProbeContext, name: str, parts: dict[str, str], kind: str, host: str
+    pages: Pages,
+    base: str,
+    ctx: ProbeContext,
+    name: str,
+    parts: dict[str, str],
+    kind: str,
+    host: str,
 ) -> None:
     """Each kind of injection on the same page is one suspected finding naming its target,
     why it is suspicious and where it sits."""
-    site.put("/", homepage(**parts))
+    pages.put("/", homepage(**parts))
     result = await probe(security_check(base + "/"), ctx)
     assert result.outcome is Outcome.COMPROMISED, result.detail
     assert kinds(result) == [kind]
@@ -246,11 +252,11 @@ async def test_each_injection_is_found(
     assert host in result.detail
 
 
-async def test_hidden_link_reason_and_place(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_hidden_link_reason_and_place(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """A hidden link's finding says how it is hidden, on which element, which words it carries
     and the path of elements it sits in."""
     inject = '<div id="ft2" class="seo x"><p style="display:none"><a href="http://c.test/">澳门赌场</a></p></div>'
-    site.put("/", homepage(inject=inject))
+    pages.put("/", homepage(inject=inject))
     result = await probe(security_check(base + "/"), ctx)
     (finding,) = result.measurement.findings
     assert finding["reason"] == (
@@ -261,33 +267,35 @@ async def test_hidden_link_reason_and_place(site: Site, base: str, ctx: ProbeCon
 
 
 async def test_hidden_internal_link_with_vocabulary(
-    site: Site, base: str, ctx: ProbeContext
+    pages: Pages, base: str, ctx: ProbeContext
 ) -> None:
     """A hidden link on the site's own domain is suspicious only when it carries vocabulary
     (injected pages are often planted on the site itself)."""
     inject = '<div style="display:none"><a href="/upload/2026/bc.html">博彩平台</a></div>'
-    site.put("/", homepage(inject=inject))
+    pages.put("/", homepage(inject=inject))
     result = await probe(security_check(base + "/"), ctx)
     assert kinds(result) == ["hidden_link"]
     assert "outside the allowed domains" not in result.measurement.findings[0]["reason"]
 
 
 async def test_visible_external_link_scored_against_min_score(
-    site: Site, base: str, ctx: ProbeContext
+    pages: Pages, base: str, ctx: ProbeContext
 ) -> None:
     """A visible external link needs min_score vocabulary words: two words pass min_score 2,
     one does not; without vocabulary it is never suspicious."""
     one = '<a href="http://a.test/">真人荷官</a>'
     two = '<a href="http://b.test/">真人荷官 百家乐</a>'
     none = '<a href="http://c.test/">某某科技公司</a>'
-    site.put("/", homepage(inject=one + two + none))
+    pages.put("/", homepage(inject=one + two + none))
     result = await probe(security_check(base + "/", min_score=2), ctx)
     assert [f["target"] for f in result.measurement.findings] == ["http://b.test/ 真人荷官 百家乐"]
     result = await probe(security_check(base + "/"), ctx)
     assert len(result.measurement.findings) == 2
 
 
-async def test_allowed_domains_and_own_subdomains(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_allowed_domains_and_own_subdomains(
+    pages: Pages, base: str, ctx: ProbeContext
+) -> None:
     """Scripts and frames of the site's subdomains and of allowed domains are no finding; the
     same from elsewhere is."""
     head = (
@@ -295,7 +303,7 @@ async def test_allowed_domains_and_own_subdomains(site: Site, base: str, ctx: Pr
         '<script src="https://hm.tongji.test/hm.js"></script>'
         '<iframe src="http://video.partner.test/"></iframe>'
     )
-    site.put("/", homepage(head=head))
+    pages.put("/", homepage(head=head))
     allowed = ("tongji.test", "partner.test")
     result = await probe(security_check(base + "/", allowed_domains=allowed), ctx)
     assert result.outcome is Outcome.OK, result.detail
@@ -303,13 +311,15 @@ async def test_allowed_domains_and_own_subdomains(site: Site, base: str, ctx: Pr
     assert kinds(result) == ["iframe"]
 
 
-async def test_new_script_domain_against_baseline(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_new_script_domain_against_baseline(
+    pages: Pages, base: str, ctx: ProbeContext
+) -> None:
     """An external script domain absent from the baseline is a finding even when allowed;
     one the baseline had is not."""
     check = security_check(base + "/", allowed_domains=["cdn.test"])
-    site.put("/", homepage(head='<script src="http://old.cdn.test/a.js"></script>'))
+    pages.put("/", homepage(head='<script src="http://old.cdn.test/a.js"></script>'))
     assert (await probe(check, ctx)).outcome is Outcome.OK
-    site.put(
+    pages.put(
         "/",
         homepage(
             head='<script src="http://old.cdn.test/a.js"></script>'
@@ -322,11 +332,11 @@ async def test_new_script_domain_against_baseline(site: Site, base: str, ctx: Pr
     assert "not in the baseline" in result.measurement.findings[0]["reason"]
 
 
-async def test_wording_errors(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_wording_errors(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """A listed wrong form is found in the text with its right form and count; the right form
     that contains the wrong one is not counted."""
     inject = "<p>中华人民共合国国务院国有资产监督管理委员会，中华人民共合国。</p><p>国资委员会</p>"
-    site.put("/", homepage(inject=inject))
+    pages.put("/", homepage(inject=inject))
     wording = [
         {"wrong": "中华人民共合国", "right": "中华人民共和国"},
         {"wrong": "资产监督管理委", "right": "国有资产监督管理委员会"},
@@ -342,12 +352,12 @@ async def test_wording_errors(site: Site, base: str, ctx: ProbeContext) -> None:
     assert findings[0]["where"] == "html > body > p"
 
 
-async def test_daily_news_is_no_defacement(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_daily_news_is_no_defacement(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """A homepage whose news list changes every day for a month (other headlines, dates and
     number of items) never looks defaced against the first day's baseline."""
     check = security_check(base + "/")
     for day in range(30):
-        site.put("/", homepage(day=day))
+        pages.put("/", homepage(day=day))
         result = await probe(check, ctx)
         assert result.outcome is Outcome.OK, (day, result.detail)
     assert result.measurement.baseline == "kept"
@@ -360,12 +370,12 @@ DEFACED = (
 )
 
 
-async def test_defacement_found(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_defacement_found(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """A replaced homepage is a suspected defacement: title, structure and stable regions."""
     check = security_check(base + "/")
-    site.put("/", homepage())
+    pages.put("/", homepage())
     await probe(check, ctx)
-    site.put("/", DEFACED)
+    pages.put("/", DEFACED)
     result = await probe(check, ctx)
     assert result.outcome is Outcome.COMPROMISED
     (finding,) = result.measurement.findings
@@ -376,15 +386,15 @@ async def test_defacement_found(site: Site, base: str, ctx: ProbeContext) -> Non
     assert "stable regions 0% like the baseline" in finding["reason"]
 
 
-async def test_keywords_and_title_changes(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_keywords_and_title_changes(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """Same layout with the site's name gone: a missing keyword and a changed title are each a
     suspected defacement; `title: false` leaves the title alone."""
     spec = {"keywords": ["国务院国有资产监督管理委员会"]}
     check = security_check(base + "/", defacement=spec)
-    site.put("/", homepage())
+    pages.put("/", homepage())
     await probe(check, ctx)
     changed = homepage().replace("国务院国有资产监督管理委员会", "某某公司")
-    site.put("/", changed)
+    pages.put("/", changed)
     result = await probe(check, ctx)
     (finding,) = result.measurement.findings
     assert finding["reason"] == (
@@ -392,9 +402,9 @@ async def test_keywords_and_title_changes(site: Site, base: str, ctx: ProbeConte
         "keywords missing: 国务院国有资产监督管理委员会"
     )
     untitled = security_check(base + "/", defacement={"title": False}, id="other")
-    site.put("/", homepage())
+    pages.put("/", homepage())
     await probe(untitled, ctx)
-    site.put("/", homepage().replace("<title>国务院国有资产监督管理委员会", "<title>新标题"))
+    pages.put("/", homepage().replace("<title>国务院国有资产监督管理委员会", "<title>新标题"))
     assert (await probe(untitled, ctx)).outcome is Outcome.OK
 
 
@@ -418,17 +428,17 @@ def test_structure_threshold_boundary(shared: int, defaced: bool) -> None:
 
 
 async def test_baseline_file_survives_restart(
-    site: Site, base: str, http_client: HttpClient, tmp_path: Path
+    pages: Pages, base: str, http_client: HttpClient, tmp_path: Path
 ) -> None:
     """The baseline is written to baseline_file at the first probe and read by a monitor that
     starts afresh, which then sees the defacement; a corrupt file is the monitor's error."""
     path = tmp_path / "baselines" / "sasac-home.json"
     check = security_check(base + "/", defacement={"baseline_file": str(path)})
-    site.put("/", homepage())
+    pages.put("/", homepage())
     first = ProbeContext(http=http_client, location="test")
     assert (await probe(check, first)).measurement.baseline == "taken"
     assert json.loads(path.read_text(encoding="utf-8"))["title"] == "国务院国有资产监督管理委员会"
-    site.put("/", DEFACED)
+    pages.put("/", DEFACED)
     restarted = ProbeContext(http=http_client, location="test")
     result = await probe(check, restarted)
     assert result.measurement.baseline == "file"
@@ -440,14 +450,14 @@ async def test_baseline_file_survives_restart(
 
 
 @pytest.mark.parametrize("header", [True, False], ids=["charset-header", "meta-only"])
-async def test_gbk_pages(site: Site, base: str, ctx: ProbeContext, header: bool) -> None:
+async def test_gbk_pages(pages: Pages, base: str, ctx: ProbeContext, header: bool) -> None:
     """A GBK page (declared in the header, or only in its <meta>) is read: a clean one is ok,
     an injected one names the link and its words in readable Chinese."""
     clean = homepage().replace('charset="utf-8"', 'charset="gb2312"')
-    site.put("/", clean, "gbk", header)
+    pages.put("/", clean, "gbk", header)
     assert (await probe(security_check(base + "/"), ctx)).outcome is Outcome.OK
     inject = '<div style="display:none"><a href="http://gbk.test/">澳门娱乐城 真人百家乐</a></div>'
-    site.put(
+    pages.put(
         "/", homepage(inject=inject).replace('charset="utf-8"', 'charset="gb2312"'), "gbk", header
     )
     result = await probe(security_check(base + "/", id="other"), ctx)
@@ -456,14 +466,14 @@ async def test_gbk_pages(site: Site, base: str, ctx: ProbeContext, header: bool)
     assert finding["reason"].endswith("; vocabulary: 娱乐城, 百家乐")
 
 
-async def test_gbk_url_and_full_width(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_gbk_url_and_full_width(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """Vocabulary in a GBK percent-encoded URL and in full-width or spaced-out text is found."""
     links = (
         '<a href="http://s.test/s?kw=%B2%A9%B2%CA">点击进入</a>'  # 博彩 in GBK
         '<a href="http://fw.test/">ＢＥＴ３６５ 官网</a>'
         '<a href="http://sp.test/">澳 门.赌-场</a>'
     )
-    site.put("/", homepage(inject=links))
+    pages.put("/", homepage(inject=links))
     result = await probe(security_check(base + "/"), ctx)
     reasons = [(f["target"].split()[0], f["reason"]) for f in result.measurement.findings]
     assert reasons == [
@@ -485,7 +495,7 @@ def test_fold_and_safe_text() -> None:
 
 
 async def test_hostile_text_reaches_the_detail_escaped(
-    site: Site, base: str, ctx: ProbeContext
+    pages: Pages, base: str, ctx: ProbeContext
 ) -> None:
     """Markup, terminal escapes and bidi overrides in an injected link never reach the detail
     or the findings as they were."""
@@ -493,7 +503,7 @@ async def test_hostile_text_reaches_the_detail_escaped(
         '<div style="display:none"><a href="http://x.test/" title="t">'
         "&lt;img src=x onerror=alert(1)&gt;\x1b[2J\u202e博彩 | `code`</a></div>"
     )
-    site.put("/", homepage(inject=inject))
+    pages.put("/", homepage(inject=inject))
     result = await probe(security_check(base + "/"), ctx)
     text = json.dumps(result.to_json(), ensure_ascii=False)
     for raw in ("<img", "\x1b", "\u202e", "|", "`"):
@@ -513,10 +523,10 @@ def test_hostile_page_parses_within_bounds() -> None:
     assert {f.kind for f in reading.findings} == {"hidden_link"}
 
 
-async def test_hostile_page_over_http_off_loop(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_hostile_page_over_http_off_loop(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """Served for real (large, so it is parsed in the parser process), the hostile page ends
     in an outcome, not a crash or a stall; the detail lists five findings and counts the rest."""
-    site.pages["/"] = (hostile_page(), "text/html")
+    pages.served["/"] = (hostile_page(), "text/html")
     result = await probe(security_check(base + "/", max_links=200), ctx)
     await ctx.close()
     assert result.outcome is Outcome.COMPROMISED
@@ -525,7 +535,7 @@ async def test_hostile_page_over_http_off_loop(site: Site, base: str, ctx: Probe
     assert result.detail.endswith("and 195 more")
 
 
-async def test_transport_failure_is_its_outcome(site: Site, base: str, ctx: ProbeContext) -> None:
+async def test_transport_failure_is_its_outcome(pages: Pages, base: str, ctx: ProbeContext) -> None:
     """A page that is not there is the fetch's outcome (http_error), not a security verdict."""
     result = await probe(security_check(base + "/missing"), ctx)
     assert result.outcome is Outcome.HTTP_ERROR
@@ -557,14 +567,14 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
 
 
 async def test_web_page_shows_a_compromise_as_a_finding(
-    site: Site, base: str, ctx: ProbeContext
+    pages: Pages, base: str, ctx: ProbeContext
 ) -> None:
     """The office's page shows a compromised page as a finding on a page that opens, not as
     a site that is down, with its own label."""
     from monitor.web.state import State, state_of
     from monitor.web.texts import Texts
 
-    site.put("/", homepage(inject=INJECTIONS[0][1]["inject"]))
+    pages.put("/", homepage(inject=INJECTIONS[0][1]["inject"]))
     result = await probe(security_check(base + "/"), ctx)
     assert state_of(result) is State.FINDING
     assert (
@@ -573,13 +583,13 @@ async def test_web_page_shows_a_compromise_as_a_finding(
     )
 
 
-async def test_monitor_check_reports_a_compromise(site: Site, base: str, tmp_path: Path) -> None:
+async def test_monitor_check_reports_a_compromise(pages: Pages, base: str, tmp_path: Path) -> None:
     """`monitor check` on an injected page exits 1 with outcome compromised; its table and its
     JSON carry the finding with the page's markup and terminal escapes made inert."""
     from tests.service import run_in_process
 
     inject = '<div style="display:none"><a href="http://x.test/">\x1b[2J<b>博彩</b>|</a></div>'
-    site.put("/", homepage(inject=inject))
+    pages.put("/", homepage(inject=inject))
     url = base.replace("gov.test", "127.0.0.1") + "/"
     config = tmp_path / "monitor.yaml"
     config.write_text(

@@ -20,7 +20,7 @@ from tests.pg import CountingSink, NoGauges, make_config, select
 from tests.targets import LoopbackResolver
 
 
-class Site:
+class SwitchedSite:
     """A loopback web site that can be taken down and brought back on the same port."""
 
     def __init__(self) -> None:
@@ -53,15 +53,15 @@ class Site:
 
 
 @pytest.fixture
-async def site() -> AsyncIterator[Site]:
-    site = Site()
+async def switched() -> AsyncIterator[SwitchedSite]:
+    site = SwitchedSite()
     await site.up()
     yield site
     await site.close()
 
 
 async def test_site_down_opens_and_recovery_resolves_one_incident(
-    site: Site,
+    switched: SwitchedSite,
     pg_url: str,
 ) -> None:
     """Connection refused three times opens a connect_error incident dated at the first
@@ -77,7 +77,7 @@ async def test_site_down_opens_and_recovery_resolves_one_incident(
                     {
                         "id": "home",
                         "type": "http",
-                        "url": f"http://127.0.0.1:{site.port}/",
+                        "url": f"http://127.0.0.1:{switched.port}/",
                         "interval": "1m",
                         "timeout": "5s",
                         "expect": {"status": [200], "body_contains": ["国资委"]},
@@ -106,12 +106,12 @@ async def test_site_down_opens_and_recovery_resolves_one_incident(
 
         try:
             await probe_times(3)
-            await site.down()
+            await switched.down()
             await probe_times(2)
             assert sink.events == []
             await probe_times(2)
             assert [e.kind for e in sink.events] == ["opened", "updated"]
-            await site.up()
+            await switched.up()
             await probe_times(3)
             assert [e.kind for e in sink.events] == ["opened", "updated", "resolved"]
             assert await store.flush(30)
