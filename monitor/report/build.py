@@ -18,6 +18,7 @@ from monitor.report.content import longest_gap, max_age, posts_per_month, stale_
 from monitor.report.gather import (
     BoardFacts,
     CheckDays,
+    CheckIncidentRecord,
     CheckMonths,
     ContentHour,
     Facts,
@@ -28,6 +29,7 @@ from monitor.report.histogram import add_counts, quantile
 from monitor.report.indicators import AccessCheck
 from monitor.report.model import (
     Availability,
+    BlindSpan,
     CheckReport,
     ColumnFreshness,
     DayAvailability,
@@ -35,13 +37,16 @@ from monitor.report.model import (
     IncidentSummary,
     InteractionFinding,
     Latency,
+    LocationAvailability,
     LoginHealth,
     MonthLatency,
+    Points,
     Report,
     SiteReport,
     Status,
     StepLatency,
     Summary,
+    SuspectedFailure,
     Verdict,
 )
 from monitor.report.period import Period
@@ -103,9 +108,14 @@ async def build_report(
         for check in site.checks
         if check.type in CONTENT_TYPES
     ]
-    facts = await gather(store, period, [s.id for s in selected], content_keys)
+    intervals = {
+        (site.id, check.id): check.interval_s for site in selected for check in site.checks
+    }
+    facts = await gather(store, period, [s.id for s in selected], content_keys, intervals)
     reviews = await read_reviews(store, period, [s.id for s in selected])
-    reports = tuple(_site(site, facts, period, moment, reviews) for site in selected)
+    points = _points(facts)
+    several = points is not None and points.several
+    reports = tuple(_site(site, facts, period, moment, reviews, several) for site in selected)
     return Report(
         period=period,
         generated_at=moment,
@@ -115,7 +125,29 @@ async def build_report(
         site_filter=tuple(sites or ()),
         kind_filter=kind,
         notes=_period_notes(period),
+        points=points,
     )
+
+
+def _points(facts: Facts) -> Points | None:
+    """Which locations took part and the quorum; None with one location and none blind."""
+    probed = {
+        location
+        for by_location in facts.by_location.values()
+        for location, days in by_location.items()
+        if any(days.probes.values())
+    }
+    recorded = facts.points
+    points = Points(
+        expected=recorded.expected,
+        quorum=recorded.quorum,
+        locations=tuple(sorted(probed)),
+        blind_spans=tuple(
+            BlindSpan(b.location, b.shard, b.started_at, b.ended_at, b.reason)
+            for b in recorded.blind
+        ),
+    )
+    return points if points.several or points.blind_spans else None
 
 
 def _period_notes(period: Period) -> tuple[str, ...]:
@@ -157,7 +189,29 @@ def latency(bounds: Sequence[float], buckets: Sequence[int], total: float, count
     )
 
 
-def _check(check: CheckSpec, facts: Facts, period: Period, site: str) -> CheckReport:
+def _locations(
+    check: CheckSpec, facts: Facts, period: Period, site: str
+) -> tuple[LocationAvailability, ...]:
+    """Each location's own availability and worst 7-day ratio of one check, by location."""
+    out = []
+    for location, days in sorted(facts.by_location.get((site, check.id), {}).items()):
+        access = AccessCheck(check.id, check.timeout_s, days)
+        out.append(
+            LocationAvailability(
+                location=location,
+                probes=sum(days.probes.values()),
+                failures=sum(days.failures.values()),
+                unreachable_ratio=indicators.unreachable_ratio(access, period)
+                if check.type == "http"
+                else None,
+            )
+        )
+    return tuple(out)
+
+
+def _check(
+    check: CheckSpec, facts: Facts, period: Period, site: str, several: bool = False
+) -> CheckReport:
     days = facts.days.get((site, check.id)) or CheckDays()
     months = facts.months.get((site, check.id)) or CheckMonths()
     names = facts.outcome_names
@@ -207,6 +261,7 @@ def _check(check: CheckSpec, facts: Facts, period: Period, site: str) -> CheckRe
             )
             for day in period.days()
         ),
+        locations=_locations(check, facts, period, site) if several else (),
     )
 
 
@@ -238,13 +293,60 @@ def _bridge_failure(record: IncidentRecord, types: dict[str, str]) -> bool:
     return types.get(record.check) == "feed" and record.first_error.startswith("bridge failure:")
 
 
+def _agreed(
+    records: Sequence[IncidentRecord],
+    confirmed: Sequence[CheckIncidentRecord],
+    since: datetime | None,
+) -> list[tuple[IncidentRecord, tuple[str, ...], bool]]:
+    """With several locations: each confirmed incident once (the locations that agreed), and
+    each location's incident no quorum confirmed as suspected (from `since`, when confirming
+    began; older ones count as they always did). Every record: (record, agreed by, suspected)."""
+    members = {incident for c in confirmed for _, incident in c.locations}
+    by_id = {r.id: r for r in records}
+    out: list[tuple[IncidentRecord, tuple[str, ...], bool]] = []
+    for c in confirmed:
+        own = sorted(
+            (by_id[i] for _, i in c.locations if i in by_id), key=lambda r: (r.opened_at, r.id)
+        )
+        agreed = tuple(location for location, _ in c.locations)
+        record = IncidentRecord(
+            id=c.id,
+            site=c.site,
+            check=c.check,
+            location=", ".join(agreed),
+            reason=c.reason,
+            opened_at=c.opened_at,
+            resolved_at=c.resolved_at,
+            failures=sum(r.failures for r in own),
+            first_error=own[0].first_error if own else "",
+            during_maintenance=c.during_maintenance,
+        )
+        out.append((record, agreed, False))
+    for r in records:
+        if r.id not in members:
+            out.append((r, (), since is not None and r.opened_at >= since))
+    return sorted(out, key=lambda item: (item[0].opened_at, item[0].id))
+
+
 def _incidents(
-    records: Sequence[IncidentRecord], types: dict[str, str], period: Period, now: datetime
+    records: Sequence[IncidentRecord],
+    types: dict[str, str],
+    period: Period,
+    now: datetime,
+    confirmed: Sequence[CheckIncidentRecord] | None = None,
+    since: datetime | None = None,
 ) -> tuple[tuple[IncidentRow, ...], IncidentSummary]:
+    """The incidents' rows and summary; with `confirmed` (several locations) from the
+    check-level incidents (see `_agreed`), else each record as it is."""
     ongoing_end = min(now, period.end)
     rows = []
     within: dict[str, tuple[datetime, datetime]] = {}  # by incident id: its part in the period
-    for r in records:
+    agreed = (
+        [(r, (), False) for r in records]
+        if confirmed is None
+        else _agreed(records, confirmed, since)
+    )
+    for r, agreed_by, suspected in agreed:
         end = r.resolved_at if r.resolved_at is not None else max(ongoing_end, r.opened_at)
         inside = _overlap(r.opened_at, end, period)
         if inside is not None:
@@ -269,14 +371,16 @@ def _incidents(
                 and (types.get(r.check) in ACCESS_TYPES or r.reason not in CONTENT_OUTCOMES),
                 login=r.reason in LOGIN_OUTCOMES,
                 bridge=_bridge_failure(r, types),
+                confirmed_by=agreed_by,
+                suspected=suspected,
             )
         )
 
     def spans(chosen: Iterable[IncidentRow]) -> list[tuple[datetime, datetime]]:
         return [within[row.id] for row in chosen if row.id in within]
 
-    counted = [r for r in rows if r.outage and not r.during_maintenance]
-    maintenance = [r for r in rows if r.outage and r.during_maintenance]
+    counted = [r for r in rows if r.outage and not r.during_maintenance and not r.suspected]
+    maintenance = [r for r in rows if r.outage and r.during_maintenance and not r.suspected]
     resolved = [r for r in counted if r.resolved_at is not None and r.resolved_at <= period.end]
     summary = IncidentSummary(
         count=len(counted),
@@ -287,9 +391,9 @@ def _incidents(
         longest=max(counted, key=lambda r: r.duration_seconds, default=None),
         maintenance_count=len(maintenance),
         maintenance_seconds=_union_seconds(spans(maintenance)),
-        content_count=sum(1 for r in rows if not (r.outage or r.login or r.bridge)),
-        login_count=sum(1 for r in rows if r.login),
-        bridge_count=sum(1 for r in rows if r.bridge),
+        content_count=sum(1 for r in rows if not (r.outage or r.login or r.bridge or r.suspected)),
+        login_count=sum(1 for r in rows if r.login and not r.suspected),
+        bridge_count=sum(1 for r in rows if r.bridge and not r.suspected),
     )
     return tuple(rows), summary
 
@@ -424,9 +528,14 @@ def _login_health(site: Site, checks: Sequence[CheckReport], facts: Facts) -> li
 
 
 def _site(
-    site: Site, facts: Facts, period: Period, now: datetime, reviews: Sequence[Review] = ()
+    site: Site,
+    facts: Facts,
+    period: Period,
+    now: datetime,
+    reviews: Sequence[Review] = (),
+    several: bool = False,
 ) -> SiteReport:
-    checks = tuple(_check(c, facts, period, site.id) for c in site.checks)
+    checks = tuple(_check(c, facts, period, site.id, several) for c in site.checks)
     http = [c for c in checks if c.type == "http"]
     # Whether the site's pages opened: login checks are login health, reported on their own.
     measured = [c.availability for c in http] or [_access(c) for c in checks if c.type != "login"]
@@ -442,6 +551,10 @@ def _site(
         types,
         period,
         now,
+        [c for c in facts.points.check_incidents if c.site == site.id and c.check in types]
+        if several
+        else None,
+        facts.points.since,
     )
     columns = tuple(
         _column(c, site, facts, period)
@@ -476,6 +589,11 @@ def _site(
         interaction=boards,
         login_steps=_steps(site, facts),
         login=tuple(_login_health(site, checks, facts)),
+        suspected=tuple(
+            SuspectedFailure(s.check, s.first_slot, s.last_slot, s.slots, s.locations, s.reason)
+            for s in facts.points.suspected
+            if s.site == site.id and s.check in types
+        ),
     )
 
 

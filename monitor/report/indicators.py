@@ -44,6 +44,7 @@ __all__ = [
     "new_media_not_updated",
     "poor_interaction",
     "site_unreachable",
+    "unreachable_ratio",
     "worst",
 ]
 
@@ -161,6 +162,16 @@ def _check_unreachable(
     if short:
         return Status.NOT_ASSESSABLE, evidence, "too_few_probes"
     return Status.PASS, evidence, None
+
+
+def unreachable_ratio(check: AccessCheck, period: Period) -> float | None:
+    """The worst 7-day window's ratio of one check's counts (None: no window to judge):
+    what one location alone would have said, shown beside the official verdict."""
+    if len(period.days()) < WINDOW_DAYS:
+        return None
+    _, evidence, _ = _check_unreachable(check, period)
+    ratio = evidence.get("ratio")
+    return None if ratio is None else float(ratio)
 
 
 def site_unreachable(checks: Sequence[AccessCheck], period: Period) -> Verdict:

@@ -17,6 +17,7 @@ from monitor.store.reader import BrokenLink
 
 __all__ = [
     "Availability",
+    "BlindSpan",
     "BrokenLink",
     "CheckReport",
     "ColumnFreshness",
@@ -26,13 +27,16 @@ __all__ = [
     "IncidentSummary",
     "InteractionFinding",
     "Latency",
+    "LocationAvailability",
     "LoginHealth",
     "MonthLatency",
+    "Points",
     "Report",
     "SiteReport",
     "Status",
     "StepLatency",
     "Summary",
+    "SuspectedFailure",
     "Verdict",
 ]
 
@@ -84,6 +88,23 @@ class DayAvailability:
 
 def _succeeded(probes: int, failures: int) -> float | None:
     return None if probes == 0 else (probes - failures) / probes
+
+
+@dataclass(frozen=True, slots=True)
+class LocationAvailability:
+    """One check as one location alone saw it: shown beside the official figures, never
+    instead of them (a location's failures count only where the quorum agreed)."""
+
+    location: str
+    probes: int
+    failures: int
+    # The worst 7-day window's unreachable ratio from this location's probes alone (None:
+    # no window had 20 probes every day).
+    unreachable_ratio: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return _succeeded(self.probes, self.failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +227,11 @@ class IncidentRow:
     outage: bool = True
     login: bool = False
     bridge: bool = False  # a feed bridge failed (RSSHub, wewe-rss): not the account's outage
+    # Probe points: a confirmed incident names the locations that agreed (`location` then
+    # joins them); a suspected one is one location's incident no quorum confirmed, listed
+    # and never counted.
+    confirmed_by: tuple[str, ...] = ()
+    suspected: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +260,48 @@ class CheckReport:
     latency: Latency
     months: tuple[MonthLatency, ...]
     days: tuple[DayAvailability, ...]
+    # Each location's own figures, when more than one location probed (else empty).
+    locations: tuple[LocationAvailability, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectedFailure:
+    """疑似不连通: consecutive slots in which some locations, fewer than the quorum, failed.
+    Listed, never counted in availability or the official ratios."""
+
+    check: str
+    first_slot: datetime
+    last_slot: datetime
+    slots: int
+    locations: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlindSpan:
+    """A span in which a location could not see: its failures were the monitor's, not the
+    sites', and are in no figure."""
+
+    location: str
+    shard: str
+    started_at: datetime
+    ended_at: datetime | None  # None: still blind at the report's end
+    reason: str  # canaries | checks
+
+
+@dataclass(frozen=True, slots=True)
+class Points:
+    """The probe points behind the figures: which locations took part, the quorum used."""
+
+    expected: tuple[str, ...]
+    quorum: int
+    locations: tuple[str, ...]  # the locations that probed within the period
+    blind_spans: tuple[BlindSpan, ...] = ()
+
+    @property
+    def several(self) -> bool:
+        """More than one location: confirmation is in play (else one location alone)."""
+        return len(self.expected) > 1 or len(self.locations) > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +339,7 @@ class SiteReport:
     interaction: tuple[InteractionFinding, ...]
     login_steps: tuple[StepLatency, ...]
     login: tuple[LoginHealth, ...] = ()
+    suspected: tuple[SuspectedFailure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,3 +373,5 @@ class Report:
     site_filter: tuple[str, ...] = ()
     kind_filter: str | None = None
     notes: tuple[str, ...] = ()
+    # None with one location and nothing blind: the report reads as before probe points.
+    points: Points | None = None

@@ -19,8 +19,10 @@ from typing import Any, Literal
 
 from monitor.report.histogram import relative_error_bound
 from monitor.report.model import (
+    IncidentRow,
     IncidentSummary,
     LoginHealth,
+    Points,
     Report,
     SiteReport,
     Status,
@@ -32,6 +34,7 @@ __all__ = [
     "LANGS",
     "Lang",
     "Texts",
+    "confirmation",
     "detail_zh",
     "evidence",
     "failed_outcomes",
@@ -41,6 +44,7 @@ __all__ = [
     "notes",
     "overview",
     "period_name",
+    "points_paragraph",
     "review_text",
     "security_evidence",
     "site_heading",
@@ -150,6 +154,35 @@ _LABELS: dict[str, tuple[str, str]] = {
     "h_verdicts": ("指标判定", "Verdicts"),
     "h_daily": ("每日可用率", "Daily availability"),
     "h_monthly_latency": ("月度响应时间", "Monthly latency"),
+    # probe points
+    "h_points": ("监测点", "Probe points"),
+    "h_blind": (
+        "监测点盲区（监测程序自身故障，不计入）",
+        "Blind spans (the monitor's trouble, not counted)",
+    ),
+    "h_locations": (
+        "各监测点访问情况（供参考，不计入）",
+        "By location (for reference, not counted)",
+    ),
+    "h_suspected": (
+        "疑似不连通（未达确认数，不计入）",
+        "Suspected failures (below the quorum, not counted)",
+    ),
+    "c_shard": ("分片", "shard"),
+    "c_started": ("开始", "started"),
+    "c_ended": ("结束", "ended"),
+    "c_worst_window": ("最差7天无法访问比例", "worst 7-day unreachable"),
+    "c_confirmation": ("确认情况", "confirmation"),
+    "c_first_slot": ("首个时段", "first slot"),
+    "c_last_slot": ("末个时段", "last slot"),
+    "c_slots": ("时段数", "slots"),
+    "c_failed_at": ("失败的监测点", "failed at"),
+    "official_row": ("确认（计入）", "confirmed (counted)"),
+    "blind_canaries": ("哨兵目标均无法访问", "its canaries failed"),
+    "blind_checks": ("几乎所有监测对象同时失败", "nearly every check failed at once"),
+    "still_blind": ("至今", "still"),
+    "confirmed_by": ("已确认（{locations}）", "confirmed ({locations})"),
+    "suspected_at": ("疑似不连通（{locations}），不计入", "suspected ({locations}), not counted"),
     # table headers
     "c_site": ("网站/账号", "site"),
     "c_site_id": ("标识", "id"),
@@ -775,6 +808,54 @@ def incidents_paragraph(t: Texts, s: IncidentSummary) -> str:
                 f"({t.duration(s.maintenance_seconds)}), not counted above."
             )
     return text
+
+
+def points_paragraph(t: Texts, points: Points) -> str:
+    """Which locations took part, the quorum used, and that blind spans are not counted."""
+    took = t.sep().join(points.locations) or t("none")
+    expected = t.sep().join(points.expected) or t("none")
+    n = len(points.expected)
+    if t.zh:
+        text = ""
+        if points.several:
+            text = (
+                f"参与监测的监测点：{took}（应有{n}个：{expected}）。"
+                f"同一时段至少{points.quorum}个监测点同时失败才确认为故障；"
+                "少于此数为疑似不连通，单独列出，不计入可用率、故障和站点无法访问；"
+                "有监测点缺席时，确认数按实际报告的监测点数折算。"
+                "各监测点自身的访问情况列于各站点之下，供参考。"
+            )
+        if points.blind_spans:
+            text += (
+                f"监测点盲区{len(points.blind_spans)}段（监测点自身无法正常访问网络），"
+                "其间该监测点的失败属于监测程序，不计入任何统计。"
+            )
+        return text
+    parts = []
+    if points.several:
+        parts.append(
+            f"Probed from {took} ({n} expected: {expected}). A failure counts once at least "
+            f"{points.quorum} locations fail the same slot; fewer is a suspected failure, "
+            "listed apart and not counted in availability, incidents or site unreachable; "
+            "with a location missing, the quorum is scaled to the locations that reported. "
+            "Each location's own figures are listed under each site for reference."
+        )
+    if points.blind_spans:
+        parts.append(
+            f"{t.count(len(points.blind_spans), 'blind span')}: a location could not see "
+            "(its own network failed); its failures there were the monitor's and are in no "
+            "figure."
+        )
+    return " ".join(parts)
+
+
+def confirmation(t: Texts, row: IncidentRow) -> str:
+    """With probe points: `已确认（ct、cu）` or `疑似不连通（ct），不计入`; empty for neither."""
+    if row.suspected:
+        return t("suspected_at", locations=row.location)
+    if row.confirmed_by:
+        return t("confirmed_by", locations=t.sep().join(row.confirmed_by))
+    return ""
 
 
 def login_paragraph(t: Texts, h: LoginHealth) -> str:

@@ -44,6 +44,7 @@ from monitor.store.reader import (
     ContentHour,
     IncidentRecord,
     LoginFacts,
+    PointsRecord,
     Rollup,
     StepHour,
     StepMonth,
@@ -510,11 +511,35 @@ class Store:
                 self._pool, since, until, timezone, sites, slow_above=slow_above
             )
 
+    async def daily_totals_by_location(
+        self,
+        since: datetime,
+        until: datetime,
+        timezone: str,
+        sites: Sequence[str],
+        *,
+        slow_above: float,
+    ) -> dict[CheckKey, dict[str, CheckDays]]:
+        async with self._reading():
+            return await report_queries.daily_totals_by_location(
+                self._pool, since, until, timezone, sites, slow_above=slow_above
+            )
+
     async def monthly_totals(
         self, since: datetime, until: datetime, timezone: str, sites: Sequence[str]
     ) -> dict[CheckKey, CheckMonths]:
         async with self._reading():
             return await report_queries.monthly_totals(self._pool, since, until, timezone, sites)
+
+    async def points_record(
+        self,
+        since: datetime,
+        until: datetime,
+        sites: Sequence[str],
+        intervals: dict[CheckKey, float],
+    ) -> PointsRecord:
+        async with self._reading():
+            return await report_queries.points_record(self._pool, since, until, sites, intervals)
 
     async def incidents_overlapping(
         self, since: datetime, until: datetime, sites: Sequence[str]

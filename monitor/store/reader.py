@@ -20,18 +20,22 @@ from monitor.incidents import Incident
 from monitor.reviews import Review
 
 __all__ = [
+    "BlindRecord",
     "BoardFacts",
     "BrokenLink",
     "CheckDays",
+    "CheckIncidentRecord",
     "CheckKey",
     "CheckMonths",
     "ContentHour",
     "IncidentRecord",
     "LoginFacts",
+    "PointsRecord",
     "Rollup",
     "StepHour",
     "StepMonth",
     "StoreReader",
+    "SuspectedRecord",
     "Version",
 ]
 
@@ -92,13 +96,35 @@ class StoreReader(Protocol):
         *,
         slow_above: float,
     ) -> dict[CheckKey, CheckDays]:
-        """Probes, failures, timeouts and ok probes slower than `slow_above` s per local day."""
+        """Probes, failures, timeouts, slow oks per local day (settled hours: slots, confirmed)."""
+        ...
+
+    async def daily_totals_by_location(
+        self,
+        since: datetime,
+        until: datetime,
+        timezone: str,
+        sites: Sequence[str],
+        *,
+        slow_above: float,
+    ) -> dict[CheckKey, dict[str, CheckDays]]:
+        """`daily_totals` of each location's own probes (from its rollups), by location."""
         ...
 
     async def monthly_totals(
         self, since: datetime, until: datetime, timezone: str, sites: Sequence[str]
     ) -> dict[CheckKey, CheckMonths]:
-        """Outcome counts and the latency histogram per check and local month."""
+        """Outcome counts (settled hours: confirmed) and latency histogram per local month."""
+        ...
+
+    async def points_record(
+        self,
+        since: datetime,
+        until: datetime,
+        sites: Sequence[str],
+        intervals: dict[CheckKey, float],
+    ) -> PointsRecord:
+        """Points config, confirmed incidents, suspected runs (by `intervals`), blind spans."""
         ...
 
     async def incidents_overlapping(
@@ -291,3 +317,56 @@ class LoginFacts:
     logins: int
     slow_logins: int
     slowest: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIncidentRecord:
+    """A check-level incident: confirmed by `locations` (each with its own incident's id)."""
+
+    id: str
+    site: str
+    check: str
+    reason: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    quorum: int
+    reporting: int
+    locations: tuple[tuple[str, str], ...]  # (location, its incident id), by location
+    during_maintenance: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectedRecord:
+    """Consecutive suspected slots of one check: fewer locations than the quorum failed."""
+
+    site: str
+    check: str
+    first_slot: datetime
+    last_slot: datetime
+    slots: int
+    locations: tuple[str, ...]  # the locations that failed in any of them
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlindRecord:
+    """A span in which a location could not see (ended_at None: still blind)."""
+
+    location: str
+    shard: str
+    started_at: datetime
+    ended_at: datetime | None
+    reason: str  # canaries | checks
+
+
+@dataclass(frozen=True, slots=True)
+class PointsRecord:
+    """The probe points as the store holds them (points_config), and what they recorded."""
+
+    expected: tuple[str, ...] = ()
+    quorum: int = 1
+    # The first settled hour anywhere: from then on an incident counts only when confirmed.
+    since: datetime | None = None
+    check_incidents: tuple[CheckIncidentRecord, ...] = ()
+    suspected: tuple[SuspectedRecord, ...] = ()
+    blind: tuple[BlindRecord, ...] = ()

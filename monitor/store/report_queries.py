@@ -5,6 +5,12 @@ Postgres does in C; unnesting 400,000 rows' arrays would cost seconds). Incident
 history, broken links and login steps come from their own small tables (migrations 0002 and
 0003), so a report works long after the raw results were pruned. Each function implements the
 `StoreReader` method of the same name (monitor.store.reader documents them).
+
+Probe points (migration 0008, docs/probe-points.md): an hour that the locations' slots were
+settled for (`check_hourly`) counts from there, confirmed failures only, every location
+together; an hour without (history from before, a check not settled) counts from the rollups
+as before. Each location's own figures come from the rollups beside it. Suspected slots
+(`check_slots`) and blind spans are read to be listed, never counted.
 """
 
 from __future__ import annotations
@@ -16,25 +22,94 @@ import asyncpg
 
 from monitor.store.queries import latency_bounds, rollup_outcomes
 from monitor.store.reader import (
+    BlindRecord,
     BoardFacts,
     BrokenLink,
     CheckDays,
+    CheckIncidentRecord,
     CheckKey,
     CheckMonths,
     ContentHour,
     IncidentRecord,
     LoginFacts,
+    PointsRecord,
     StepHour,
     StepMonth,
+    SuspectedRecord,
     Version,
 )
 
 Db = asyncpg.Pool | asyncpg.Connection
 
 
-def _sums(column: str, count: int) -> str:
-    """`sum(col[1]), ..., sum(col[n])`: element-wise array sums Postgres does in C."""
-    return ", ".join(f"sum({column}[{i}])" for i in range(1, count + 1))
+# What a settled slot counts as 站点无法访问 besides an ok slower than 15 s: migration 0008's
+# `unreachable` (monitor_settle), by outcome name. A settled hour's slow slots are those it
+# counts unreachable that were not confirmed failures of these outcomes.
+UNREACHABLE_OUTCOMES = (
+    "dns_error",
+    "connect_error",
+    "timeout",
+    "tls_error",
+    "dropout",
+    "http_error",
+    "content_mismatch",
+)
+
+
+def _sums(column: str, count: int, where: str = "") -> str:
+    """`sum(col[1]), ..., sum(col[n])`: element-wise array sums Postgres does in C (only of
+    the rows `where` holds for, when given)."""
+    only = f" FILTER (WHERE {where})" if where else ""
+    return ", ".join(f"sum({column}[{i}]){only}" for i in range(1, count + 1))
+
+
+def _add_day(days: CheckDays, day: date, counts: tuple[int, int, int, int]) -> None:
+    """Add (probes, failures, slow, timeouts) to `day`."""
+    probes, failures, slow, timeouts = counts
+    days.probes[day] = days.probes.get(day, 0) + probes
+    days.failures[day] = days.failures.get(day, 0) + failures
+    days.slow[day] = days.slow.get(day, 0) + slow
+    days.timeouts[day] = days.timeouts.get(day, 0) + timeouts
+
+
+async def _rollup_days(
+    db: Db,
+    since: datetime,
+    until: datetime,
+    timezone: str,
+    sites: Sequence[str],
+    slow_above: float,
+) -> list[tuple[CheckKey, str, date, bool, tuple[int, int, int, int]]]:
+    """Each location's rollups per local day, marked by whether their hour was settled:
+    (key, location, day, settled, (probes, failures, slow, timeouts))."""
+    bounds = await latency_bounds(db)
+    names = await rollup_outcomes(db)
+    # The buckets (1-based) whose every latency is above `slow_above`.
+    slow_buckets = [i for i in range(1, len(bounds) + 1) if bounds[i - 1] >= slow_above]
+    # Narrow rows: a day's sums only, so Postgres aggregates 400,000 rows in memory.
+    slow = " + ".join(f"coalesce(r.latency_buckets[{i + 1}], 0)" for i in slow_buckets)
+    timeout = names.index("timeout") + 1
+    query = f"""
+        SELECT r.site, r.check_id, r.location, (r.hour AT TIME ZONE $3)::date AS day,
+               h.hour IS NOT NULL AS settled,
+               sum(r.probes), sum(r.failures), sum({slow or "0"}),
+               sum(coalesce(r.outcome_counts[{timeout}], 0))
+        FROM rollups_hourly r
+        LEFT JOIN check_hourly h
+          ON h.site = r.site AND h.check_id = r.check_id AND h.hour = r.hour
+        WHERE r.hour >= $1 AND r.hour < $2 AND r.site = ANY($4::text[])
+        GROUP BY 1, 2, 3, 4, 5
+    """  # noqa: S608 - built from the schema's own bounds
+    return [
+        (
+            (row[0], row[1]),
+            row[2],
+            row[3],
+            row[4],
+            (int(row[5] or 0), int(row[6] or 0), int(row[7] or 0), int(row[8] or 0)),
+        )
+        for row in await db.fetch(query, since, until, timezone, list(sites))
+    ]
 
 
 async def daily_totals(
@@ -46,43 +121,69 @@ async def daily_totals(
     *,
     slow_above: float,
 ) -> dict[CheckKey, CheckDays]:
-    bounds = await latency_bounds(db)
+    totals: dict[CheckKey, CheckDays] = {}
+    for key, _, day, settled, counts in await _rollup_days(
+        db, since, until, timezone, sites, slow_above
+    ):
+        if not settled:
+            _add_day(totals.setdefault(key, CheckDays()), day, counts)
+    # Settled hours: a slot is one probe, confirmed slots the failures; the slow ones are
+    # those counted unreachable that no confirmed transport failure explains.
     names = await rollup_outcomes(db)
-    # The buckets (1-based) whose every latency is above `slow_above`.
-    slow_buckets = [i for i in range(1, len(bounds) + 1) if bounds[i - 1] >= slow_above]
-    # Narrow rows: a day's sums only, so Postgres aggregates 400,000 rows in memory.
-    slow = " + ".join(f"coalesce(latency_buckets[{i + 1}], 0)" for i in slow_buckets)
     timeout = names.index("timeout") + 1
+    explained = " + ".join(
+        f"coalesce(confirmed_outcomes[{names.index(n) + 1}], 0)"
+        for n in UNREACHABLE_OUTCOMES
+        if n in names
+    )
     query = f"""
         SELECT site, check_id, (hour AT TIME ZONE $3)::date AS day,
-               sum(probes), sum(failures), sum({slow or "0"}),
-               sum(coalesce(outcome_counts[{timeout}], 0))
-        FROM rollups_hourly
+               sum(slots), sum(confirmed), sum(greatest(unreachable - ({explained or "0"}), 0)),
+               sum(coalesce(confirmed_outcomes[{timeout}], 0))
+        FROM check_hourly
         WHERE hour >= $1 AND hour < $2 AND site = ANY($4::text[])
         GROUP BY 1, 2, 3
-    """  # noqa: S608 - built from the schema's own bounds
-    totals: dict[CheckKey, CheckDays] = {}
+    """  # noqa: S608 - built from the schema's own outcome names
     for row in await db.fetch(query, since, until, timezone, list(sites)):
-        days = totals.setdefault((row[0], row[1]), CheckDays())
-        day: date = row[2]
-        days.probes[day] = int(row[3] or 0)
-        days.failures[day] = int(row[4] or 0)
-        days.slow[day] = int(row[5] or 0)
-        days.timeouts[day] = int(row[6] or 0)
+        counts = (int(row[3] or 0), int(row[4] or 0), int(row[5] or 0), int(row[6] or 0))
+        _add_day(totals.setdefault((row[0], row[1]), CheckDays()), row[2], counts)
+    return totals
+
+
+async def daily_totals_by_location(
+    db: Db,
+    since: datetime,
+    until: datetime,
+    timezone: str,
+    sites: Sequence[str],
+    *,
+    slow_above: float,
+) -> dict[CheckKey, dict[str, CheckDays]]:
+    totals: dict[CheckKey, dict[str, CheckDays]] = {}
+    for key, location, day, _, counts in await _rollup_days(
+        db, since, until, timezone, sites, slow_above
+    ):
+        _add_day(totals.setdefault(key, {}).setdefault(location, CheckDays()), day, counts)
     return totals
 
 
 async def monthly_totals(
     db: Db, since: datetime, until: datetime, timezone: str, sites: Sequence[str]
 ) -> dict[CheckKey, CheckMonths]:
-    n_out, n_buckets = len(await rollup_outcomes(db)), len(await latency_bounds(db)) + 1
-    # Names and lengths come from the schema's own tables, never from input.
+    names = await rollup_outcomes(db)
+    n_out, n_buckets = len(names), len(await latency_bounds(db)) + 1
+    # Latency from every location's rollups; outcomes from the hours not settled, the settled
+    # ones' confirmed outcomes added below. Names and lengths come from the schema's own
+    # tables, never from input.
     query = f"""
-        SELECT site, check_id, date_trunc('month', hour AT TIME ZONE $3)::date AS month,
-               sum(latency_sum), sum(latency_count),
-               {_sums("outcome_counts", n_out)}, {_sums("latency_buckets", n_buckets)}
-        FROM rollups_hourly
-        WHERE hour >= $1 AND hour < $2 AND site = ANY($4::text[])
+        SELECT r.site, r.check_id, date_trunc('month', r.hour AT TIME ZONE $3)::date AS month,
+               sum(r.latency_sum), sum(r.latency_count),
+               {_sums("r.outcome_counts", n_out, "h.hour IS NULL")},
+               {_sums("r.latency_buckets", n_buckets)}
+        FROM rollups_hourly r
+        LEFT JOIN check_hourly h
+          ON h.site = r.site AND h.check_id = r.check_id AND h.hour = r.hour
+        WHERE r.hour >= $1 AND r.hour < $2 AND r.site = ANY($4::text[])
         GROUP BY 1, 2, 3
     """  # noqa: S608
     totals: dict[CheckKey, CheckMonths] = {}
@@ -93,6 +194,22 @@ async def monthly_totals(
         months.latency_count[month] = int(row[4] or 0)
         months.outcomes[month] = [int(v or 0) for v in row[5 : 5 + n_out]]
         months.buckets[month] = [int(v or 0) for v in row[5 + n_out : 5 + n_out + n_buckets]]
+    # A settled slot is ok unless confirmed failed (the rollups count ok among the outcomes).
+    query = f"""
+        SELECT site, check_id, date_trunc('month', hour AT TIME ZONE $3)::date AS month,
+               sum(slots - confirmed), {_sums("confirmed_outcomes", n_out)}
+        FROM check_hourly
+        WHERE hour >= $1 AND hour < $2 AND site = ANY($4::text[])
+        GROUP BY 1, 2, 3
+    """  # noqa: S608
+    ok = names.index("ok")
+    for row in await db.fetch(query, since, until, timezone, list(sites)):
+        months = totals.setdefault((row[0], row[1]), CheckMonths())
+        counts = [int(v or 0) for v in row[4 : 4 + n_out]]
+        counts[ok] += int(row[3] or 0)
+        outcomes = months.outcomes.setdefault(row[2], [0] * n_out)
+        for i, count in enumerate(counts):
+            outcomes[i] += count
     return totals
 
 
@@ -332,3 +449,113 @@ async def login_facts(
         list(sites),
     )
     return {(r[0], r[1]): LoginFacts(int(r[2]), int(r[3]), r[4]) for r in rows}
+
+
+async def points_record(
+    db: Db,
+    since: datetime,
+    until: datetime,
+    sites: Sequence[str],
+    intervals: dict[CheckKey, float],
+) -> PointsRecord:
+    config = await db.fetch("SELECT expected, quorum FROM points_config WHERE id = 1")
+    first = await db.fetch("SELECT min(hour) FROM check_hourly")
+    incidents = await db.fetch(
+        """
+        SELECT id::text, site, check_id, reason, opened_at, resolved_at, quorum, reporting,
+               ARRAY(SELECT key || ' ' || coalesce(value->>'incident_id', '')
+                     FROM jsonb_each(locations) ORDER BY key),
+               during_maintenance
+        FROM check_incidents
+        WHERE opened_at < $2 AND (resolved_at IS NULL OR resolved_at > $1)
+          AND site = ANY($3::text[])
+        ORDER BY opened_at, id
+        """,
+        since,
+        until,
+        list(sites),
+    )
+    keys = sorted(intervals)
+    # Runs of suspected slots: a new run where the gap to the previous suspected slot is more
+    # than one and a half of the check's intervals (a slot or more in between was not).
+    suspected = await db.fetch(
+        """
+        WITH checks AS (
+            SELECT * FROM unnest($4::text[], $5::text[], $6::float8[]) AS c(site, check_id, every)
+        ), slots AS (
+            SELECT s.site, s.check_id, s.slot, s.reason, s.votes,
+                   CASE WHEN s.slot - lag(s.slot) OVER w <= make_interval(secs => c.every * 1.5)
+                        THEN 0 ELSE 1 END AS starts
+            FROM check_slots s JOIN checks c USING (site, check_id)
+            WHERE s.state = 'suspected' AND s.slot >= $1 AND s.slot < $2
+              AND s.site = ANY($3::text[])
+            WINDOW w AS (PARTITION BY s.site, s.check_id ORDER BY s.slot)
+        ), runs AS (
+            SELECT *, sum(starts) OVER (PARTITION BY site, check_id ORDER BY slot) AS run
+            FROM slots
+        )
+        SELECT r.site, r.check_id, min(r.slot), max(r.slot), count(*),
+               mode() WITHIN GROUP (ORDER BY r.reason),
+               (SELECT array_agg(DISTINCT v.key ORDER BY v.key)
+                FROM runs f, jsonb_each_text(f.votes) AS v
+                WHERE f.site = r.site AND f.check_id = r.check_id AND f.run = r.run
+                  AND v.value NOT IN ('ok', 'blind', 'probe_error'))
+        FROM runs r
+        GROUP BY r.site, r.check_id, r.run
+        ORDER BY r.site, r.check_id, min(r.slot)
+        """,
+        since,
+        until,
+        list(sites),
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [intervals[k] for k in keys],
+    )
+    blind = await db.fetch(
+        """
+        SELECT location, shard, started_at, ended_at, reason
+        FROM blind_spans
+        WHERE started_at < $2 AND (ended_at IS NULL OR ended_at > $1)
+        ORDER BY started_at, location, shard
+        """,
+        since,
+        until,
+    )
+    return PointsRecord(
+        expected=tuple(config[0][0]) if config else (),
+        quorum=int(config[0][1]) if config else 1,
+        since=first[0][0] if first else None,
+        check_incidents=tuple(
+            CheckIncidentRecord(
+                id=r[0],
+                site=r[1],
+                check=r[2],
+                reason=r[3],
+                opened_at=r[4],
+                resolved_at=r[5],
+                quorum=int(r[6]),
+                reporting=int(r[7]),
+                locations=tuple(_pair(item) for item in r[8]),
+                during_maintenance=bool(r[9]),
+            )
+            for r in incidents
+        ),
+        suspected=tuple(
+            SuspectedRecord(
+                site=r[0],
+                check=r[1],
+                first_slot=r[2],
+                last_slot=r[3],
+                slots=int(r[4]),
+                locations=tuple(r[6] or ()),
+                reason=r[5] or "",
+            )
+            for r in suspected
+        ),
+        blind=tuple(BlindRecord(r[0], r[1], r[2], r[3], r[4]) for r in blind),
+    )
+
+
+def _pair(item: str) -> tuple[str, str]:
+    location, _, incident = item.partition(" ")
+    return location, incident

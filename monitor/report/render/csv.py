@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from monitor.report.histogram import Quantile
 from monitor.report.model import Latency, Report
-from monitor.report.words import Lang, Texts, evidence, site_name, site_problems
+from monitor.report.words import Lang, Texts, confirmation, evidence, site_name, site_problems
 
 __all__ = ["TABLES", "csv_bytes", "csv_files", "tables"]
 
@@ -137,6 +137,12 @@ def _incidents(report: Report, t: Texts) -> tuple[list[str], Rows]:
         for s in report.sites
         for i in s.incidents
     ]
+    if report.points is not None and report.points.several:
+        # With several probe points: confirmed (by whom) or suspected, never counted.
+        header.append(t("c_confirmation"))
+        incidents = [i for s in report.sites for i in s.incidents]
+        for row, incident in zip(rows, incidents, strict=True):
+            row.append(confirmation(t, incident))
     return header, rows
 
 

@@ -19,11 +19,19 @@ from monitor.report.model import (
     ColumnFreshness,
     IncidentRow,
     Latency,
+    Points,
     Report,
     SiteReport,
     Verdict,
 )
-from monitor.report.words import Lang, Texts, evidence, overview, site_problems
+from monitor.report.words import (
+    Lang,
+    Texts,
+    evidence,
+    overview,
+    points_paragraph,
+    site_problems,
+)
 
 __all__ = ["SCHEMA_VERSION", "report_json", "to_bytes"]
 
@@ -91,6 +99,23 @@ def _check(c: CheckReport) -> dict[str, Any]:
             {"day": d.day.isoformat(), "probes": d.probes, "failures": d.failures, "slow": d.slow}
             for d in c.days
         ],
+        # Present with several probe points only: each location's own figures, not counted.
+        **(
+            {
+                "locations": [
+                    {
+                        "location": loc.location,
+                        "probes": loc.probes,
+                        "failures": loc.failures,
+                        "ratio": loc.ratio,
+                        "unreachable_ratio": loc.unreachable_ratio,
+                    }
+                    for loc in c.locations
+                ]
+            }
+            if c.locations
+            else {}
+        ),
     }
 
 
@@ -111,6 +136,8 @@ def _incident(i: IncidentRow, zone: tzinfo) -> dict[str, Any]:
         "outage": i.outage,
         "login": i.login,
         "bridge": i.bridge,
+        "confirmed_by": list(i.confirmed_by),
+        "suspected": i.suspected,
     }
 
 
@@ -233,6 +260,38 @@ def _site(site: SiteReport, t: Texts) -> dict[str, Any]:
             }
             for s in site.login_steps
         ],
+        "suspected": [
+            {
+                "check": f.check,
+                "first_slot": _value(f.first_slot, zone),
+                "last_slot": _value(f.last_slot, zone),
+                "slots": f.slots,
+                "locations": list(f.locations),
+                "reason": f.reason,
+            }
+            for f in site.suspected
+        ],
+    }
+
+
+def _points(points: Points | None, t: Texts) -> dict[str, Any] | None:
+    if points is None:
+        return None
+    return {
+        "expected": list(points.expected),
+        "quorum": points.quorum,
+        "locations": list(points.locations),
+        "blind_spans": [
+            {
+                "location": b.location,
+                "shard": b.shard,
+                "started_at": _value(b.started_at, t.zone),
+                "ended_at": _value(b.ended_at, t.zone),
+                "reason": b.reason,
+            }
+            for b in points.blind_spans
+        ],
+        "text": points_paragraph(t, points),
     }
 
 
@@ -271,6 +330,8 @@ def report_json(report: Report, lang: Lang = "zh") -> dict[str, Any]:
             "text": overview(t, report),
         },
         "sites": [_site(site, t) for site in report.sites],
+        # null with one location that always saw.
+        "points": _points(report.points, t),
     }
 
 

@@ -23,6 +23,7 @@ from monitor.report.render.blocks import (
 )
 from monitor.report.words import (
     Texts,
+    confirmation,
     evidence,
     failed_outcomes,
     incidents_paragraph,
@@ -30,6 +31,7 @@ from monitor.report.words import (
     notes,
     overview,
     period_name,
+    points_paragraph,
     site_heading,
     site_name,
     site_status,
@@ -167,7 +169,39 @@ def _notes(t: Texts, report: Report) -> list[Block]:
     return [Heading(2, t("sec_notes")), Paragraph("", notes(t, report))]
 
 
-_SECTIONS: tuple[Section, ...] = (_title, _overview, _verdict_matrix, _sites, _notes)
+def _points(t: Texts, report: Report) -> list[Block]:
+    """The probe points: who took part, the quorum, the blind spans (none with one location
+    that always saw: the report then reads as before probe points)."""
+    points = report.points
+    if points is None:
+        return []
+    blocks: list[Block] = [Heading(3, t("h_points")), Paragraph(points_paragraph(t, points))]
+    if points.blind_spans:
+        rows = tuple(
+            (
+                b.location,
+                b.shard,
+                t.when(b.started_at),
+                t.when(b.ended_at) if b.ended_at else t("still_blind"),
+                t(f"blind_{b.reason}"),
+            )
+            for b in points.blind_spans
+        )
+        blocks.append(Heading(4, t("h_blind")))
+        blocks.append(
+            Table(_headers(t, "c_location", "c_shard", "c_started", "c_ended", "c_reason"), rows)
+        )
+    return blocks
+
+
+_SECTIONS: tuple[Section, ...] = (
+    _title,
+    _overview,
+    _points,
+    _verdict_matrix,
+    _sites,
+    _notes,
+)
 
 
 # -- a site's sections -----------------------------------------------------------------------
@@ -198,6 +232,7 @@ def _availability(t: Texts, site: SiteReport) -> list[Block]:
         ),
     )
     blocks: list[Block] = [Heading(4, t("h_availability")), table]
+    blocks.extend(_by_location(t, site))
     for check in site.checks:
         if check.type == "http" and any(d.probes for d in check.days):
             blocks.append(
@@ -207,6 +242,41 @@ def _availability(t: Texts, site: SiteReport) -> list[Block]:
                 )
             )
     return blocks
+
+
+def _by_location(t: Texts, site: SiteReport) -> list[Block]:
+    """Each location's own figures beside the confirmed ones (several locations only)."""
+    rows: list[tuple[str, ...]] = []
+    for c in site.checks:
+        if not c.locations:
+            continue
+        rows.append(
+            (
+                c.id,
+                t("official_row"),
+                str(c.availability.probes),
+                str(c.availability.failures),
+                t.percent(c.availability.ratio),
+                t("dash"),
+            )
+        )
+        rows.extend(
+            (
+                c.id,
+                loc.location,
+                str(loc.probes),
+                str(loc.failures),
+                t.percent(loc.ratio),
+                t.percent(loc.unreachable_ratio) if c.type == "http" else t("dash"),
+            )
+            for loc in c.locations
+        )
+    if not rows:
+        return []
+    headers = _headers(
+        t, "c_check", "c_location", "c_probes", "c_failures", "c_availability", "c_worst_window"
+    )
+    return [Heading(4, t("h_locations")), Table(headers, tuple(rows))]
 
 
 def _incidents(t: Texts, site: SiteReport) -> list[Block]:
@@ -224,6 +294,11 @@ def _incidents(t: Texts, site: SiteReport) -> list[Block]:
         "c_first_error",
         "c_maintenance",
     )
+    # With probe points, whether each was confirmed (and by whom) or only suspected.
+    points = any(i.confirmed_by or i.suspected for i in site.incidents)
+    if points:
+        header = (*header, t("c_confirmation"))
+    ordered = sorted(site.incidents, key=lambda i: (i.suspected, i.during_maintenance, i.opened_at))
     rows = tuple(
         (
             i.check,
@@ -233,12 +308,34 @@ def _incidents(t: Texts, site: SiteReport) -> list[Block]:
             t(i.reason),
             t.detail(i.first_error, i.reason),
             t("yes") if i.during_maintenance else t("no"),
+            *((confirmation(t, i) or t("dash"),) if points else ()),
         )
-        for i in sorted(site.incidents, key=lambda i: (i.during_maintenance, i.opened_at))
+        for i in ordered
     )
     if rows:
         blocks.append(Table(header, rows))
     return blocks
+
+
+def _suspected(t: Texts, site: SiteReport) -> list[Block]:
+    """疑似不连通: slots fewer locations than the quorum failed, listed and not counted."""
+    if not site.suspected:
+        return []
+    headers = _headers(
+        t, "c_check", "c_first_slot", "c_last_slot", "c_slots", "c_failed_at", "c_reason"
+    )
+    rows = tuple(
+        (
+            s.check,
+            t.when(s.first_slot),
+            t.when(s.last_slot),
+            str(s.slots),
+            t.sep().join(s.locations),
+            t(s.reason),
+        )
+        for s in site.suspected
+    )
+    return [Heading(4, t("h_suspected")), Table(headers, rows)]
 
 
 def _latency(t: Texts, site: SiteReport) -> list[Block]:
@@ -378,6 +475,7 @@ SITE_SECTIONS: tuple[SiteSection, ...] = (
     _verdicts,
     _availability,
     _incidents,
+    _suspected,
     _latency,
     _login,
     _freshness,
