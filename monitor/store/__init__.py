@@ -30,7 +30,7 @@ from monitor.config import Config
 from monitor.incidents import Incident, IncidentEvent
 from monitor.results import ProbeResult
 from monitor.reviews import NewReview, Review
-from monitor.store import queries, report_queries, reviews
+from monitor.store import points, queries, report_queries, reviews
 from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
 from monitor.store.journal import Journal
 from monitor.store.migrations import MigrationError, SchemaTooNewError
@@ -486,6 +486,11 @@ class Store:
         """Hourly rollups with `since <= hour < until` (report, API)."""
         async with self._reading():
             return await queries.rollups(self._pool, since, until, site=site, check=check)
+
+    async def points_view(self) -> points.PointsView:
+        """What the locations see together, read now."""
+        async with self._reading(), asyncio.timeout(self._db.timeout):
+            return await points.read_view(self._pool)
 
     async def latency_bounds(self) -> tuple[float, ...]:
         async with self._reading():

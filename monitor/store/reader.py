@@ -18,6 +18,7 @@ from typing import Protocol
 
 from monitor.incidents import Incident
 from monitor.reviews import Review
+from monitor.store.points import PointsView
 
 __all__ = [
     "BlindRecord",
@@ -77,6 +78,10 @@ class StoreReader(Protocol):
         self, since: datetime, until: datetime, *, site: str | None = None, check: str | None = None
     ) -> list[Rollup]:
         """Hourly rollups with `since <= hour < until`, by check, location and hour."""
+        ...
+
+    async def points_view(self) -> PointsView:
+        """The expected locations (up, blind, missing), open confirmed and suspected incidents."""
         ...
 
     async def latency_bounds(self) -> tuple[float, ...]:

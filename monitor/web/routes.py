@@ -39,9 +39,11 @@ from monitor.web.texts import Lang, Texts
 from monitor.web.views import (
     SITE_DAYS,
     STEP_DAYS,
+    PointsNow,
     ReportCache,
     SiteView,
     last_days,
+    points_now,
     quarter_so_far,
     site_view,
 )
@@ -170,7 +172,8 @@ class _Pages:
         t = self.texts(request)
         config, latest, store = self.source.config, dict(self.source.latest), self.source.store
         now = self.source.clock.now()
-        sites = [site_view(s, latest) for s in config.sites]
+        points = await self.points(store)
+        sites = [site_view(s, latest, points) for s in config.sites]
         quarter_label, quarter = quarter_so_far(config.timezone, now)
         store_ok = store is not None
         if store is not None:
@@ -200,7 +203,20 @@ class _Pages:
             quarter_label=t("quarter_so_far", quarter=quarter_label),
             open_incidents=[i for s in sites for i in s.open_incidents],
             names={s.id: s.name or s.id for s in sites},
+            points=points if points is not None and points.shown else None,
         )
+
+    async def points(self, store: Store | None) -> PointsNow | None:
+        """The probe points now (None without a store or when it cannot be read: the page then
+        shows this location's results as before)."""
+        if store is None:
+            return None
+        try:
+            view = await store.points_view()
+        except StoreError as exc:
+            log.warning("web_store_unavailable", error=str(exc))
+            return None
+        return points_now(view, self.source.config.location)
 
     # -- one site ----------------------------------------------------------------------------
 
@@ -212,7 +228,8 @@ class _Pages:
         context = self.common(request, t)
         if site_id not in known:
             return self.page("missing.html", 404, **{**context, "refresh": None}, site_id=site_id)
-        view = site_view(known[site_id], latest)
+        points = await self.points(store)
+        view = site_view(known[site_id], latest, points)
         now = self.source.clock.now()
         history: dict[str, Any] | None = None
         incidents: list[dict[str, Any]] = []
@@ -249,6 +266,7 @@ class _Pages:
             steps=steps,
             store_ok=store_ok,
             chart=charts,
+            points=points if points is not None and points.shown else None,
         )
 
     # -- reports -------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from monitor.results import Outcome, ProbeResult
 class State(enum.StrEnum):
     """A check's state, from worst to best.
 
-    `suspected` (only some probe locations fail) needs results from several locations, which
-    one monitor process does not have yet: nothing produces it, the page only knows its name.
+    `suspected` (疑似不连通: some probe locations have an incident of the check open, fewer
+    than the quorum) comes only from what the locations recorded together (`with_points`),
+    never from one result.
     """
 
     DOWN = "down"
@@ -45,3 +46,19 @@ def state_of(result: ProbeResult | None) -> State:
 def worst(states: list[State]) -> State:
     """The state of a site: its worst check's (pending when it has none)."""
     return min(states, key=RANK.__getitem__, default=State.PENDING)
+
+
+def with_points(state: State, *, confirmed: bool, suspected: bool, blind_here: bool) -> State:
+    """A check's state given what the probe points hold (docs/probe-points.md).
+
+    A confirmed incident is down whatever this location's latest result; an incident only some
+    locations have open is suspected; a failure seen here while this location is blind is the
+    monitor's, not the site's: pending, as if not probed.
+    """
+    if confirmed:
+        return State.DOWN
+    if suspected:
+        return State.SUSPECTED
+    if blind_here and state is State.DOWN:
+        return State.PENDING
+    return state

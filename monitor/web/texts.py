@@ -98,12 +98,41 @@ _WORDS: dict[str, tuple[str, str]] = {
         "it serves no pages. Set server.access (a token, or username and password) in the "
         "config, or server.access.public: true to publish them on purpose.",
     ),
+    # probe points
+    "points": ("监测点", "Probe points"),
+    "location": ("监测点", "Location"),
+    "point_state": ("状态", "State"),
+    "point_up": ("正常", "up"),
+    "point_blind": ("盲区（监测点自身无法访问网络）", "blind (the location cannot see)"),
+    "point_missing": ("缺席（未报告）", "missing (not reporting)"),
+    "last_seen": ("最近报告", "Last seen"),
+    "blind_since": ("盲区开始", "Blind since"),
+    "points_note": (
+        "共 {n} 个监测点，同一时段至少 {quorum} 个失败才确认为故障并告警；少于此数为疑似不连通，"
+        "只显示、不告警；缺席的监测点不计入。",
+        "{n} locations: a failure is confirmed, and pages, when at least {quorum} of them fail "
+        "at once; fewer is suspected, shown and never paged; a missing location does not count.",
+    ),
+    "blind_here": (
+        "本监测点（{location}）处于盲区：它的哨兵目标也无法访问，这里看到的失败属于监测程序自身，"
+        "不是网站故障，已通知监测运维。",
+        "This location ({location}) is blind: its canaries fail too, so the failures it sees are "
+        "the monitor's trouble, not the sites'; the monitor's owner is paged.",
+    ),
+    "blind_check": ("本监测点盲区，结果不计", "this location is blind: not counted"),
+    "confirmed_incidents": ("已确认的故障", "Confirmed incidents"),
+    "agreed": ("确认的监测点", "Locations that agreed"),
+    "confirmed_by": ("已确认（{locations}）", "confirmed ({locations})"),
+    "suspected_at": ("疑似不连通（{locations}）", "suspected ({locations})"),
+    "confirmation": ("确认情况", "Confirmation"),
+    "mark_confirmed": ("已确认", "confirmed"),
+    "mark_suspected": ("疑似不连通，未告警", "suspected, not paged"),
     # states
     "state_up": ("正常", "up"),
     "state_down": ("故障", "down"),
     "state_pending": ("等待探测", "pending"),
     "state_stale": ("未及时更新", "stale"),
-    "state_suspected": ("疑似故障", "suspected"),
+    "state_suspected": ("疑似不连通", "suspected"),
     "state_finding": ("需处理", "attention"),
     # outcomes (the closed set of monitor.results.Outcome)
     "outcome_ok": ("正常", "ok"),

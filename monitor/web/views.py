@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,8 +23,9 @@ from monitor.probes.freshness import FreshnessCheck
 from monitor.probes.interaction import InteractionCheck
 from monitor.report import Period, build_report, parse_period, render
 from monitor.results import ProbeResult
+from monitor.store.points import CheckIncident, PointState, PointsView
 from monitor.store.reader import StoreReader
-from monitor.web.state import State, state_of, worst
+from monitor.web.state import State, state_of, with_points, worst
 
 # How long a computed report is reused: the pages refresh often, the figures move slowly.
 REPORT_TTL_SECONDS = 30.0
@@ -61,6 +62,11 @@ class CheckView:
     newest_item_at: datetime | None
     unanswered: int | None  # overdue questions (interaction checks)
     steps: tuple[Step, ...] = ()
+    # Probe points: the locations that confirmed its open incident, or that have one open
+    # that no quorum confirmed (suspected); `blind_here`: this location failed it while blind.
+    confirmed_by: tuple[str, ...] = ()
+    suspected_at: tuple[str, ...] = ()
+    blind_here: bool = False
 
     @property
     def age_level(self) -> str | None:
@@ -121,14 +127,88 @@ def check_view(check: CheckSpec, result: ProbeResult | None) -> CheckView:
     )
 
 
-def site_view(site: Site, latest: Mapping[str, ProbeResult]) -> SiteView:
+@dataclass(frozen=True, slots=True)
+class PointsNow:
+    """The probe points as the pages show them: this location, the expected ones' states, the
+    open confirmed incidents and, per check, the locations with a suspected one."""
+
+    here: str
+    expected: tuple[str, ...]
+    quorum: int
+    states: tuple[PointState, ...]
+    confirmed: dict[tuple[str, str], CheckIncident]
+    suspected: dict[tuple[str, str], tuple[str, ...]]
+
+    @property
+    def several(self) -> bool:
+        """More than one location expected: confirmation is in play."""
+        return len(self.expected) > 1
+
+    @property
+    def blind_here(self) -> bool:
+        return any(p.location == self.here and p.state == "blind" for p in self.states)
+
+    @property
+    def shown(self) -> bool:
+        """Worth a word on the page: several locations, or this one blind (one location that
+        sees reads as before probe points)."""
+        return self.several or self.blind_here
+
+    def mark(self, incident: Mapping[str, Any]) -> str | None:
+        """`confirmed` or `suspected` for one location's incident (JSON form); None alone."""
+        if not self.several:
+            return None
+        check = self.confirmed.get((incident["site"], incident["check"]))
+        if check is not None and any(a.incident_id == incident["id"] for a in check.locations):
+            return "confirmed"
+        return "suspected" if incident.get("resolved_at") is None else None
+
+
+def points_now(view: PointsView, here: str) -> PointsNow:
+    suspected: dict[tuple[str, str], list[str]] = {}
+    for s in view.suspected:
+        suspected.setdefault((s.site, s.check), []).append(s.location)
+    return PointsNow(
+        here=here,
+        expected=view.expected,
+        quorum=view.quorum,
+        states=view.points,
+        confirmed={(c.site, c.check): c for c in view.confirmed},
+        suspected={key: tuple(sorted(set(locs))) for key, locs in suspected.items()},
+    )
+
+
+def site_view(
+    site: Site, latest: Mapping[str, ProbeResult], points: PointsNow | None = None
+) -> SiteView:
     checks = [check_view(c, latest.get(c.key)) for c in site.checks]
+    if points is not None:
+        checks = [_with_points(site.id, c, points) for c in checks]
     return SiteView(
         id=site.id,
         name=site.name,
         kind=site.kind,
         state=worst([c.state for c in checks]),
         checks=checks,
+    )
+
+
+def _with_points(site: str, check: CheckView, points: PointsNow) -> CheckView:
+    confirmed = points.confirmed.get((site, check.id)) if points.several else None
+    suspected = points.suspected.get((site, check.id), ()) if points.several else ()
+    blind_here = points.blind_here and check.state is State.DOWN
+    state = with_points(
+        check.state,
+        confirmed=confirmed is not None,
+        suspected=bool(suspected),
+        blind_here=points.blind_here,
+    )
+    return replace(
+        check,
+        state=state,
+        confirmed_by=() if confirmed is None else tuple(a.location for a in confirmed.locations),
+        suspected_at=() if confirmed is not None else suspected,
+        blind_here=blind_here and confirmed is None and not suspected,
     )
 
 
