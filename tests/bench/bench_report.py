@@ -1,6 +1,9 @@
 """Benchmark the quarterly report: 200 checks x 90 days of 1-minute probes, as hourly rollups.
 
-Run: .venv/bin/python -m tests.bench.bench_report [--checks 200] [--days 90]
+Run: .venv/bin/python -m tests.bench.bench_report [--checks 200] [--days 90] [--locations 1]
+With `--locations 3` each location has its own rollups and every hour is settled
+(`check_hourly`, probe points): the report's official figures then come from the settled
+hours and each location's own beside them, still from hourly rows only.
 Talks to the test PostgreSQL (MONITOR_TEST_DATABASE_URL, PG*, or 127.0.0.1:5432/test) in a
 fresh schema dropped afterwards. The rollups (checks x days x 24 rows, 432,000 by default:
 about 26 million probes' worth) and a few incidents are COPYed straight in, as years of
@@ -31,7 +34,7 @@ CHECKS_PER_SITE = 4
 START = datetime(2026, 6, 30, 16, tzinfo=UTC)  # 2026-07-01 00:00 in Shanghai
 
 
-def config_for(url: str, checks: int):  # type: ignore[no-untyped-def]
+def config_for(url: str, checks: int, locations: int = 1):  # type: ignore[no-untyped-def]
     sites = []
     for s in range((checks + CHECKS_PER_SITE - 1) // CHECKS_PER_SITE):
         count = min(CHECKS_PER_SITE, checks - s * CHECKS_PER_SITE)
@@ -45,20 +48,27 @@ def config_for(url: str, checks: int):  # type: ignore[no-untyped-def]
                 ],
             }
         )
-    data = {
+    data: dict[str, object] = {
         "storage": {"database_url": url},
         "defaults": {"interval": "1m"},
         "timezone": "Asia/Shanghai",
         "sites": sites,
     }
+    if locations > 1:
+        data["location"] = LOCATIONS[0]
+        data["points"] = {"expected": list(LOCATIONS[:locations]), "canaries": []}
     return parse_config(data, "bench")
 
 
-def rollup_rows(config, days: int, n_outcomes: int, n_buckets: int):  # type: ignore[no-untyped-def]
+LOCATIONS = ("ct", "cu", "cm", "p4", "p5")
+
+
+def rollup_rows(config, days: int, n_outcomes: int, n_buckets: int, locations: int = 1):  # type: ignore[no-untyped-def]
     rng = random.Random(1)
     timeout_index = 3  # position of `timeout` in rollup_outcomes
+    names = LOCATIONS[:locations] if locations > 1 else ("default",)
     for check in config.checks():
-        for h in range(days * 24):
+        for h, location in ((h, loc) for h in range(days * 24) for loc in names):
             failures = 1 if rng.random() < 0.02 else 0
             ok = 60 - failures
             outcomes = [0] * n_outcomes
@@ -70,7 +80,7 @@ def rollup_rows(config, days: int, n_outcomes: int, n_buckets: int):  # type: ig
             yield (
                 check.site,
                 check.id,
-                "default",
+                location,
                 START + timedelta(hours=h),
                 60,
                 failures,
@@ -81,12 +91,37 @@ def rollup_rows(config, days: int, n_outcomes: int, n_buckets: int):  # type: ig
             )
 
 
-async def load(url: str, config, days: int) -> int:  # type: ignore[no-untyped-def]
+def settled_rows(config, days: int, n_outcomes: int, locations: int):  # type: ignore[no-untyped-def]
+    """check_hourly rows as monitor_settle leaves them: 60 slots an hour, a confirmed timeout
+    in about 1 % of the hours, a suspected slot in 3 %, every expected location voting."""
+    rng = random.Random(2)
+    for check in config.checks():
+        for h in range(days * 24):
+            confirmed = 1 if rng.random() < 0.01 else 0
+            counts = [0] * n_outcomes
+            counts[3] = confirmed
+            yield (
+                check.site, check.id, START + timedelta(hours=h), 60, confirmed,
+                1 if rng.random() < 0.03 else 0, confirmed, 0, 0, counts,
+            )  # fmt: skip
+
+
+async def load(url: str, config, days: int, locations: int = 1) -> int:  # type: ignore[no-untyped-def]
     conn = await asyncpg.connect(url)
     try:
         n_outcomes = len(await conn.fetchval("SELECT names FROM rollup_outcomes"))
         n_buckets = len(await conn.fetchval("SELECT bounds FROM latency_buckets")) + 1
-        rows = list(rollup_rows(config, days, n_outcomes, n_buckets))
+        rows = list(rollup_rows(config, days, n_outcomes, n_buckets, locations))
+        if locations > 1:
+            await conn.copy_records_to_table(
+                "check_hourly",
+                records=list(settled_rows(config, days, n_outcomes, locations)),
+                columns=(
+                    "site", "check_id", "hour", "slots", "confirmed", "suspected",
+                    "unreachable", "blind_votes", "missing_votes", "confirmed_outcomes",
+                ),
+            )  # fmt: skip
+            await conn.execute("ANALYZE check_hourly")
         await conn.copy_records_to_table(
             "rollups_hourly",
             records=rows,
@@ -154,13 +189,13 @@ async def load(url: str, config, days: int) -> int:  # type: ignore[no-untyped-d
         await conn.close()
 
 
-async def main(checks: int, days: int) -> None:
+async def main(checks: int, days: int, locations: int = 1) -> None:
     async with fresh_schema() as url:
-        config = config_for(url, checks)
+        config = config_for(url, checks, locations)
         store = await Store.open(config, RecordingStoreMetrics(), SystemClock())
         try:
             started = time.perf_counter()
-            rows = await load(url, config, days)
+            rows = await load(url, config, days, locations)
             print(
                 f"loaded {rows:,} rollup rows ({rows * 60:,} probes) in "
                 f"{time.perf_counter() - started:.1f} s"
@@ -203,5 +238,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checks", type=int, default=200)
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--locations", type=int, default=1, choices=range(1, len(LOCATIONS) + 1))
     args = parser.parse_args()
-    asyncio.run(main(args.checks, args.days))
+    asyncio.run(main(args.checks, args.days, args.locations))
