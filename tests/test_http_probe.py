@@ -13,12 +13,21 @@ import pytest
 import trustme
 import uvloop
 from aiohttp import web
+from yarl import URL
 
 from monitor.configtypes import TLSSpec
 from monitor.probes import CHECK_TYPES
 from monitor.probes.base import ProbeContext
 from monitor.probes.http import HttpCheck, probe
-from monitor.probes.httpclient import FetchError, HttpClient, Response, decode_body, der_not_after
+from monitor.probes.httpclient import (
+    FetchError,
+    HttpClient,
+    Response,
+    decode_body,
+    der_not_after,
+    private_chain_not_afters,
+    public_chain_not_afters,
+)
 from monitor.results import Outcome, ProbeResult
 from tests.targets import (
     TEST_HOST,
@@ -531,6 +540,45 @@ def test_der_not_after_reads_the_certificate_as_x509_does(
     assert der_not_after(der) == not_after.timestamp()
     assert der_not_after(der) == x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
     assert der_not_after(der[:40]) is None and der_not_after(b"not a certificate") is None
+
+
+async def test_the_public_chain_api_reads_the_expiries_the_private_one_does(
+    serve: ServeApp, tls_ca: trustme.CA
+) -> None:
+    """Over a real TLS connection, the 3.13+ path (the chain as DER, as ssl.py's public
+    get_unverified_chain builds it) gives the chain's notAfter dates exactly as the private
+    path this Python uses does."""
+    not_after = dt.datetime(2033, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    base = await serve(site_app(), cert=tls_ca.issue_cert(TEST_HOST, not_after=not_after))
+    context = ssl.create_default_context()
+    tls_ca.configure_trust(context)
+    _, writer = await asyncio.open_connection(
+        "127.0.0.1",
+        URL(base).port,
+        ssl=context,
+        server_hostname=TEST_HOST,
+    )
+    try:
+        tls_object = writer.get_extra_info("ssl_object")
+        private = tls_object._sslobj  # what Python 3.13's ssl.py reads for its public API
+
+        class Public:
+            """An SSLObject's chain methods as Python 3.13 has them (lists of DER)."""
+
+            def get_unverified_chain(self) -> list[bytes]:
+                return [
+                    c.public_bytes(ssl._ssl.ENCODING_DER) for c in private.get_unverified_chain()
+                ]
+
+            def get_verified_chain(self) -> list[bytes]:
+                return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in private.get_verified_chain()]
+
+        for chain in ("get_unverified_chain", "get_verified_chain"):
+            seen = private_chain_not_afters(tls_object, chain)
+            assert public_chain_not_afters(Public(), chain) == seen  # type: ignore[arg-type]
+            assert not_after.timestamp() in seen and len(seen) == (1 if "un" in chain else 2)
+    finally:
+        writer.close()
 
 
 @pytest.mark.parametrize(

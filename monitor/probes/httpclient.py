@@ -564,25 +564,28 @@ def _chain_expiry(tls_object: ssl.SSLObject, chain: str) -> float | None:
     return min(expiries, default=None)
 
 
-if sys.version_info >= (3, 13):
+def public_chain_not_afters(tls_object: ssl.SSLObject, chain: str) -> list[float]:
+    """The chain's notAfter dates, through the public API (Python 3.13+: the chain as DER)."""
+    ders: list[bytes] = getattr(tls_object, chain)() or []
+    return [t for der in ders if (t := der_not_after(der)) is not None]
 
-    def _chain_not_afters(tls_object: ssl.SSLObject, chain: str) -> list[float]:
-        """The chain's notAfter dates, through the public API (the chain as DER, 3.13+)."""
-        ders: list[bytes] = getattr(tls_object, chain)() or []
-        return [t for der in ders if (t := der_not_after(der)) is not None]
 
-else:
+def private_chain_not_afters(tls_object: ssl.SSLObject, chain: str) -> list[float]:
+    """The chain's notAfter dates; before 3.13 only the private _sslobj has both chains
+    (as _ssl.Certificate objects, readable without verification: CPython 3.10+)."""
+    chain_of = getattr(getattr(tls_object, "_sslobj", None), chain, None)
+    expiries: list[float] = []
+    for cert in (chain_of() if chain_of is not None else None) or ():
+        not_after = cert.get_info().get("notAfter")
+        if not_after:
+            expiries.append(ssl.cert_time_to_seconds(not_after))
+    return expiries
 
-    def _chain_not_afters(tls_object: ssl.SSLObject, chain: str) -> list[float]:
-        """The chain's notAfter dates; before 3.13 only the private _sslobj has both chains
-        (as _ssl.Certificate objects, readable without verification: CPython 3.10+)."""
-        chain_of = getattr(getattr(tls_object, "_sslobj", None), chain, None)
-        expiries: list[float] = []
-        for cert in (chain_of() if chain_of is not None else None) or ():
-            not_after = cert.get_info().get("notAfter")
-            if not_after:
-                expiries.append(ssl.cert_time_to_seconds(not_after))
-        return expiries
+
+# Python 3.13 made both chains public; before it, only the private object has them.
+_chain_not_afters = (
+    public_chain_not_afters if sys.version_info >= (3, 13) else private_chain_not_afters
+)
 
 
 def der_not_after(der: bytes) -> float | None:
