@@ -96,17 +96,18 @@ async def gather(
     wanted = set(content_checks)
     versions = await store.content_versions(start, end, site_list)
     points = await store.points_record(start, end, site_list, intervals or {})
-    by_location = (
-        await store.daily_totals_by_location(
+    # Each location's own days only with several expected, read in the same scan.
+    if len(points.expected) > 1:
+        days, by_location = await store.daily_totals_with_locations(
             start, end, zone, site_list, slow_above=OFFICIAL_TIMEOUT
         )
-        if len(points.expected) > 1
-        else {}
-    )
+    else:
+        days = await store.daily_totals(start, end, zone, site_list, slow_above=OFFICIAL_TIMEOUT)
+        by_location = {}
     return Facts(
         bounds=await store.latency_bounds(),
         outcome_names=await store.rollup_outcomes(),
-        days=await store.daily_totals(start, end, zone, site_list, slow_above=OFFICIAL_TIMEOUT),
+        days=days,
         months=await store.monthly_totals(start, end, zone, site_list),
         incidents=await store.incidents_overlapping(start, end, site_list),
         versions={key: found for key, found in versions.items() if key in wanted},

@@ -516,7 +516,7 @@ class Store:
                 self._pool, since, until, timezone, sites, slow_above=slow_above
             )
 
-    async def daily_totals_by_location(
+    async def daily_totals_with_locations(
         self,
         since: datetime,
         until: datetime,
@@ -524,9 +524,9 @@ class Store:
         sites: Sequence[str],
         *,
         slow_above: float,
-    ) -> dict[CheckKey, dict[str, CheckDays]]:
+    ) -> tuple[dict[CheckKey, CheckDays], dict[CheckKey, dict[str, CheckDays]]]:
         async with self._reading():
-            return await report_queries.daily_totals_by_location(
+            return await report_queries.daily_totals_with_locations(
                 self._pool, since, until, timezone, sites, slow_above=slow_above
             )
 

@@ -104,7 +104,7 @@ class StoreReader(Protocol):
         """Probes, failures, timeouts, slow oks per local day (settled hours: slots, confirmed)."""
         ...
 
-    async def daily_totals_by_location(
+    async def daily_totals_with_locations(
         self,
         since: datetime,
         until: datetime,
@@ -112,8 +112,8 @@ class StoreReader(Protocol):
         sites: Sequence[str],
         *,
         slow_above: float,
-    ) -> dict[CheckKey, dict[str, CheckDays]]:
-        """`daily_totals` of each location's own probes (from its rollups), by location."""
+    ) -> tuple[dict[CheckKey, CheckDays], dict[CheckKey, dict[str, CheckDays]]]:
+        """`daily_totals`, and each location's own days from its rollups, in one scan."""
         ...
 
     async def monthly_totals(

@@ -121,12 +121,42 @@ async def daily_totals(
     *,
     slow_above: float,
 ) -> dict[CheckKey, CheckDays]:
-    totals: dict[CheckKey, CheckDays] = {}
-    for key, _, day, settled, counts in await _rollup_days(
+    official, _ = await _days(db, since, until, timezone, sites, slow_above, by_location=False)
+    return official
+
+
+async def daily_totals_with_locations(
+    db: Db,
+    since: datetime,
+    until: datetime,
+    timezone: str,
+    sites: Sequence[str],
+    *,
+    slow_above: float,
+) -> tuple[dict[CheckKey, CheckDays], dict[CheckKey, dict[str, CheckDays]]]:
+    return await _days(db, since, until, timezone, sites, slow_above, by_location=True)
+
+
+async def _days(
+    db: Db,
+    since: datetime,
+    until: datetime,
+    timezone: str,
+    sites: Sequence[str],
+    slow_above: float,
+    *,
+    by_location: bool,
+) -> tuple[dict[CheckKey, CheckDays], dict[CheckKey, dict[str, CheckDays]]]:
+    """The official days and (when asked) each location's, from one scan of the rollups."""
+    official: dict[CheckKey, CheckDays] = {}
+    locations: dict[CheckKey, dict[str, CheckDays]] = {}
+    for key, location, day, settled, counts in await _rollup_days(
         db, since, until, timezone, sites, slow_above
     ):
         if not settled:
-            _add_day(totals.setdefault(key, CheckDays()), day, counts)
+            _add_day(official.setdefault(key, CheckDays()), day, counts)
+        if by_location:
+            _add_day(locations.setdefault(key, {}).setdefault(location, CheckDays()), day, counts)
     # Settled hours: a slot is one probe, confirmed slots the failures; the slow ones are
     # those counted unreachable that no confirmed transport failure explains.
     names = await rollup_outcomes(db)
@@ -146,25 +176,8 @@ async def daily_totals(
     """  # noqa: S608 - built from the schema's own outcome names
     for row in await db.fetch(query, since, until, timezone, list(sites)):
         counts = (int(row[3] or 0), int(row[4] or 0), int(row[5] or 0), int(row[6] or 0))
-        _add_day(totals.setdefault((row[0], row[1]), CheckDays()), row[2], counts)
-    return totals
-
-
-async def daily_totals_by_location(
-    db: Db,
-    since: datetime,
-    until: datetime,
-    timezone: str,
-    sites: Sequence[str],
-    *,
-    slow_above: float,
-) -> dict[CheckKey, dict[str, CheckDays]]:
-    totals: dict[CheckKey, dict[str, CheckDays]] = {}
-    for key, location, day, _, counts in await _rollup_days(
-        db, since, until, timezone, sites, slow_above
-    ):
-        _add_day(totals.setdefault(key, {}).setdefault(location, CheckDays()), day, counts)
-    return totals
+        _add_day(official.setdefault((row[0], row[1]), CheckDays()), row[2], counts)
+    return official, locations
 
 
 async def monthly_totals(
