@@ -170,8 +170,10 @@ class Points(Model):
     refresh: Duration = 5.0
     canaries: tuple[Canary, ...] = DEFAULT_CANARIES
     canary_failures: int = Field(default=2, ge=1, le=MAX_STORED_INT)
+    # Or this share of the servers its checks probe got no answer, when they are at least
+    # blind_min_servers (monitor.points.blind).
     blind_ratio: float = Field(default=0.9, gt=0, le=1)
-    blind_min_checks: int = Field(default=10, ge=1, le=MAX_STORED_INT)
+    blind_min_servers: int = Field(default=5, ge=1, le=MAX_STORED_INT)
 
     def locations(self, own: str) -> tuple[str, ...]:
         """The expected locations: as configured, or this one alone."""

@@ -234,6 +234,13 @@ class IncidentEngine:
             )
         return continued
 
+    def forget_streaks(self) -> None:
+        """Forget the failure streaks in progress (open incidents stay): the failures of a
+        location that turned blind are the monitor's, and must not count once it sees again."""
+        for state in self._states.values():
+            state.reset_failures()
+            state.dropped.clear()
+
     def reconfigure(self, checks: Iterable[CheckSpec], schedule: MaintenanceSchedule) -> None:
         """Apply a reloaded config: new thresholds; incidents of removed checks resolve now."""
         self._policies = _policies(checks)

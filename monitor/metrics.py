@@ -16,7 +16,7 @@ import contextlib
 import functools
 import operator
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
@@ -99,6 +99,16 @@ MAINTENANCE = "monitor_maintenance"
 CONFIG_RELOAD_SUCCESSFUL = "monitor_config_last_reload_successful"
 CONFIG_RELOAD_SUCCESS_TIMESTAMP = "monitor_config_last_reload_success_timestamp_seconds"
 BUILD_INFO = "monitor_build_info"
+# Probe points (docs/probe-points.md).
+CONFIRMED_INCIDENT_OPEN = "monitor_confirmed_incident_open"
+SUSPECTED_INCIDENT_OPEN = "monitor_suspected_incident_open"
+LOCATION_BLIND = "monitor_location_blind"
+LOCATION_BLIND_SPANS = "monitor_location_blind_spans_total"
+LOCATION_MISSING = "monitor_location_missing"
+LOCATION_UP = "monitor_location_up"
+CANARY_SUCCESS = "monitor_canary_success"
+POINTS_QUORUM = "monitor_points_quorum"
+POINTS_EXPECTED = "monitor_points_expected"
 
 # Probes take 10 ms (loopback, a near CDN) to the 15 s timeout; 30 s catches slow checks
 # configured with a longer timeout.
@@ -739,6 +749,7 @@ class Metrics:
             BUILD_INFO, "Always 1; the version of the monitor.", ["version"], registry=registry
         )
         build_info.labels(version).set(1)
+        self.points = PointsMetrics(registry, location)
 
     # -- checks --------------------------------------------------------------------------
 
@@ -887,3 +898,115 @@ class Metrics:
         finally:
             muted.on = False
         return chunks
+
+
+# (site, site_name, check, owner, reason): the labels of an incident series of a check.
+IncidentLabels = tuple[str, str, str, str, str]
+
+
+class PointsMetrics:
+    """What this location says about the probe points: the confirmed and suspected incidents
+    PostgreSQL holds, whether it is blind, which expected locations are missing."""
+
+    def __init__(self, registry: CollectorRegistry, location: str) -> None:
+        self.location = location
+        incident = ["site", "site_name", "check", "owner", "reason", "location"]
+        self._confirmed = Gauge(
+            CONFIRMED_INCIDENT_OPEN,
+            "1 while a check-level incident, confirmed by a quorum of locations, is open.",
+            incident,
+            registry=registry,
+        )
+        self._suspected = Gauge(
+            SUSPECTED_INCIDENT_OPEN,
+            "1 while this location has an incident of the check open that no quorum confirms.",
+            incident,
+            registry=registry,
+        )
+        self._blind = Gauge(
+            LOCATION_BLIND,
+            "1 while this location cannot see (its canaries fail, or nearly every check).",
+            ["location"],
+            registry=registry,
+        )
+        self._blind.labels(location).set(0)
+        self._blind_spans = Counter(
+            LOCATION_BLIND_SPANS,
+            "Spans begun in which this location was blind, by reason.",
+            ["reason", "location"],
+            registry=registry,
+        )
+        for reason in ("canaries", "checks"):
+            self._blind_spans.labels(reason, location)
+        self._missing = Gauge(
+            LOCATION_MISSING,
+            "1 while the expected location `point` has not reported for points.missing_after.",
+            ["point", "location"],
+            registry=registry,
+        )
+        self._up = Gauge(
+            LOCATION_UP,
+            "1 while the expected location `point` reports and sees.",
+            ["point", "location"],
+            registry=registry,
+        )
+        self._canary = Gauge(
+            CANARY_SUCCESS,
+            "Whether the latest probe of this location's canary succeeded.",
+            ["canary", "location"],
+            registry=registry,
+        )
+        self._quorum = Gauge(
+            POINTS_QUORUM, "Locations that must fail at once to confirm.", ["location"],
+            registry=registry,
+        )  # fmt: skip
+        self._expected = Gauge(
+            POINTS_EXPECTED, "Locations expected to probe.", ["location"], registry=registry
+        )
+        self._shown: dict[str, set[IncidentLabels]] = {"confirmed": set(), "suspected": set()}
+        self._points: set[str] = set()
+        self._canaries: set[str] = set()
+
+    def location_blind(self, blind: bool, reason: str = "") -> None:
+        """Set `monitor_location_blind`; count the span when one begins."""
+        self._blind.labels(self.location).set(1 if blind else 0)
+        if blind:
+            self._blind_spans.labels(reason, self.location).inc()
+
+    def canary_success(self, canary: str, success: bool) -> None:
+        self._canaries.add(canary)
+        self._canary.labels(canary, self.location).set(1 if success else 0)
+
+    def canaries_configured(self, canaries: Iterable[str]) -> None:
+        """Drop the series of canaries no longer configured."""
+        keep = set(canaries)
+        for canary in self._canaries - keep:
+            self._canary.remove(canary, self.location)
+        self._canaries &= keep
+
+    def settings(self, quorum: int, expected: int) -> None:
+        self._quorum.labels(self.location).set(quorum)
+        self._expected.labels(self.location).set(expected)
+
+    def incidents(self, kind: str, shown: Iterable[IncidentLabels]) -> None:
+        """Show exactly these confirmed (or suspected) incidents: new series set, gone ones
+        removed, the others left alone (a series never blinks out and back)."""
+        gauge = self._confirmed if kind == "confirmed" else self._suspected
+        wanted = set(shown)
+        for labels in self._shown[kind] - wanted:
+            gauge.remove(*labels, self.location)
+        for labels in wanted - self._shown[kind]:
+            gauge.labels(*labels, self.location).set(1)
+        self._shown[kind] = wanted
+
+    def point_states(self, states: Iterable[tuple[str, str]]) -> None:
+        """(location, up | blind | missing) of every expected location."""
+        seen = set()
+        for point, state in states:
+            seen.add(point)
+            self._missing.labels(point, self.location).set(1 if state == "missing" else 0)
+            self._up.labels(point, self.location).set(1 if state == "up" else 0)
+        for point in self._points - seen:
+            self._missing.remove(point, self.location)
+            self._up.remove(point, self.location)
+        self._points = seen

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -28,9 +29,12 @@ from monitor import __version__, server
 from monitor.checkspec import CheckSpec
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError, load_config
-from monitor.incidents import IncidentEngine, parse_since
+from monitor.incidents import IncidentEngine, IncidentMetrics, parse_since
 from monitor.maintenance import MaintenanceGauge, MaintenanceSchedule
 from monitor.metrics import Metrics
+from monitor.points.blind import BlindWatch
+from monitor.points.canaries import Canaries
+from monitor.points.service import AloneIncidents, PointsService
 from monitor.probes import CHECK_TYPES, ProbeContext, ProbeRun
 from monitor.probes.base import probe_within_deadline
 from monitor.probes.httpclient import HttpClient
@@ -75,6 +79,16 @@ class Runtime:
             observer=self.metrics,
             max_concurrency=config.scheduler.max_concurrency,
         )
+        # Whether this location can see (docs/probe-points.md): its canaries and its checks.
+        self.blind = BlindWatch(
+            config.location,
+            str(shard),
+            config.probe_points,
+            self.metrics.points,
+            on_change=self._blind_changed,
+        )
+        self.canaries: Canaries | None = None
+        self.points: PointsService | None = None
         self.latest: dict[str, ProbeResult] = {}
         # Where every result goes besides metrics and `latest`: the incident engine and the
         # store once start() opened them. Each is synchronous and never waits.
@@ -85,6 +99,8 @@ class Runtime:
         # Results probed while the database has not answered since start (None once it did).
         self._early: collections.deque[ProbeResult] | None = None
         self._checks: dict[str, CheckSpec] = {}
+        # The server (host) each check probes: what blindness is judged on.
+        self._servers: dict[str, str] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler_task: asyncio.Task[None] | None = None
         self._web: Any = None
@@ -109,6 +125,7 @@ class Runtime:
         previous = self.latest.get(check.key)
         self.latest[check.key] = result
         self.metrics.observe(result)
+        self.blind.check_result(result, self._servers.get(check.key))
         for sink in self._sinks:
             sink(result)
         if not result.success:
@@ -129,6 +146,18 @@ class Runtime:
                 type=result.type,
                 after=str(previous.outcome),
             )
+
+    def _observe_incident(self, result: ProbeResult) -> None:
+        """Hand a result to the incident engine, unless it is a failure of a blind location
+        (the monitor's failure, not the site's: it opens nothing and counts in no streak)."""
+        assert self.incidents is not None
+        if self.blind.blind and not result.success:
+            return
+        self.incidents.observe(result)
+
+    def _blind_changed(self, blind: bool) -> None:
+        if blind and self.incidents is not None:
+            self.incidents.forget_streaks()
 
     def _mine(self, config: Config) -> list[CheckSpec]:
         """The checks of `config` this process probes (all of them unless sharded)."""
@@ -154,6 +183,7 @@ class Runtime:
         for key in (*change.added, *change.changed):
             self.metrics.declare(wanted[key])
         self._checks = wanted
+        self._servers = {key: _server(check) for key, check in wanted.items()}
         return change
 
     def _forget_later(self, key: str, _: object) -> None:
@@ -177,6 +207,10 @@ class Runtime:
             await self._open_store()
         await self.http.start()
         await self._adopt(self._mine(self.config))
+        canaries = self.config.probe_points.canaries
+        if canaries:
+            self.canaries = Canaries(canaries, self.run_probe, self.blind, self.clock)
+            self.canaries.start()
         self.metrics.config_reloaded(True, time.time())
         if serve:
             app = server.make_app(
@@ -187,6 +221,8 @@ class Runtime:
                 exposition=self.metrics.exposition_chunks,
                 routes=[
                     web.get("/api/v1/incidents", self._incidents_api),
+                    web.get("/api/v1/check-incidents", self._check_incidents_api),
+                    web.get("/api/v1/points", self._points_api),
                     *server.review_routes(lambda: self.store, lambda: self.config),
                     *web_routes(self),
                 ],
@@ -267,7 +303,14 @@ class Runtime:
             owner=(config.location, str(self.shard)),
         )
         schedule = MaintenanceSchedule(config.maintenance, config.timezone)
-        incidents = IncidentEngine(self._mine(config), store, self.metrics, self.clock, schedule)
+        points = PointsService(
+            config, str(self.shard), store, self.metrics.points, self.blind, self.clock
+        )
+        engine_metrics: IncidentMetrics = self.metrics
+        if points.alone:
+            names = {site.id: site.name or site.id for site in config.sites}
+            engine_metrics = AloneIncidents(self.metrics, self.metrics.points, names)
+        incidents = IncidentEngine(self._mine(config), store, engine_metrics, self.clock, schedule)
         left_open = await store.load_open_incidents(config.location)
         restored = incidents.restore(i for i in left_open if self.shard.owns(i.key))
         if restored:
@@ -279,8 +322,9 @@ class Runtime:
             store.submit_result(result)
         if early:
             log.info("store_reachable", results_kept_meanwhile=len(early))
-        self.store, self.incidents = store, incidents
-        self._sinks = [incidents.observe, store.submit_result]
+        self.store, self.incidents, self.points = store, incidents, points
+        self._sinks = [self._observe_incident, store.submit_result]
+        self._tasks.append(asyncio.create_task(points.run(), name="points"))
 
     def _journal(self) -> Path:
         """The file that keeps this process's incident events until they are stored: one per
@@ -298,6 +342,8 @@ class Runtime:
             if self._scheduler_task is not None:
                 await self._scheduler_task
             cancelled = await self.scheduler.drain(self.config.scheduler.shutdown_grace)
+            if self.canaries is not None:
+                await self.canaries.stop()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -345,6 +391,11 @@ class Runtime:
                 self._maintenance.reconfigure(schedule, [site.id for site in new.sites])
             if self.incidents is not None:
                 self.incidents.reconfigure(self._mine(new), schedule)
+            self.blind.reconfigure(new.probe_points, self._servers.values())
+            if self.canaries is not None:
+                self.canaries.reconfigure(new.probe_points.canaries)
+            if self.points is not None:
+                self.points.reconfigure(new)
             if self.store is not None:
                 self.store.reconfigure_in_background(new)
             self.metrics.config_reloaded(True, time.time())
@@ -401,11 +452,68 @@ class Runtime:
             [incident.to_json(zone) for incident in incidents], dumps=_json_dumps
         )
 
+    async def _points_api(self, request: web.Request) -> web.Response:
+        """GET /api/v1/points: the expected locations (up, blind, missing), the quorum, the
+        open confirmed and suspected incidents and recent blind spans, read now."""
+        if self.store is None:
+            return web.json_response({"error": "no store"}, status=503)
+        zone = ZoneInfo(self.config.timezone)
+        try:
+            view = await self.store.points_view()
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+        except TimeoutError:
+            return web.json_response({"error": "the database did not answer"}, status=503)
+        points = self.config.probe_points
+        body = {
+            "location": self.config.location,
+            "blind": self.blind.blind,
+            "expected": list(points.locations(self.config.location)),
+            "quorum": points.majority(self.config.location),
+            "locations": [p.to_json(zone) for p in view.points],
+            "confirmed": [i.to_json(zone) for i in view.confirmed],
+            "suspected": [s.to_json(zone) for s in view.suspected],
+            "blind_spans": [s.to_json(zone) for s in view.blind_spans],
+        }
+        return web.json_response(body, dumps=_json_dumps)
+
+    async def _check_incidents_api(self, request: web.Request) -> web.Response:
+        """GET /api/v1/check-incidents?open=1&since=2026-07-01&site=S: confirmed incidents."""
+        if self.store is None:
+            return web.json_response({"error": "no store"}, status=503)
+        zone = ZoneInfo(self.config.timezone)
+        query = request.query
+        if any("\x00" in value for value in query.values()):
+            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
+        try:
+            since = parse_since(query["since"], zone) if "since" in query else None
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        try:
+            incidents = await self.store.list_check_incidents(
+                open_only=query.get("open", "").lower() in ("1", "true", "yes"),
+                since=since,
+                site=query.get("site"),
+                check=query.get("check"),
+            )
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+        except TimeoutError:
+            return web.json_response({"error": "the database did not answer"}, status=503)
+        return web.json_response([i.to_json(zone) for i in incidents], dumps=_json_dumps)
+
 
 def _parser_warmed(warming: asyncio.Task[None]) -> None:
     if not warming.cancelled() and (error := warming.exception()) is not None:
         # A parser that cannot start shows in the probes that need it.
         log.error("parser_start_failed", error=repr(error))
+
+
+def _server(check: CheckSpec) -> str:
+    """The host a check probes (its `url`'s), or the check itself when it has no URL."""
+    url = getattr(check, "url", None)
+    host = urlsplit(url).hostname if isinstance(url, str) else None
+    return host or check.key
 
 
 def _json_dumps(value: Any) -> str:

@@ -480,12 +480,17 @@ def test_every_alert_has_severity_owner_and_bilingual_text() -> None:
             or "group_left (owner, site_name)" in expr
             or "by (site, owner, site_name)" in expr
             or expr.lstrip().startswith("monitor_incident_open")
+            or expr.lstrip().startswith("monitor:confirmed_incident_open")
         )
         assert owner_from_series, f"{name}: no owner label"
         notes = rule["annotations"]
         assert set(notes) >= {"summary", "summary_zh", "description", "description_zh"}, name
         assert CJK.search(notes["summary_zh"]) and CJK.search(notes["description_zh"]), name
-        who = "$labels.instance" if path.name == "alerts-monitor.yml" else "$labels.site"
+        who = {
+            "alerts-monitor.yml": "$labels.instance",
+            # A probe location, whichever of its replicas says so.
+            "alerts-points.yml": "$labels.point" if "point" in expr else "$labels.location",
+        }.get(path.name, "$labels.site")
         if name != "MonitorAbsent":
             for key in ("summary", "summary_zh", "description", "description_zh"):
                 assert who in notes[key], f"{name}.{key} does not name {who}"  # or site_name
@@ -496,7 +501,7 @@ def test_every_alert_has_severity_owner_and_bilingual_text() -> None:
         "UnansweredQuestions", "CertExpiringSoon", "CertExpiryImminent",
         "UnreachableRatioWarning", "UnreachableRatioVeto", "MonitorDown", "MonitorAbsent",
         "MonitorNotProbing", "MonitorSchedulerLagging", "MonitorStoreBehind",
-        "MonitorStoreDropping",
+        "MonitorStoreDropping", "MonitorBlind", "MonitorLocationMissing",
     }  # fmt: skip
     assert expected <= set(names)
 
@@ -539,7 +544,8 @@ def mutated_rules(tmp_path: Path, alert: str, change: Any) -> Path:
 
 
 ALERT_TESTS = [PROMETHEUS / "tests" / "alerts-sites_test.yml",
-               PROMETHEUS / "tests" / "alerts-monitor_test.yml"]  # fmt: skip
+               PROMETHEUS / "tests" / "alerts-monitor_test.yml",
+               PROMETHEUS / "tests" / "alerts-points_test.yml"]  # fmt: skip
 MAINTENANCE_HOLD = "unless on (site) (monitor_maintenance == 1)"
 
 

@@ -187,6 +187,13 @@ def populate(metrics: Metrics) -> None:
     metrics.store_write_error()
     metrics.store_dropped(2)
     metrics.config_reloaded(True, 1.7e9)
+    points = metrics.points
+    points.incidents("confirmed", [("sasac", "国资委网站", "home", "sasac-web", "timeout")])
+    points.incidents("suspected", [("sasac", "国资委网站", "news", "sasac-web", "timeout")])
+    points.location_blind(True, "canaries")
+    points.canary_success("baidu", True)
+    points.settings(2, 3)
+    points.point_states([("ct", "up"), ("cu", "missing")])
 
 
 def test_declared_series_exist_before_the_first_probe(
@@ -745,3 +752,31 @@ def test_family_table_names_every_per_check_series(metrics: Metrics) -> None:
 def test_numbers_are_written_as_prometheus_client_writes_them(value: float) -> None:
     """exposition.number spells every float and count as prometheus-client's floatToGoString."""
     assert exposition.number(value) == floatToGoString(value)
+
+
+def test_points_series_follow_what_the_locations_see(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    """Confirmed incidents are shown exactly as given (a gone one removed, a kept one never
+    blinks), a blind span is counted when it begins, and a location no longer expected
+    leaves no series."""
+    points, get = metrics.points, registry.get_sample_value
+    home = ("sasac", "国资委网站", "home", "sasac-web", "timeout")
+    news = ("sasac", "国资委网站", "news", "sasac-web", "http_error")
+
+    def labels(i: tuple[str, ...]) -> dict[str, str]:
+        names = ("site", "site_name", "check", "owner", "reason")
+        return {**dict(zip(names, i, strict=True)), "location": LOC}
+
+    points.incidents("confirmed", [home, news])
+    points.incidents("confirmed", [home])
+    assert get("monitor_confirmed_incident_open", labels(home)) == 1
+    assert get("monitor_confirmed_incident_open", labels(news)) is None
+    points.location_blind(True, "checks")
+    points.location_blind(False)
+    assert get("monitor_location_blind", {"location": LOC}) == 0
+    assert get("monitor_location_blind_spans_total", {"reason": "checks", "location": LOC}) == 1
+    points.point_states([("ct", "up"), ("cu", "missing")])
+    points.point_states([("ct", "blind")])
+    assert get("monitor_location_up", {"point": "ct", "location": LOC}) == 0
+    assert get("monitor_location_missing", {"point": "cu", "location": LOC}) is None

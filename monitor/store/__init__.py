@@ -380,6 +380,52 @@ class Store:
     def writer(self) -> Writer | None:
         return self._writer
 
+    async def points_refresh(
+        self,
+        *,
+        location: str,
+        shard: str,
+        started_at: datetime,
+        blind_since: datetime | None,
+        spans: Sequence[points.BlindSpan],
+        settle_wait: float,
+        settle_span: float,
+        early: float,
+    ) -> points.PointsView:
+        """This location's probe-points round (monitor.store.points.refresh), within
+        storage.timeout; StoreError when the database does not answer or refuses."""
+        async with self._reading(), asyncio.timeout(self._db.timeout), self._pool.acquire() as conn:
+            return await points.refresh(
+                conn,
+                location=location,
+                shard=shard,
+                started_at=started_at,
+                blind_since=blind_since,
+                spans=spans,
+                settle_wait=settle_wait,
+                settle_span=settle_span,
+                early=early,
+            )
+
+    async def points_view(self) -> points.PointsView:
+        """What the locations see together, read now."""
+        async with self._reading(), asyncio.timeout(self._db.timeout):
+            return await points.read_view(self._pool)
+
+    async def list_check_incidents(
+        self,
+        *,
+        open_only: bool = False,
+        since: datetime | None = None,
+        site: str | None = None,
+        check: str | None = None,
+    ) -> list[points.CheckIncident]:
+        """Check-level (confirmed) incidents, newest first; `since`: open at any moment since."""
+        async with self._reading(), asyncio.timeout(self._db.timeout):
+            return await points.list_check_incidents(
+                self._pool, open_only=open_only, since=since, site=site, check=check
+            )
+
     async def flush(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
         """Wait until everything submitted so far is written (False on timeout)."""
         return True if self._writer is None else await self._writer.flush(timeout)

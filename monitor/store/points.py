@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-Reader = asyncpg.Connection | asyncpg.Pool
+Reader = asyncpg.Connection | asyncpg.Pool | asyncpg.pool.PoolConnectionProxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +220,7 @@ ORDER BY started_at DESC LIMIT 100
 
 
 async def refresh(
-    conn: asyncpg.Connection,
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
     *,
     location: str,
     shard: str,
