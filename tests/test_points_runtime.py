@@ -15,7 +15,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import parse_config
 from monitor.runtime import Runtime
-from tests.pg import pg_url  # noqa: F401 - fixture
 
 
 class Site:
@@ -90,7 +89,7 @@ async def until(predicate: Any, timeout: float = 20.0) -> None:
 
 
 async def test_one_location_alone_pages_its_incidents_and_blindness_is_its_guard(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     site: Site,
     tmp_path: Any,
 ) -> None:
@@ -144,7 +143,7 @@ async def test_one_location_alone_pages_its_incidents_and_blindness_is_its_guard
 
 
 async def test_three_runtimes_confirm_when_two_fail_and_one_missing_leaves_two(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     tmp_path: Any,
 ) -> None:
     """Three locations in one database, each its own target: one failing is suspected (shown
