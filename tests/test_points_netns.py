@@ -45,6 +45,7 @@ import pytest
 import yaml
 
 from tests.pg import fresh_schema, server_url
+from tests.poll import wait_until
 from tests.stack import (
     RULES_DIR,
     ProcessGroup,
@@ -56,7 +57,6 @@ from tests.stack import (
     prom_query,
     start_alertmanager,
     start_prometheus,
-    wait_until,
 )
 
 LOCATIONS = ("ct", "cu", "cm")
@@ -215,7 +215,7 @@ class Stack:
             return []
 
     async def until(self, what: str, probe: Any, timeout: float = 40.0) -> Any:
-        return await wait_until(self.group, what, probe, timeout=timeout, interval=0.3)
+        return await wait_until(what, probe, timeout=timeout, interval=0.3, watch=self.group)
 
     async def open_incidents(self, location: str) -> list[asyncpg.Record]:
         return await self.q(
