@@ -407,11 +407,6 @@ class Store:
                 early=early,
             )
 
-    async def points_view(self) -> points.PointsView:
-        """What the locations see together, read now."""
-        async with self._reading(), asyncio.timeout(self._db.timeout):
-            return await points.read_view(self._pool)
-
     async def list_check_incidents(
         self,
         *,
