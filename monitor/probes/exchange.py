@@ -54,6 +54,16 @@ _DEFAULT_HEADERS = tuple(ClientRequest.DEFAULT_HEADERS.items())
 _BODYLESS_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 
 
+class _PlainHandler(ResponseHandler):
+    """aiohttp's protocol, without TCP_NODELAY on a plain connection: its one request is one
+    write, which Nagle's algorithm never holds back (nothing is unacknowledged before it), so
+    the setsockopt is a syscall per probe for nothing. Over TLS the request follows the
+    handshake's last flight unacknowledged, so the TLS protocol keeps aiohttp's NODELAY."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+
 def connection_key(url: URL, sslcontext: ssl.SSLContext | None) -> ConnectionKey:
     """The key aiohttp's connection errors carry (and name the host and port from)."""
     return ConnectionKey(
@@ -97,7 +107,7 @@ async def connect(
     try:
         if len(addresses) == 1 and "%" not in address[0]:
             _, protocol = await loop.create_connection(
-                lambda: ResponseHandler(loop),
+                lambda: _PlainHandler(loop),
                 host=address[0],
                 port=address[1],
                 family=family,
@@ -107,7 +117,7 @@ async def connect(
             sock = await aiohappyeyeballs.start_connection(
                 addresses, happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY, loop=loop
             )
-            _, protocol = await loop.create_connection(lambda: ResponseHandler(loop), sock=sock)
+            _, protocol = await loop.create_connection(lambda: _PlainHandler(loop), sock=sock)
     except OSError as exc:
         if exc.errno is None and isinstance(exc, TimeoutError):
             raise

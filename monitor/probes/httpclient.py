@@ -271,8 +271,9 @@ class _PhaseRecorder:
         self.mark = now
 
     def start_hop(self, url: URL) -> None:
-        self.enter(_RESOLVE)
         self.literal_host = _is_ip_literal(url.host)
+        # An address in the URL needs no lookup: connecting starts now.
+        self.enter(_CONNECT if self.literal_host else _RESOLVE)
         # The address to connect to: the literal, or what _RecordingResolver finds.
         self.peer = url.host if self.literal_host else None
         self.hop_tls = None
@@ -1044,8 +1045,7 @@ class HttpClient:
         host = url.raw_host or ""
         sslcontext = self.ssl_context(tls) if url.scheme == "https" else None
         key = exchange.connection_key(url, sslcontext)
-        if recorder.literal_host:  # an address in the URL: no lookup, connecting starts now
-            recorder.enter(_CONNECT)
+        if recorder.literal_host:  # an address in the URL: connecting started with the hop
             addresses = [exchange.address_info(host, url.port or 0)]
         else:  # the recording resolver marks the end of the lookup (and its first address)
             addresses = await exchange.resolve(self._recording, url, key)
