@@ -37,14 +37,14 @@ from monitor.runtime import Runtime
 from monitor.scheduler import phase_offset
 from monitor.store import Store, WriterSettings
 from monitor.store import points as store_points
+from tests.locations import Site, config, gauge
 from tests.pg import RecordingStoreMetrics, fresh_schema, make_config
-from tests.test_points_runtime import Site, config, gauge
 
 LOCATIONS = ("ct", "cu", "cm")
 CHECKS = 10_000
 INTERVAL = 60.0
 REFRESH = 5.0
-# The runtimes' probe interval in the latency rounds (tests.test_points_runtime.config).
+# The runtimes' probe interval in the latency rounds (tests.locations.config).
 PROBE_INTERVAL = 0.5
 
 
