@@ -715,6 +715,7 @@ async def test_ip_address_url_has_no_resolve_time(
     assert result.outcome is Outcome.OK, result.detail
     assert resolver.lookups == []
     assert result.phases is not None and result.phases.connect > 0
+    assert result.phases.resolve == 0
 
 
 def test_phases_measured_under_uvloop(tls_cert: trustme.LeafCert, ca_file: Path) -> None:

@@ -272,8 +272,14 @@ class _PhaseRecorder:
 
     def start_hop(self, url: URL) -> None:
         self.literal_host = _is_ip_literal(url.host)
-        # An address in the URL needs no lookup: connecting starts now.
-        self.enter(_CONNECT if self.literal_host else _RESOLVE)
+        if not self.literal_host:
+            self.enter(_RESOLVE)
+        elif self.phase == _RESOLVE:
+            # An address in the URL needs no lookup: the fetch so far was setting up its
+            # connection, and its resolve time is none at all.
+            self.phase = _CONNECT
+        else:
+            self.enter(_CONNECT)
         # The address to connect to: the literal, or what _RecordingResolver finds.
         self.peer = url.host if self.literal_host else None
         self.hop_tls = None
