@@ -334,7 +334,9 @@ async def _review(args: argparse.Namespace, config: Config) -> int:
                 args.site, args.check, args.rule, start, end, parse_decision(args.decision),
                 args.reason, reviewer,
             )  # fmt: skip
-        store = await Store.open(config, None, SystemClock(), read_only=True)
+        # Recording or withdrawing a review writes: that brings the schema up to date first.
+        writes = args.action != "list"
+        store = await Store.open(config, None, SystemClock(), read_only=True, migrate_schema=writes)
         try:
             if new is not None:
                 reviews = [await store.add_review(new)]

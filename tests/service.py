@@ -70,14 +70,17 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
 
 async def run_in_process(*args: str) -> tuple[int, str, str]:
     """`monitor ARGS` in this process (its own event loop, in a thread), output captured."""
-    out, err = io.StringIO(), io.StringIO()
+    # stdout with a binary buffer below it, as a terminal's: `report` writes bytes to it.
+    raw, err = io.BytesIO(), io.StringIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8")
 
     def call() -> int:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             return cli.main(list(args))
 
     code = await asyncio.to_thread(call)
-    return code, out.getvalue(), err.getvalue()
+    out.flush()
+    return code, raw.getvalue().decode("utf-8"), err.getvalue()
 
 
 class Service:

@@ -32,7 +32,7 @@ from monitor.report import ReportError, Status, build_report, parse_period, rend
 from monitor.report.histogram import Quantile
 from monitor.report.model import Report, SiteReport, Verdict
 from monitor.results import Outcome, ProbeResult
-from monitor.store import Store
+from monitor.store import Store, migrate
 from tests.history import (
     BROKEN,
     LOGIN_TROUBLE,
@@ -777,6 +777,7 @@ async def test_report_tables_are_filled_from_what_the_writer_inserts(
 async def test_an_empty_database_makes_a_report_that_judges_nothing(pg_url: str) -> None:
     """Without any history every verdict is not assessable (never pass) and every format renders."""
     config = scenario(pg_url).config
+    await migrate(config)  # read-only commands never migrate
     store = await Store.open(config, None, SystemClock(), read_only=True)
     try:
         period = parse_period(config.timezone, quarter_text="2026Q3")

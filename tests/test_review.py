@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from monitor import server
 from monitor.clock import SystemClock
 from monitor.reviews import Decision, NewReview, ReviewError, ReviewNotFoundError, parse_span
-from monitor.store import Store
+from monitor.store import Store, migrate
 from tests.pg import make_config
 from tests.samples import new_review
 from tests.service import run_in_process
@@ -30,6 +30,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture
 async def store(pg_url: str) -> AsyncIterator[Store]:
+    await migrate(make_config(pg_url))  # read-only commands never migrate
     opened = await Store.open(make_config(pg_url), None, SystemClock(), read_only=True)
     try:
         yield opened

@@ -19,7 +19,8 @@ from monitor.measurements import InteractionMeasurement, LinksMeasurement, Login
 from monitor.results import Outcome, Phases, StepResult
 from monitor.store import SchemaTooNewError, Store, StoreError, WriterSettings
 from monitor.store.migrations import available, current_version, migrate
-from monitor.store.writer import MEASUREMENT_COLUMNS, Writer
+from monitor.store.rows import MEASUREMENT_COLUMNS
+from monitor.store.writer import Writer
 from tests.fakeclock import FakeClock
 from tests.pg import RecordingStoreMetrics, make_config, select
 from tests.samples import T0, incident, result

@@ -17,14 +17,10 @@ from monitor.clock import SystemClock
 from monitor.incidents import IncidentEvent
 from monitor.store import Store
 from monitor.store.journal import Journal
-from monitor.store.writer import (
-    MEASUREMENT_COLUMNS,
-    RESULT_COLUMNS,
-    Writer,
-    WriterSettings,
-    _from_journal_row,
-    _journal_row,
-)
+from monitor.store.rows import MEASUREMENT_COLUMNS, RESULT_COLUMNS
+from monitor.store.rows import from_journal_row as _from_journal_row
+from monitor.store.rows import journal_row as _journal_row
+from monitor.store.writer import Writer, WriterSettings
 from tests.pg import RecordingStoreMetrics, TcpProxy, make_config, select, via
 from tests.poll import wait_until
 from tests.samples import T0, incident, result

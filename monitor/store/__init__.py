@@ -9,8 +9,9 @@ through its read interface, `StoreReader` (monitor.store.reader), and never see 
     queries.py         incidents, rollups, config sync, pruning (SQL)
     report_queries.py  the report's tables and sums (SQL)
     reviews.py         manual reviews (SQL)
-    writer.py          batching, retry, the journal; rows.py: a result as its row
-    migrations/        the schema, numbered .sql files; derived tables are filled there
+    writer.py          batching and retry (journal.py: what waits survives SIGKILL)
+    rows.py            a result and an incident event as their rows (named tuples)
+    migrations/        the schema, numbered .sql files; its triggers fill the derived tables
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from monitor.reviews import NewReview, Review
 from monitor.store import points, queries, report_queries, reviews
 from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
 from monitor.store.journal import Journal
-from monitor.store.migrations import MigrationError, SchemaTooNewError
+from monitor.store.migrations import (
+    MigrationError,
+    SchemaTooNewError,
+    SchemaTooOldError,
+    require_current,
+)
 from monitor.store.migrations import migrate as apply_migrations
 from monitor.store.reader import (
     BoardFacts,
@@ -57,6 +63,7 @@ __all__ = [
     "MigrationError",
     "Rollup",
     "SchemaTooNewError",
+    "SchemaTooOldError",
     "Store",
     "StoreError",
     "StoreMetrics",
@@ -185,7 +192,8 @@ def _check_url(url: str) -> str:
     return parts.password or ""
 
 
-async def _migrate(db: _Database) -> list[int]:
+async def _migrate(db: _Database, *, apply: bool = True) -> list[int]:
+    """Bring the schema up to date; with `apply` False only check that it is (read-only)."""
     try:
         # A migration on a large table may take long: it gets the generous bound.
         conn = await db.connect(command_timeout=COMMAND_TIMEOUT)
@@ -199,6 +207,9 @@ async def _migrate(db: _Database) -> list[int]:
         message = db.redact(str(exc))
         raise StoreError(f"storage.database_url cannot be used: {message}") from None
     try:
+        if not apply:
+            await require_current(conn)
+            return []
         applied = await apply_migrations(conn)
     except MigrationError as exc:
         raise StoreError(f"{db.where()}: {exc}") from None
@@ -286,11 +297,15 @@ class Store:
         clock: Clock,
         *,
         read_only: bool = False,
+        migrate_schema: bool | None = None,
         settings: WriterSettings | None = None,
         journal: Path | None = None,
         owner: tuple[str, str] | None = None,
     ) -> Store:
         """Reach Postgres, migrate, and (unless `read_only`) sync the config and start writing.
+
+        `read_only`: no writer, no config sync, and (unless `migrate_schema`) no migration: a schema
+        older than this code is refused with StoreError saying to run `monitor migrate`.
 
         `owner` (location, shard): first take their advisory lock (see `_claim`), before the
         journal or anything else is touched.
@@ -300,7 +315,7 @@ class Store:
         """
         db = await _Database.locate(config, create=not read_only)
         try:
-            await _migrate(db)
+            await _migrate(db, apply=not read_only if migrate_schema is None else migrate_schema)
             try:
                 pool = await db.pool(config.storage.pool_size)
             except _UNREACHABLE as exc:

@@ -34,6 +34,10 @@ class SchemaTooNewError(MigrationError):
     """The database was migrated by a newer monitor."""
 
 
+class SchemaTooOldError(MigrationError):
+    """The schema is older than this code, and the command may not change it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int
@@ -98,6 +102,21 @@ async def migrate(
     if not migrations:
         _refuse_newer(await current_version(conn), latest)
     return applied
+
+
+async def require_current(
+    conn: asyncpg.Connection, migrations: tuple[Migration, ...] | None = None
+) -> None:
+    """Refuse a schema that is not this code's, changing nothing (for read-only commands)."""
+    migrations = available() if migrations is None else migrations
+    latest = migrations[-1].version if migrations else 0
+    version = await current_version(conn)
+    _refuse_newer(version, latest)
+    if version < latest:
+        raise SchemaTooOldError(
+            f"the database schema is version {version}, older than this monitor's {latest}; "
+            "run `monitor migrate` first (read-only commands never change the schema)"
+        )
 
 
 def _refuse_newer(version: int, latest: int) -> None:

@@ -5,9 +5,9 @@ task drains them in transactions of up to `batch_size` results plus every waitin
 event:
 
 1. results are COPYed into a temporary stage table, then one statement moves them to
-   `probe_results` with `ON CONFLICT (id) DO NOTHING` and, from exactly the rows it inserted,
-   adds freshness observations and the hourly rollups (aggregated in Postgres, upserted with
-   `ON CONFLICT DO UPDATE`). Each result's id is made once, when it is submitted, so a
+   `probe_results` with `ON CONFLICT (id) DO NOTHING`; the schema's triggers fill every
+   derived table (rollups, freshness, the report's tables) from exactly the rows it inserted
+   (migrations 0002, 0003, 0008). Each result's id is made once, when it is submitted, so a
    batch that committed but whose acknowledgement was lost (or a journaled result replayed
    after a crash) is stored and counted once;
 2. incident events are inserted by id (idempotent) and applied to `incidents` guarded by the
@@ -21,83 +21,43 @@ and results while Postgres does not answer, also wait in a local file that survi
 One bad row never stops the rest: a result that cannot be encoded, or a batch Postgres refuses
 for a value in it, is split in halves until the refused rows stand alone; those are dropped,
 counted in `monitor_store_dropped_total` and logged once per check and error, and every other
-row of the batch is written.
+row of the batch is written. How a result or an event becomes a row is `rows.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import math
-import random
-import re
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 import structlog
 
 from monitor.clock import Clock
 from monitor.incidents import IncidentEvent
-from monitor.measurements import (
-    InteractionMeasurement,
-    LinksMeasurement,
-    LoginMeasurement,
-    Measurement,
-)
-from monitor.redact import scrub
 from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import slot_of
+from monitor.store import rows
 from monitor.store.journal import Journal
+from monitor.store.rows import RESULT_COLUMNS, ResultRow
 
 log = structlog.get_logger(__name__)
 
-# The measurement figures the report's SQL aggregates, as typed columns (migration 0007);
-# `_measurement_columns` fills them from the typed measurement, in this order.
-MEASUREMENT_COLUMNS = (
-    "unanswered",
-    "open_questions",
-    "late_answers",
-    "oldest_unanswered_seconds",
-    "median_response_seconds",
-    "slowest_answer_seconds",
-    "login_seconds",
-    "slow_login",
-    "broken_link_reasons",
-)
-_NO_MEASUREMENT: tuple[Any, ...] = (None,) * len(MEASUREMENT_COLUMNS)
-RESULT_COLUMNS = (
-    "id",
-    "site",
-    "check_id",
-    "location",
-    "type",
-    "started_at",
-    "duration_seconds",
-    "outcome",
-    "detail",
-    "status_code",
-    "phases",
-    "cert_expiry_at",
-    "tls_verified",
-    "content_age_seconds",
-    "newest_item_at",
-    "items",
-    "data",
-    *MEASUREMENT_COLUMNS,
-    "slot",
-)
 _COLS = ", ".join(RESULT_COLUMNS)
 _STAGE = "monitor_probe_results_stage"
 # Table names below are constants of this module, never input.
 _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} "
     "(LIKE probe_results INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+# The triggers of probe_results fill the derived tables from what this inserts.
+_MOVE = (
+    f"INSERT INTO probe_results ({_COLS}) SELECT {_COLS} FROM {_STAGE} "  # noqa: S608
+    "ON CONFLICT (id) DO NOTHING"
 )
 _INSERT_EVENT = """
 INSERT INTO incident_events (id, incident_id, kind, at, revision, snapshot)
@@ -129,7 +89,6 @@ _REJECTED = (
     TypeError,
 )
 _MAX_EVENTS_PER_BATCH = 1000
-_NAME = re.compile(r"[a-z_]+")
 # Results written to the journal in one outage, at most (about 300 bytes each: 30 MB).
 _JOURNAL_MAX_RESULTS = 100_000
 # How many distinct (site, check, error) refusals are remembered, so each is logged once.
@@ -161,8 +120,7 @@ class WriterSettings:
     behind_after: float = 120.0
 
 
-# A result as a probe_results row, in RESULT_COLUMNS order.
-Record = tuple[Any, ...]
+Record = ResultRow
 
 
 @dataclass(slots=True)
@@ -181,18 +139,6 @@ class _Batch:
             return _Batch(self.records[:middle], []), _Batch(self.records[middle:], self.events)
         cut = middle - count
         return _Batch(self.records, self.events[:cut]), _Batch([], self.events[cut:])
-
-
-@dataclass(frozen=True, slots=True)
-class RollupShape:
-    """The rollup arrays' layout, as the schema defines it (read from the database)."""
-
-    bounds: tuple[float, ...]
-    outcomes: tuple[str, ...]
-
-    def move_statement(self) -> str:
-        """The statement that moves the stage into probe_results, freshness and rollups."""
-        return _move_statement(self)
 
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
@@ -225,14 +171,12 @@ class Writer:
         self._events: deque[IncidentEvent] = deque()
         self._inflight: _Batch | None = None
         self._conn: asyncpg.Connection | None = None
-        self._move = ""
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._flush_requested = asyncio.Event()
         self._flushing = 0
         self._task: asyncio.Task[None] | None = None
-        # Ids need uniqueness, not secrecy: a fast generator will do.
-        self._rng = random.Random()  # noqa: S311
+        self._ids = rows.ResultIds()
         self._last_error: str | None = None
         self._logged_refusals: set[tuple[str, str, str]] = set()
         # Totals, for flush() and the tests.
@@ -447,7 +391,7 @@ class Writer:
             for record in part.records:
                 self.dropped += 1
                 self._metrics.store_dropped(1)
-                self._log_refusal("store_result_rejected", record[1], record[2], error)
+                self._log_refusal("store_result_rejected", record.site, record.check_id, error)
             for event in part.events:
                 # Our own snapshot, refused: retrying forever would stop every later write.
                 i = event.incident
@@ -466,20 +410,20 @@ class Writer:
     async def _write(
         self,
         conn: asyncpg.Connection,
-        records: Sequence[tuple[Any, ...]],
+        records: Sequence[Record],
         events: Sequence[IncidentEvent],
     ) -> None:
         async with conn.transaction():
             if records:
                 await conn.copy_records_to_table(_STAGE, records=records, columns=RESULT_COLUMNS)
-                await conn.execute(self._move)
+                await conn.execute(_MOVE)
             for event in events:
                 await _write_event(conn, event)
 
     def _journal_results(self, records: Sequence[Record]) -> None:
         room = _JOURNAL_MAX_RESULTS - self._journaled_results
         if self._journal is not None and room > 0:
-            self._journal.append_results([_journal_row(r) for r in records[:room]])
+            self._journal.append_results([rows.journal_row(r) for r in records[:room]])
             self._journaled_results += min(room, len(records))
 
     async def replay_journal(self) -> tuple[int, int]:
@@ -489,9 +433,9 @@ class Writer:
         the database raises when it cannot be reached: the journal keeps all for the retry."""
         if self._journal is None:
             return 0, 0
-        events, rows = self._journal.read()
+        events, kept = self._journal.read()
         # By id: a second outage before the journal was emptied may have written one twice.
-        unique = {r[0]: r for row in rows if (r := _from_journal_row(row)) is not None}
+        unique = {r.id: r for values in kept if (r := rows.from_journal_row(values)) is not None}
         records = list(unique.values())
         if events:
             conn = await self._connection()
@@ -524,13 +468,10 @@ class Writer:
         return conn
 
     async def prepare(self, conn: asyncpg.Connection) -> None:
-        """Make `conn` ready for batches: its stage table, and the rollup layout."""
+        """Make `conn` ready for batches: its stage table."""
         await conn.execute(_CREATE_STAGE)
-        bounds = await conn.fetchval("SELECT bounds FROM latency_buckets")
         outcomes = await conn.fetchval("SELECT names FROM rollup_outcomes")
-        shape = RollupShape(tuple(bounds), tuple(outcomes))
-        self._move = shape.move_statement()
-        missing = [str(o) for o in Outcome if str(o) not in shape.outcomes]
+        missing = [str(o) for o in Outcome if str(o) not in outcomes]
         if missing:
             # A new Outcome needs a migration appending it to rollup_outcomes.
             log.error("rollup_outcomes_missing", outcomes=missing)
@@ -562,269 +503,27 @@ class Writer:
 
     def _oldest_waiting(self) -> datetime | None:
         if self._inflight is not None and self._inflight.records:
-            started: datetime = self._inflight.records[0][5]
-            return started
+            return self._inflight.records[0].started_at
         if self._results:
-            oldest: datetime = self._results[0][5]
-            return oldest
+            return self._results[0].started_at
         return None
 
     def _report_depth(self) -> None:
         self._metrics.store_queue_depth(self.pending)
 
-    def _record(self, r: ProbeResult) -> tuple[Any, ...]:
-        started = _utc(r.started_at)
-        data: dict[str, Any] = {}
-        if r.broken_links is not None:
-            data["broken_links"] = list(r.broken_links)
-        if r.steps:
-            data["steps"] = [
-                {
-                    "name": s.name,
-                    "duration_seconds": s.duration_seconds,
-                    "outcome": str(s.outcome),
-                    "detail": s.detail,
-                }
-                for s in r.steps
-            ]
-        measured = r.measurement
-        if measured is not None and (figures := measured.to_json()):
-            data["extra"] = figures
-        return (
-            self._result_id(started),
-            r.site,
-            r.check,
-            r.location,
-            r.type,
-            started,
-            r.duration_seconds,
-            str(r.outcome),
-            _text(r.detail),
-            r.status_code,
-            list(r.phases.as_tuple()) if r.phases is not None else None,
-            (
-                datetime.fromtimestamp(r.cert_expiry_timestamp, UTC)
-                if r.cert_expiry_timestamp is not None
-                else None
-            ),
-            r.tls_verified,
-            r.content_age_seconds,
-            _utc(r.newest_item_at) if r.newest_item_at is not None else None,
-            r.items,
-            _json(data) if data else None,
-            *_measurement_columns(measured),
-            self._slot(r.key, started),
-        )
+    def _record(self, result: ProbeResult) -> ResultRow:
+        """The result's row, with its id and slot made now."""
+        started = rows.utc(result.started_at)
+        slot = self._slot(result.key, started)
+        return rows.result_row(result, self._ids.make(started), slot)
 
     def _slot(self, key: str, started: datetime) -> datetime | None:
         interval = self.intervals.get(key)
         return slot_of(key, interval, started) if interval is not None else None
 
-    def _result_id(self, started: datetime) -> uuid.UUID:
-        """A UUIDv7: time-ordered (index locality), unique without asking the database."""
-        ms = int(started.timestamp() * 1000) & ((1 << 48) - 1)
-        rand = self._rng.getrandbits(74)
-        value = (
-            (ms << 80)
-            | (0x7 << 76)
-            | ((rand >> 62) << 64)
-            | (0b10 << 62)
-            | (rand & ((1 << 62) - 1))
-        )
-        return uuid.UUID(int=value)
-
-
-# The timestamptz columns of a row, by position.
-_TIME_COLUMNS = tuple(
-    RESULT_COLUMNS.index(c) for c in ("started_at", "cert_expiry_at", "newest_item_at", "slot")
-)
-
-
-def _journal_row(record: Record) -> list[Any]:
-    """A row as JSON values (uuid and datetimes as text)."""
-    return [
-        v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v
-        for v in record
-    ]
-
-
-def _from_journal_row(values: list[Any]) -> Record | None:
-    """The row back from its JSON values; None for one that is not a row of ours."""
-    if len(values) == len(RESULT_COLUMNS) - len(MEASUREMENT_COLUMNS) - 1:
-        # Journaled by a monitor from before 0007: its figures are in `data` only (the report's
-        # tables miss that one row's, the row itself is stored whole), and it has no slot.
-        values = [*values, *_NO_MEASUREMENT, None]
-    elif len(values) == len(RESULT_COLUMNS) - 1:
-        values = [*values, None]  # journaled before results had a slot (0008)
-    if len(values) != len(RESULT_COLUMNS):
-        return None
-    row = list(values)
-    try:
-        row[0] = uuid.UUID(row[0])
-        for i in _TIME_COLUMNS:
-            if row[i] is not None:
-                row[i] = datetime.fromisoformat(row[i])
-    except (TypeError, ValueError):
-        return None
-    return tuple(row)
-
-
 async def _write_event(conn: asyncpg.Connection, event: IncidentEvent) -> None:
-    i = event.incident
-    snapshot = _json(i.to_json())
-    await conn.execute(
-        _INSERT_EVENT,
-        uuid.UUID(event.id),
-        uuid.UUID(i.id),
-        event.kind,
-        event.at,
-        i.revision,
-        snapshot,
-    )
+    await conn.execute(_INSERT_EVENT, *rows.event_row(event))
     if event.kind == "opened":
-        await conn.execute(
-            _INSERT_INCIDENT,
-            uuid.UUID(i.id),
-            i.site,
-            i.check,
-            i.location,
-            i.owner,
-            i.reason,
-            i.opened_at,
-            i.resolved_at,
-            i.resolution,
-            i.failures,
-            _json(dict(i.outcome_counts)),
-            _text(i.first_error),
-            _text(i.last_error),
-            i.last_failure_at,
-            i.during_maintenance,
-            i.revision,
-        )
+        await conn.execute(_INSERT_INCIDENT, *rows.incident_row(event.incident))
     else:
-        await conn.execute(
-            _UPDATE_INCIDENT,
-            uuid.UUID(i.id),
-            i.reason,
-            i.resolved_at,
-            i.resolution,
-            i.failures,
-            _json(dict(i.outcome_counts)),
-            _text(i.last_error),
-            i.last_failure_at,
-            i.revision,
-        )
-
-
-def _move_statement(shape: RollupShape) -> str:
-    """One statement: stage -> probe_results; what it inserted -> freshness and rollups.
-
-    Generated from the schema's bucket bounds and outcome list (our own constants, checked to
-    be plain names and numbers), so the rollup arrays are built by Postgres in the same pass.
-    """
-    for name in shape.outcomes:
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"unexpected outcome name in rollup_outcomes: {name!r}")
-    outcome_counts = ", ".join(
-        f"count(*) FILTER (WHERE outcome = '{name}')" for name in shape.outcomes
-    )
-    edges = [float(b) for b in shape.bounds]
-    buckets = []
-    for i in range(len(edges) + 1):
-        low = f"duration_seconds > {edges[i - 1]!r}" if i > 0 else "true"
-        high = f"duration_seconds <= {edges[i]!r}" if i < len(edges) else "true"
-        buckets.append(f"count(*) FILTER (WHERE outcome = 'ok' AND {low} AND {high})")
-    return f"""
-WITH moved AS (
-    INSERT INTO probe_results ({_COLS})
-    SELECT {_COLS} FROM {_STAGE}
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id, site, check_id, location, started_at, duration_seconds, outcome,
-              newest_item_at, items
-), observed AS (
-    INSERT INTO freshness_observations
-        (result_id, site, check_id, location, observed_at, newest_item_at, items)
-    SELECT id, site, check_id, location, started_at, newest_item_at, items
-    FROM moved WHERE newest_item_at IS NOT NULL OR items IS NOT NULL
-    ON CONFLICT (result_id) DO NOTHING
-)
-INSERT INTO rollups_hourly AS r (site, check_id, location, hour, probes, failures,
-                                 outcome_counts, latency_buckets, latency_sum, latency_count)
-SELECT site, check_id, location, date_trunc('hour', started_at, 'UTC'),
-       count(*) FILTER (WHERE outcome <> 'probe_error'),
-       count(*) FILTER (WHERE outcome NOT IN ('ok', 'probe_error')),
-       ARRAY[{outcome_counts}]::bigint[],
-       ARRAY[{", ".join(buckets)}]::bigint[],
-       coalesce(sum(duration_seconds) FILTER (WHERE outcome = 'ok'), 0),
-       count(*) FILTER (WHERE outcome = 'ok')
-FROM moved
-GROUP BY 1, 2, 3, 4
-ON CONFLICT (site, check_id, location, hour) DO UPDATE SET
-    probes = r.probes + excluded.probes,
-    failures = r.failures + excluded.failures,
-    outcome_counts = monitor_add_counts(r.outcome_counts, excluded.outcome_counts),
-    latency_buckets = monitor_add_counts(r.latency_buckets, excluded.latency_buckets),
-    latency_sum = r.latency_sum + excluded.latency_sum,
-    latency_count = r.latency_count + excluded.latency_count
-"""  # noqa: S608 - built from the schema's own constants, checked above
-
-
-def _measurement_columns(measured: Measurement | None) -> tuple[Any, ...]:
-    """The MEASUREMENT_COLUMNS values of a result's measurement (None where it has none)."""
-    if isinstance(measured, InteractionMeasurement):
-        return (
-            _count(measured.unanswered),
-            _count(measured.open_questions),
-            _count(measured.late_answers),
-            _seconds(measured.oldest_unanswered_seconds),
-            _seconds(measured.median_response_seconds),
-            _seconds(measured.slowest_answer_seconds),
-            None,
-            None,
-            None,
-        )
-    if isinstance(measured, LoginMeasurement):
-        return (None,) * 6 + (_seconds(measured.login_seconds), measured.slow_login, None)
-    if isinstance(measured, LinksMeasurement):
-        return (None,) * 8 + (_json(measured.broken_link_reasons),)
-    return _NO_MEASUREMENT
-
-
-def _count(value: int) -> int | None:
-    """A count as the report's tables take it: 0 to 2e9, else NULL (as 0002's SQL read it)."""
-    return value if 0 <= value <= 2_000_000_000 else None
-
-
-def _seconds(value: float | None) -> float | None:
-    """Seconds as the report's tables take them: 0 to 1e12, else NULL (NaN included)."""
-    return float(value) if value is not None and 0 <= value <= 1e12 else None
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _text(value: str) -> str:
-    """Free text as a row holds it: no secret (monitor.redact), no NUL (Postgres text cannot
-    hold one; a probe may have read one from a page)."""
-    value = scrub(value)
-    return value.replace("\x00", "\ufffd") if "\x00" in value else value
-
-
-def _json(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)
-    except ValueError:  # NaN or infinity: JSON has no such numbers and Postgres refuses them
-        text = json.dumps(_finite(value), ensure_ascii=False, default=str)
-    return _text(text).replace("\\u0000", "\ufffd")
-
-
-def _finite(value: Any) -> Any:
-    """The value with every NaN or infinite float replaced by None (JSON null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+        await conn.execute(_UPDATE_INCIDENT, *rows.incident_change(event.incident))
