@@ -7,7 +7,8 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ import structlog
 from monitor import __version__
 from monitor.checkspec import CheckSpec
 from monitor.config import Config, ConfigError, config_path, config_warnings, load_config
+from monitor.incidents import CHECK_REMOVED, Incident
 from monitor.logs import configure_logging
 from monitor.results import ProbeResult
 from monitor.shard import ALL, Shard
@@ -295,7 +297,6 @@ async def _report(args: argparse.Namespace, config: Config) -> int:
 
 async def _incidents(args: argparse.Namespace, config: Config) -> int:
     from monitor.clock import SystemClock
-    from monitor.incidents import incident_table, parse_since
     from monitor.store import Store
 
     zone = ZoneInfo(config.timezone)
@@ -355,3 +356,56 @@ async def _review(args: argparse.Namespace, config: Config) -> int:
     else:
         print("\n".join(review_table(reviews, zone)))
     return EXIT_OK
+
+
+# -- how incidents are asked for and shown (`monitor incidents`, and ?since= of the API) ----
+
+
+def parse_since(text: str, zone: tzinfo) -> datetime:
+    """`--since` (and the API's `?since=`): a date or ISO time; without an offset, in `zone`."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"invalid --since {text!r} (use a date like 2026-07-01 or 2026-07-01T08:00)"
+        ) from None
+    moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+    try:
+        moment.astimezone(UTC)  # 0001-01-01 east of UTC has no UTC time: out of range
+    except OverflowError:
+        raise ValueError(f"--since {text!r} is out of range") from None
+    return moment
+
+
+def incident_table(incidents: Iterable[Incident], zone: tzinfo) -> list[str]:
+    """`monitor incidents` without --json: one aligned line per incident, times in `zone`."""
+
+    def when(moment: datetime | None) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+    header = ("OPENED", "RESOLVED", "SITE", "CHECK", "LOCATION", "REASON", "FAILURES", "FLAGS")
+    rows = [
+        (
+            when(i.opened_at),
+            when(i.resolved_at) if i.resolved_at else "open",
+            i.site,
+            i.check,
+            i.location,
+            i.reason,
+            str(i.failures),
+            ",".join(
+                flag
+                for flag, on in (
+                    ("maintenance", i.during_maintenance),
+                    ("check-removed", i.resolution == CHECK_REMOVED),
+                )
+                if on
+            ),
+        )
+        for i in incidents
+    ]
+    widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]

@@ -24,7 +24,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 
 import structlog
@@ -398,53 +398,3 @@ def _policies(checks: Iterable[CheckSpec]) -> dict[str, _Policy]:
 def _error_text(result: ProbeResult) -> str:
     detail = result.detail or str(result.outcome)
     return detail if len(detail) <= _MAX_DETAIL else detail[: _MAX_DETAIL - 1] + "…"
-
-
-def parse_since(text: str, zone: tzinfo) -> datetime:
-    """`--since` for `monitor incidents`: a date or ISO time; without an offset, in `zone`."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"invalid --since {text!r} (use a date like 2026-07-01 or 2026-07-01T08:00)"
-        ) from None
-    moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
-    try:
-        moment.astimezone(UTC)  # 0001-01-01 east of UTC has no UTC time: out of range
-    except OverflowError:
-        raise ValueError(f"--since {text!r} is out of range") from None
-    return moment
-
-
-def incident_table(incidents: Iterable[Incident], zone: tzinfo) -> list[str]:
-    """`monitor incidents` without --json: one aligned line per incident, times in `zone`."""
-
-    def when(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
-
-    header = ("OPENED", "RESOLVED", "SITE", "CHECK", "LOCATION", "REASON", "FAILURES", "FLAGS")
-    rows = [
-        (
-            when(i.opened_at),
-            when(i.resolved_at) if i.resolved_at else "open",
-            i.site,
-            i.check,
-            i.location,
-            i.reason,
-            str(i.failures),
-            ",".join(
-                flag
-                for flag, on in (
-                    ("maintenance", i.during_maintenance),
-                    ("check-removed", i.resolution == CHECK_REMOVED),
-                )
-                if on
-            ),
-        )
-        for i in incidents
-    ]
-    widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in (header, *rows)
-    ]

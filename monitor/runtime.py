@@ -1,5 +1,6 @@
 """The one place where the pipeline is wired: config -> scheduler -> probes -> results ->
-metrics, incidents, store; and the HTTP server that reads them.
+metrics, incidents, store; and the HTTP server that reads them (its handlers live in
+monitor/server.py and monitor/web/; the results wait in the store's writer, nowhere here).
 
 Everything with state lives on a Runtime object; nothing is module-global. `monitor run` makes
 one, `monitor check` uses it to run probes once, tests make as many as they like.
@@ -8,10 +9,8 @@ one, `monitor check` uses it to run probes once, tests make as many as they like
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import gc
-import json
 import os
 import signal
 import time
@@ -19,10 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import structlog
-from aiohttp import web
 from aiohttp.abc import AbstractResolver
 from prometheus_client import CollectorRegistry
 
@@ -30,7 +27,7 @@ from monitor import __version__, server
 from monitor.checkspec import CheckSpec
 from monitor.clock import Clock, SystemClock
 from monitor.config import Config, ConfigError, load_config
-from monitor.incidents import IncidentEngine, IncidentMetrics, parse_since
+from monitor.incidents import IncidentEngine, IncidentMetrics
 from monitor.maintenance import MaintenanceGauge, MaintenanceSchedule
 from monitor.metrics import Metrics
 from monitor.points.blind import BlindWatch
@@ -43,6 +40,7 @@ from monitor.results import Outcome, ProbeResult
 from monitor.scheduler import ScheduleChange, Scheduler
 from monitor.shard import ALL, Shard
 from monitor.store import Store, StoreError, StoreUnreachableError
+from monitor.store.rows import observed
 from monitor.web import access, web_routes
 
 log = structlog.get_logger("monitor")
@@ -97,8 +95,6 @@ class Runtime:
         self.store: Store | None = None
         self.incidents: IncidentEngine | None = None
         self._maintenance: MaintenanceGauge | None = None
-        # Results probed while the database has not answered since start (None once it did).
-        self._early: collections.deque[ProbeResult] | None = None
         self._checks: dict[str, CheckSpec] = {}
         # The server (host) each check probes: what blindness is judged on.
         self._servers: dict[str, str] = {}
@@ -160,11 +156,13 @@ class Runtime:
         if blind and self.incidents is not None:
             self.incidents.forget_streaks()
 
-    def _mine(self, config: Config) -> list[CheckSpec]:
+    def _checks_probed_here(self, config: Config) -> list[CheckSpec]:
         """The checks of `config` this process probes (all of them unless sharded)."""
         return [check for check in config.checks() if self.shard.owns(check.key)]
 
-    async def _adopt(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
+    async def _apply_checks(self, checks: Iterable[CheckSpec]) -> ScheduleChange:
+        """Probe these checks from now on: schedule them, declare their metrics, and forget
+        what was kept for the ones removed or changed."""
         wanted = {check.key: check for check in checks}
         change = self.scheduler.set_checks(wanted.values())
         for key in change.removed:
@@ -207,7 +205,7 @@ class Runtime:
         if store:
             await self._open_store()
         await self.http.start()
-        await self._adopt(self._mine(self.config))
+        await self._apply_checks(self._checks_probed_here(self.config))
         canaries = self.config.probe_points.canaries
         if canaries:
             self.canaries = Canaries(canaries, self.run_probe, self.blind, self.clock)
@@ -222,9 +220,10 @@ class Runtime:
                 reload=self.reload,
                 exposition=self.metrics.exposition_chunks,
                 routes=[
-                    web.get("/api/v1/incidents", self._incidents_api),
-                    web.get("/api/v1/check-incidents", self._check_incidents_api),
-                    web.get("/api/v1/points", self._points_api),
+                    *server.incident_routes(lambda: self.store, lambda: self.config),
+                    *server.points_routes(
+                        lambda: self.store, lambda: self.config, lambda: self.blind.blind
+                    ),
                     *server.review_routes(lambda: self.store, lambda: self.config),
                     *web_routes(self),
                 ],
@@ -252,8 +251,9 @@ class Runtime:
 
     async def _open_store(self) -> None:
         """Open the store and the incident engine. A database that does not answer at start
-        does not stop probing: results are kept (bounded) and the store is tried again in the
-        background; once it opens, they go through incidents and the store in their order."""
+        does not stop probing: the store's writer keeps the results (bounded, as in any
+        outage) and the database is tried again in the background; once it answers, the kept
+        results go through the incidents in their order, then into the database."""
         config = self.config
         self._maintenance = MaintenanceGauge(
             MaintenanceSchedule(config.maintenance, config.timezone),
@@ -262,29 +262,22 @@ class Runtime:
             self.clock,
         )
         self._tasks.append(asyncio.create_task(self._maintenance.run(), name="maintenance"))
+        self.store = Store.disconnected(config, self.metrics, self.clock)
+        self._sinks = [self.store.submit_result]
         try:
-            await self._attach_store()
+            await self._connect_store(self.store)
         except StoreUnreachableError as exc:
             log.warning("store_unreachable_at_start", error=str(exc))
-            self._early = collections.deque(maxlen=config.storage.buffer_size)
-            self._sinks = [self._keep_early]
-            self._tasks.append(asyncio.create_task(self._attach_later(), name="store-open"))
+            self._tasks.append(
+                asyncio.create_task(self._connect_store_later(self.store), name="store-open")
+            )
 
-    def _keep_early(self, result: ProbeResult) -> None:
-        """Keep a result probed before the database first answered (oldest dropped if full)."""
-        early = self._early
-        assert early is not None
-        if len(early) == early.maxlen:
-            self.metrics.store_dropped()
-        early.append(result)
-        self.metrics.store_queue_depth(len(early))
-
-    async def _attach_later(self) -> None:
+    async def _connect_store_later(self, store: Store) -> None:
         delay = 1.0
         while True:
             await self.clock.sleep(delay)
             try:
-                await self._attach_store()
+                await self._connect_store(store)
             except StoreUnreachableError as exc:
                 delay = min(delay * 2, 30.0)
                 log.warning("store_still_unreachable", error=str(exc), retry_in=delay)
@@ -294,15 +287,11 @@ class Runtime:
             else:
                 return
 
-    async def _attach_store(self) -> None:
-        """Open the store, restore incidents left open, then let results flow to both."""
+    async def _connect_store(self, store: Store) -> None:
+        """Reach the database, restore incidents left open, then let results flow to both."""
         config = self.config
-        store = await Store.open(
-            config,
-            self.metrics,
-            self.clock,
-            journal=self._journal(),
-            owner=(config.location, str(self.shard)),
+        await store.connect(
+            journal=self._journal(), owner=(config.location, str(self.shard)), release=False
         )
         schedule = MaintenanceSchedule(config.maintenance, config.timezone)
         points = PointsService(
@@ -312,20 +301,22 @@ class Runtime:
         if points.alone:
             names = {site.id: site.name or site.id for site in config.sites}
             engine_metrics = AloneIncidents(self.metrics, self.metrics.points, names)
-        incidents = IncidentEngine(self._mine(config), store, engine_metrics, self.clock, schedule)
+        incidents = IncidentEngine(
+            self._checks_probed_here(config), store, engine_metrics, self.clock, schedule
+        )
         left_open = await store.load_open_incidents(config.location)
         restored = incidents.restore(i for i in left_open if self.shard.owns(i.key))
         if restored:
             log.info("incidents_restored", open=restored)
         # No await from here on: no result can slip between the kept ones and the switch.
-        early, self._early = self._early or (), None
-        for result in early:
-            incidents.observe(result)
-            store.submit_result(result)
-        if early:
-            log.info("store_reachable", results_kept_meanwhile=len(early))
-        self.store, self.incidents, self.points = store, incidents, points
+        self.incidents, self.points = incidents, points
+        kept = store.waiting_results()
+        for row in kept:
+            self._observe_incident(observed(row))
+        if kept:
+            log.info("store_reachable", results_kept_meanwhile=len(kept))
         self._sinks = [self._observe_incident, store.submit_result]
+        store.release_writer()
         self._tasks.append(asyncio.create_task(points.run(), name="points"))
 
     def _journal(self) -> Path:
@@ -351,8 +342,6 @@ class Runtime:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self.store is not None:
                 await self.store.close(timeout=10)
-            if self._early:
-                log.warning("store_unwritten_at_exit", results=len(self._early))
             if self._web is not None:
                 await self._web.cleanup()
             await self.ctx.close()
@@ -387,12 +376,12 @@ class Runtime:
                 if getattr(new, name) != getattr(self.config, name)
             ]
             self.config = new
-            change = await self._adopt(self._mine(new))
+            change = await self._apply_checks(self._checks_probed_here(new))
             schedule = MaintenanceSchedule(new.maintenance, new.timezone)
             if self._maintenance is not None:
                 self._maintenance.reconfigure(schedule, [site.id for site in new.sites])
             if self.incidents is not None:
-                self.incidents.reconfigure(self._mine(new), schedule)
+                self.incidents.reconfigure(self._checks_probed_here(new), schedule)
             self.blind.reconfigure(new.probe_points, self._servers.values())
             if self.canaries is not None:
                 self.canaries.reconfigure(new.probe_points.canaries)
@@ -421,89 +410,7 @@ class Runtime:
             return False, "scheduler not running"
         if self.store is not None:
             return self.store.ready()
-        if self._early is not None:
-            return False, f"store unreachable since start ({len(self._early)} results kept)"
         return True, "ok"
-
-    async def _incidents_api(self, request: web.Request) -> web.Response:
-        """GET /api/v1/incidents?open=1&since=2026-07-01&site=S: incidents from Postgres."""
-        if self.store is None:
-            return web.json_response({"error": "no store"}, status=503)
-        zone = ZoneInfo(self.config.timezone)
-        query = request.query
-        if any("\x00" in value for value in query.values()):
-            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
-        try:
-            since = parse_since(query["since"], zone) if "since" in query else None
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        timeout = self.config.storage.timeout
-        try:
-            async with asyncio.timeout(timeout):
-                incidents = await self.store.list_incidents(
-                    open_only=query.get("open", "").lower() in ("1", "true", "yes"),
-                    since=since,
-                    site=query.get("site"),
-                    check=query.get("check"),
-                )
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=503)
-        except TimeoutError:
-            error = f"the database did not answer within {timeout:g}s (storage.timeout)"
-            return web.json_response({"error": error}, status=503)
-        return web.json_response(
-            [incident.to_json(zone) for incident in incidents], dumps=_json_dumps
-        )
-
-    async def _points_api(self, request: web.Request) -> web.Response:
-        """GET /api/v1/points: the expected locations (up, blind, missing), the quorum, the
-        open confirmed and suspected incidents and recent blind spans, read now."""
-        if self.store is None:
-            return web.json_response({"error": "no store"}, status=503)
-        zone = ZoneInfo(self.config.timezone)
-        try:
-            view = await self.store.points_view()
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=503)
-        except TimeoutError:
-            return web.json_response({"error": "the database did not answer"}, status=503)
-        points = self.config.probe_points
-        body = {
-            "location": self.config.location,
-            "blind": self.blind.blind,
-            "expected": list(points.locations(self.config.location)),
-            "quorum": points.majority(self.config.location),
-            "locations": [p.to_json(zone) for p in view.points],
-            "confirmed": [i.to_json(zone) for i in view.confirmed],
-            "suspected": [s.to_json(zone) for s in view.suspected],
-            "blind_spans": [s.to_json(zone) for s in view.blind_spans],
-        }
-        return web.json_response(body, dumps=_json_dumps)
-
-    async def _check_incidents_api(self, request: web.Request) -> web.Response:
-        """GET /api/v1/check-incidents?open=1&since=2026-07-01&site=S: confirmed incidents."""
-        if self.store is None:
-            return web.json_response({"error": "no store"}, status=503)
-        zone = ZoneInfo(self.config.timezone)
-        query = request.query
-        if any("\x00" in value for value in query.values()):
-            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
-        try:
-            since = parse_since(query["since"], zone) if "since" in query else None
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        try:
-            incidents = await self.store.list_check_incidents(
-                open_only=query.get("open", "").lower() in ("1", "true", "yes"),
-                since=since,
-                site=query.get("site"),
-                check=query.get("check"),
-            )
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=503)
-        except TimeoutError:
-            return web.json_response({"error": "the database did not answer"}, status=503)
-        return web.json_response([i.to_json(zone) for i in incidents], dumps=_json_dumps)
 
 
 def _settle_the_heap(*, collect: bool) -> None:
@@ -531,10 +438,6 @@ def _server(check: CheckSpec) -> str:
     url = getattr(check, "url", None)
     host = urlsplit(url).hostname if isinstance(url, str) else None
     return host or check.key
-
-
-def _json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 async def serve_forever(runtime: Runtime) -> None:

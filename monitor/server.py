@@ -2,7 +2,8 @@
 
 The app only calls what it is given (`status`, `ready`, `reload`, the exposition), so it knows
 nothing of the scheduler or the store. Later endpoints are added through `routes` or on the
-returned app.
+returned app: the JSON API's handlers are here too (`incident_routes`, `review_routes`),
+reading the store through what they are given.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from monitor.redact import scrub
 if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.reviews import NewReview, Review
+    from monitor.store.reader import StoreReader
 
 StatusSource = Callable[[], list[dict[str, Any]]]
 ReadySource = Callable[[], tuple[bool, str]]
@@ -208,6 +210,114 @@ class ReviewStore(Protocol):
     async def list_reviews(
         self, *, site: str | None = ..., in_force_only: bool = ...
     ) -> list[Review]: ...
+
+
+def incident_routes(
+    store: Callable[[], StoreReader | None], config: Callable[[], Config]
+) -> list[web.AbstractRouteDef]:
+    """GET /api/v1/incidents?open=1&since=2026-07-01&site=S&check=C: incidents from the store
+    (a JSON array, times in the configured zone); 503 while the database does not answer
+    within storage.timeout."""
+    from monitor.cli import parse_since
+    from monitor.store import StoreError
+
+    async def incidents(request: web.Request) -> web.Response:
+        reader = store()
+        if reader is None:
+            return web.json_response({"error": "no store"}, status=503)
+        settings = config()
+        zone = ZoneInfo(settings.timezone)
+        query = request.query
+        if any("\x00" in value for value in query.values()):
+            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
+        try:
+            since = parse_since(query["since"], zone) if "since" in query else None
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        timeout = settings.storage.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                found = await reader.list_incidents(
+                    open_only=query.get("open", "").lower() in ("1", "true", "yes"),
+                    since=since,
+                    site=query.get("site"),
+                    check=query.get("check"),
+                )
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+        except TimeoutError:
+            error = f"the database did not answer within {timeout:g}s (storage.timeout)"
+            return web.json_response({"error": error}, status=503)
+        return web.json_response([i.to_json(zone) for i in found], dumps=_json_dumps)
+
+    return [web.get("/api/v1/incidents", incidents)]
+
+
+def points_routes(
+    store: Callable[[], StoreReader | None],
+    config: Callable[[], Config],
+    blind: Callable[[], bool],
+) -> list[web.AbstractRouteDef]:
+    """GET /api/v1/points: the expected locations (up, blind, missing), the quorum, the open
+    confirmed and suspected incidents and recent blind spans, read now; GET
+    /api/v1/check-incidents?open=1&since=2026-07-01&site=S&check=C: confirmed incidents."""
+    from monitor.cli import parse_since
+    from monitor.store import StoreError
+
+    async def view(request: web.Request) -> web.Response:
+        reader = store()
+        if reader is None:
+            return web.json_response({"error": "no store"}, status=503)
+        settings = config()
+        zone = ZoneInfo(settings.timezone)
+        try:
+            found = await reader.points_view()
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+        except TimeoutError:
+            return web.json_response({"error": "the database did not answer"}, status=503)
+        points = settings.probe_points
+        body = {
+            "location": settings.location,
+            "blind": blind(),
+            "expected": list(points.locations(settings.location)),
+            "quorum": points.majority(settings.location),
+            "locations": [p.to_json(zone) for p in found.points],
+            "confirmed": [i.to_json(zone) for i in found.confirmed],
+            "suspected": [s.to_json(zone) for s in found.suspected],
+            "blind_spans": [s.to_json(zone) for s in found.blind_spans],
+        }
+        return web.json_response(body, dumps=_json_dumps)
+
+    async def check_incidents(request: web.Request) -> web.Response:
+        reader = store()
+        if reader is None:
+            return web.json_response({"error": "no store"}, status=503)
+        zone = ZoneInfo(config().timezone)
+        query = request.query
+        if any("\x00" in value for value in query.values()):
+            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
+        try:
+            since = parse_since(query["since"], zone) if "since" in query else None
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        try:
+            found = await reader.list_check_incidents(
+                open_only=query.get("open", "").lower() in ("1", "true", "yes"),
+                since=since,
+                site=query.get("site"),
+                check=query.get("check"),
+            )
+        except StoreError as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+        except TimeoutError:
+            return web.json_response({"error": "the database did not answer"}, status=503)
+        return web.json_response([i.to_json(zone) for i in found], dumps=_json_dumps)
+
+    return [
+        web.get("/api/v1/check-incidents", check_incidents),
+        web.get("/api/v1/points", view),
+    ]
 
 
 def review_routes(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from monitor.cli import incident_table, parse_since
 from monitor.config import MaintenanceWindow
 from monitor.incidents import (
     CHECK_REMOVED,
@@ -12,8 +13,6 @@ from monitor.incidents import (
     Incident,
     IncidentEngine,
     IncidentEvent,
-    incident_table,
-    parse_since,
 )
 from monitor.maintenance import MaintenanceSchedule
 from monitor.results import Outcome, ProbeResult

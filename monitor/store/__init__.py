@@ -57,6 +57,7 @@ from monitor.store.reader import (
     StoreReader,
     Version,
 )
+from monitor.store.rows import ResultRow
 from monitor.store.writer import StoreMetrics, Writer, WriterSettings
 
 __all__ = [
@@ -267,27 +268,50 @@ async def _hold(conn: asyncpg.Connection) -> None:
 
 
 class Store:
-    """Probe results, incidents and rollups in Postgres. Build it with `Store.open()`.
+    """Probe results, incidents and rollups in Postgres. Build it with `Store.open()`, or
+    with `Store.disconnected()` and then `connect()` (`monitor run`: results are kept from
+    the first probe on, whether the database answers yet or not).
 
     Its read methods are `StoreReader`'s (documented there).
     """
 
-    def __init__(
-        self,
-        config: Config,
-        db: _Database,
-        pool: asyncpg.Pool,
-        writer: Writer | None,
-        clock: Clock,
-    ) -> None:
+    def __init__(self, config: Config, writer: Writer | None, clock: Clock) -> None:
         self._config = config
-        self._db = db
-        self._pool = pool
         self._writer = writer
         self._clock = clock
+        # Until connect(): no database yet (reads raise StoreUnreachableError).
+        self._reached: _Database | None = None
+        self._connected: asyncpg.Pool | None = None
         self._pruner: asyncio.Task[None] | None = None
         self._syncer: asyncio.Task[None] | None = None
         self._claim: asyncio.Task[None] | None = None
+
+    @classmethod
+    def disconnected(
+        cls,
+        config: Config,
+        metrics: StoreMetrics | None,
+        clock: Clock,
+        *,
+        settings: WriterSettings | None = None,
+    ) -> Store:
+        """A store whose writer keeps results from now on (bounded by storage.buffer_size,
+        the oldest dropped and counted) and writes them once `connect()` succeeds."""
+        storage = config.storage
+        writer = Writer(
+            None,
+            settings
+            or WriterSettings(
+                batch_size=storage.batch_size,
+                buffer_size=storage.buffer_size,
+                flush_interval=storage.flush_interval,
+            ),
+            metrics or _NoMetrics(),
+            clock,
+        )
+        writer.intervals = _intervals(config)
+        writer.start()
+        return cls(config, writer, clock)
 
     @classmethod
     async def open(
@@ -304,18 +328,48 @@ class Store:
     ) -> Store:
         """Reach Postgres, migrate, and (unless `read_only`) sync the config and start writing.
 
-        `read_only`: no writer, no config sync, and (unless `migrate_schema`) no migration: a schema
-        older than this code is refused with StoreError saying to run `monitor migrate`.
+        `read_only`: no writer, no config sync, and (unless `migrate_schema`) no migration: a
+        schema older than this code is refused with StoreError saying to run `monitor migrate`.
+        `journal` and `owner`: see `connect()`. Raises StoreError when the database cannot be
+        reached or has a newer schema.
+        """
+        if read_only:
+            store = cls(config, None, clock)
+        else:
+            store = cls.disconnected(config, metrics, clock, settings=settings)
+        try:
+            await store.connect(journal=journal, owner=owner, migrate_schema=migrate_schema)
+        except BaseException:
+            if store._writer is not None:
+                await store._writer.close(0)
+            raise
+        return store
+
+    async def connect(
+        self,
+        *,
+        journal: Path | None = None,
+        owner: tuple[str, str] | None = None,
+        migrate_schema: bool | None = None,
+        release: bool = True,
+    ) -> None:
+        """Reach Postgres, migrate, take `owner`'s lock, sync the config, replay the journal,
+        and (with `release`) let the writer write; raises StoreError (StoreUnreachableError
+        when trying again later may work) and leaves the store as it was.
 
         `owner` (location, shard): first take their advisory lock (see `_claim`), before the
         journal or anything else is touched.
         `journal` is the file that keeps incident events until they are stored (see
         `monitor.store.journal`); what it holds from an earlier run is stored first.
-        Raises StoreError when the database cannot be reached or has a newer schema.
+        `release` False: the writer waits for `release_writer()` (the runtime first hands the
+        results kept meanwhile to the incidents, `waiting_results()`).
         """
+        config, writer = self._config, self._writer
+        read_only = writer is None
         db = await _Database.locate(config, create=not read_only)
+        apply = not read_only if migrate_schema is None else migrate_schema
         try:
-            await _migrate(db, apply=not read_only if migrate_schema is None else migrate_schema)
+            await _migrate(db, apply=apply)
             try:
                 pool = await db.pool(config.storage.pool_size)
             except _UNREACHABLE as exc:
@@ -326,52 +380,57 @@ class Store:
         except BaseException:
             await db.close()
             raise
+        claimed = None
         try:
             claimed = await _claim(db, *owner) if owner is not None else None
-        except BaseException:
-            await pool.close()
-            await db.close()
-            raise
-        writer = None
-        if not read_only:
-            storage = config.storage
-            writer = Writer(
-                db.connect,
-                settings
-                or WriterSettings(
-                    batch_size=storage.batch_size,
-                    buffer_size=storage.buffer_size,
-                    flush_interval=storage.flush_interval,
-                ),
-                metrics or _NoMetrics(),
-                clock,
-                redact=db.redact,
-                journal=Journal(journal) if journal is not None else None,
-            )
-        if writer is not None:
-            writer.intervals = _intervals(config)
-        store = cls(config, db, pool, writer, clock)
-        if claimed is not None:
-            store._claim = asyncio.create_task(_hold(claimed), name="store-claim")
-        if writer is not None:
-            try:
+            if writer is not None:
+                writer.connect_to(
+                    db.connect, db.redact, Journal(journal) if journal is not None else None
+                )
                 await queries.sync_config(pool, config)
                 await writer.replay_journal()
-            except _UNREACHABLE as exc:
-                await writer.close(0)
-                await pool.close()
-                await db.close()
+        except BaseException as exc:
+            if writer is not None:
+                await writer.disconnect()
+            if claimed is not None:
+                claimed.terminate()
+            await pool.close()
+            await db.close()
+            if isinstance(exc, _UNREACHABLE):
                 message = f"cannot write to {db.where()}: {db.redact(str(exc))}"
                 raise StoreUnreachableError(message) from None
-            except BaseException:
-                await writer.close(0)
-                await pool.close()
-                await db.close()
-                raise
-            writer.start()
-            store._pruner = asyncio.create_task(store._prune_loop(), name="store-pruner")
+            raise
+        self._reached, self._connected = db, pool
+        if claimed is not None:
+            self._claim = asyncio.create_task(_hold(claimed), name="store-claim")
+        if writer is not None:
+            if release:
+                writer.release()
+            self._pruner = asyncio.create_task(self._prune_loop(), name="store-pruner")
         log.info("store_open", database=db.where(), read_only=read_only)
-        return store
+
+    def release_writer(self) -> None:
+        """Let the writer write (after `connect(release=False)`)."""
+        assert self._writer is not None and self._connected is not None, "connect() first"
+        self._writer.release()
+
+    def waiting_results(self) -> list[ResultRow]:
+        """The results submitted in this process that are not written yet, oldest first."""
+        return self._writer.waiting_results() if self._writer is not None else []
+
+    @property
+    def _pool(self) -> asyncpg.Pool:
+        """The pool, once connected; StoreUnreachableError before."""
+        if self._connected is None:
+            raise StoreUnreachableError("the database has not answered since the monitor started")
+        return self._connected
+
+    @property
+    def _db(self) -> _Database:
+        """Where the database is, once connected; StoreUnreachableError before."""
+        if self._reached is None:
+            raise StoreUnreachableError("the database has not answered since the monitor started")
+        return self._reached
 
     # -- writing (never awaits) ------------------------------------------------------------
 
@@ -430,7 +489,6 @@ class Store:
         site: str | None = None,
         check: str | None = None,
     ) -> list[points.CheckIncident]:
-        """Check-level (confirmed) incidents, newest first; `since`: open at any moment since."""
         async with self._reading(), asyncio.timeout(self._db.timeout):
             return await points.list_check_incidents(
                 self._pool, open_only=open_only, since=since, site=site, check=check
@@ -456,7 +514,9 @@ class Store:
         self._config = config
         if self._writer is not None:
             self._writer.intervals = _intervals(config)
-        if self._pool.is_closing():
+        if self._connected is None:
+            return  # connect() syncs the config it then has
+        if self._connected.is_closing():
             return  # a reload racing the shutdown: nothing can be written any more
         if self._syncer is not None:
             self._syncer.cancel()
@@ -482,11 +542,14 @@ class Store:
                     await task
         if self._writer is not None:
             await self._writer.close(timeout)
+        pool, db = self._connected, self._reached
+        if pool is None or db is None:
+            return  # never connected
         try:
-            await asyncio.wait_for(self._pool.close(), timeout=5)
+            await asyncio.wait_for(pool.close(), timeout=5)
         except (TimeoutError, OSError, asyncpg.PostgresError):
-            self._pool.terminate()
-        await self._db.close()
+            pool.terminate()
+        await db.close()
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from monitor.incidents import Incident
 from monitor.reviews import Review
-from monitor.store.points import PointsView
+from monitor.store.points import CheckIncident, PointsView
 
 __all__ = [
     "BlindRecord",
@@ -78,6 +78,17 @@ class StoreReader(Protocol):
         self, since: datetime, until: datetime, *, site: str | None = None, check: str | None = None
     ) -> list[Rollup]:
         """Hourly rollups with `since <= hour < until`, by check, location and hour."""
+        ...
+
+    async def list_check_incidents(
+        self,
+        *,
+        open_only: bool = False,
+        since: datetime | None = None,
+        site: str | None = None,
+        check: str | None = None,
+    ) -> list[CheckIncident]:
+        """Check-level (confirmed) incidents, newest first; `since`: open at any moment since."""
         ...
 
     async def points_view(self) -> PointsView:

@@ -23,7 +23,7 @@ from monitor.measurements import (
     Measurement,
 )
 from monitor.redact import scrub
-from monitor.results import ProbeResult
+from monitor.results import Outcome, ProbeResult
 
 
 class ResultRow(NamedTuple):
@@ -317,3 +317,19 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return value
+
+
+def observed(row: ResultRow) -> ProbeResult:
+    """What the incident engine reads of a result, back from its row: the check, where and
+    when, the outcome and its detail (it takes up the results kept before the database first
+    answered, which wait in the writer as rows)."""
+    return ProbeResult(
+        site=row.site,
+        check=row.check_id,
+        type=row.type,
+        outcome=Outcome(row.outcome),
+        started_at=row.started_at,
+        duration_seconds=row.duration_seconds,
+        detail=row.detail,
+        location=row.location,
+    )

@@ -7,16 +7,19 @@ event:
 1. results are COPYed into a temporary stage table, then one statement moves them to
    `probe_results` with `ON CONFLICT (id) DO NOTHING`; the schema's triggers fill every
    derived table (rollups, freshness, the report's tables) from exactly the rows it inserted
-   (migrations 0002, 0003, 0008). Each result's id is made once, when it is submitted, so a
+   (migrations 0002, 0003, 0009). Each result's id is made once, when it is submitted, so a
    batch that committed but whose acknowledgement was lost (or a journaled result replayed
    after a crash) is stored and counted once;
 2. incident events are inserted by id (idempotent) and applied to `incidents` guarded by the
    snapshot's revision.
 
-When Postgres is slow or down the batch is retried with backoff, in order, and new results
-wait. Past `buffer_size` the oldest waiting results are dropped and counted; incident events
-are never dropped for lack of room. With a journal (`monitor.store.journal`) incident events,
-and results while Postgres does not answer, also wait in a local file that survives SIGKILL.
+The writer starts disconnected: it buffers from the first result on, before the database
+has answered once (`monitor run` with the database down), and writes once the store connects
+it (`connect_to`) and lets it go (`release`). When Postgres is slow or down the batch is
+retried with backoff, in order, and new results wait. Past `buffer_size` the oldest waiting
+results are dropped and counted; incident events are never dropped for lack of room. With a
+journal (`monitor.store.journal`) incident events, and results while Postgres does not
+answer, also wait in a local file that survives SIGKILL.
 
 One bad row never stops the rest: a result that cannot be encoded, or a batch Postgres refuses
 for a value in it, is split in halves until the refused rows stand alone; those are dropped,
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -149,14 +153,21 @@ class Writer:
 
     def __init__(
         self,
-        connect: Connect,
+        connect: Connect | None,
         settings: WriterSettings,
         metrics: StoreMetrics,
         clock: Clock,
         redact: Callable[[str], str] = lambda text: text,
         journal: Journal | None = None,
     ) -> None:
+        """`connect` None: disconnected until `connect_to` and `release` (results wait)."""
         self._connect = connect
+        # Set once the writer may write (at once when it is given where to).
+        self._released = asyncio.Event()
+        if connect is not None:
+            self._released.set()
+        # Ids of the results a journal replay put back, which this process never probed.
+        self._replayed: set[uuid.UUID] = set()
         self._journal = journal
         # Results journaled during this outage (bounded: the journal is to stay small).
         self._journaled_results = 0
@@ -231,6 +242,8 @@ class Writer:
     def status(self) -> tuple[bool, str]:
         """(ready, why) for /readyz: unreachable, or behind by more than `behind_after`."""
         waiting = self.pending
+        if not self._released.is_set():
+            return False, f"store unreachable since start ({waiting} results kept)"
         if self._last_error is not None:
             return False, f"store unreachable ({self._last_error}); {waiting} waiting"
         oldest = self._oldest_waiting()
@@ -244,6 +257,32 @@ class Writer:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="store-writer")
+
+    def connect_to(
+        self, connect: Connect, redact: Callable[[str], str], journal: Journal | None
+    ) -> None:
+        """Say where to write (the store has reached the database); it writes once released."""
+        self._connect, self._redact, self._journal = connect, redact, journal
+
+    async def disconnect(self) -> None:
+        """Forget where to write (a connect that failed half way); results keep waiting."""
+        await self._drop_connection()
+        if self._journal is not None:
+            self._journal.close()
+        self._connect, self._journal = None, None
+
+    def release(self) -> None:
+        """Start writing what waits, and from now on as results come."""
+        assert self._connect is not None, "connect_to first"
+        self._replayed.clear()
+        self._released.set()
+        self._wake.set()
+
+    def waiting_results(self) -> list[ResultRow]:
+        """The results this process submitted that wait to be written, oldest first (before
+        `release`: every one since start but those dropped for room)."""
+        inflight = self._inflight.records if self._inflight is not None else []
+        return [r for r in (*inflight, *self._results) if r.id not in self._replayed]
 
     async def flush(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bound, not a cancel
         """Write everything submitted so far; False if `timeout` (real seconds) ran out."""
@@ -265,7 +304,8 @@ class Writer:
     async def close(self, timeout: float) -> int:  # noqa: ASYNC109
         """Flush for up to `timeout` seconds, stop; returns how many items were left unwritten."""
         if self._task is not None:
-            await self.flush(timeout)
+            if self._released.is_set():  # a writer never connected has nowhere to flush to
+                await self.flush(timeout)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -281,6 +321,7 @@ class Writer:
     # -- the writer task -------------------------------------------------------------------
 
     async def _run(self) -> None:
+        await self._released.wait()
         backoff = self._s.retry_initial
         while True:
             await self._idle()
@@ -448,6 +489,9 @@ class Writer:
         if events or records:
             log.info("journal_replayed", incident_events=len(events), results=len(records))
         if records:
+            known = {r.id for r in self.waiting_results()}
+            records = [r for r in records if r.id not in known]
+            self._replayed.update(r.id for r in records)
             self._results.extendleft(reversed(records))
             self.submitted += len(records)
             self._wake.set()
@@ -458,6 +502,7 @@ class Writer:
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is not None and not self._conn.is_closed():
             return self._conn
+        assert self._connect is not None, "a writer released without a database"
         conn = await self._connect()
         try:
             await self.prepare(conn)
