@@ -20,6 +20,7 @@ from monitor.config import Config, ConfigError, config_path, config_warnings, lo
 from monitor.incidents import CHECK_REMOVED, Incident
 from monitor.logs import configure_logging
 from monitor.results import ProbeResult
+from monitor.reviews import Review
 from monitor.shard import ALL, Shard
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -322,7 +323,7 @@ async def _review(args: argparse.Namespace, config: Config) -> int:
     import getpass
 
     from monitor.clock import SystemClock
-    from monitor.reviews import NewReview, ReviewError, parse_decision, parse_span, review_table
+    from monitor.reviews import NewReview, ReviewError, parse_decision, parse_span
     from monitor.store import Store
 
     zone = ZoneInfo(config.timezone)
@@ -358,7 +359,7 @@ async def _review(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-# -- how incidents are asked for and shown (`monitor incidents`, and ?since= of the API) ----
+# -- how incidents and reviews are asked for and shown (and the API's ?since=) -------------
 
 
 def parse_since(text: str, zone: tzinfo) -> datetime:
@@ -407,5 +408,37 @@ def incident_table(incidents: Iterable[Incident], zone: tzinfo) -> list[str]:
     widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+
+
+def review_table(reviews: Iterable[Review], zone: tzinfo) -> list[str]:
+    """`monitor review list` without --json: one aligned line per review, times in `zone`."""
+
+    def when(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    header = ("ID", "SITE", "SUBJECT", "FROM", "TO", "DECISION", "BY", "AT", "REASON")
+    rows = [
+        (
+            str(r.id),
+            r.site,
+            r.subject,
+            when(r.start),
+            when(r.end),
+            str(r.decision)
+            if r.in_force
+            else f"{r.decision} (withdrawn #{r.withdrawn.id})"
+            if r.withdrawn
+            else str(r.decision),
+            r.reviewer,
+            when(r.created_at),
+            " ".join(r.reason.split()),
+        )
+        for r in reviews
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
         for row in (header, *rows)
     ]

@@ -12,8 +12,7 @@ evidence it changed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -27,7 +26,6 @@ __all__ = [
     "check_withdrawal",
     "parse_decision",
     "parse_span",
-    "review_table",
 ]
 
 # A reason is a sentence or a paragraph; a name is a name.
@@ -108,7 +106,7 @@ class NewReview:
             if data.get(name) is not None and not isinstance(data[name], str):
                 raise ReviewError(f"review: {name} must be a string")
         start, end = parse_span(data["start"], data["end"], zone)
-        return cls(
+        return NewReview(  # a new review whichever class it is asked on
             site=data["site"],
             check=data.get("check"),
             rule=data.get("rule"),
@@ -212,20 +210,13 @@ class Withdrawal:
 
 
 @dataclass(frozen=True, slots=True)
-class Review:
-    """A stored review, and its withdrawal if it was withdrawn."""
+class Review(NewReview):
+    """A stored review: the review as given (its fields are NewReview's, checked the same
+    way), its number and when it was recorded, and its withdrawal if it was withdrawn."""
 
-    id: int
-    site: str
-    check: str | None
-    rule: str | None
-    start: datetime
-    end: datetime
-    decision: Decision
-    reason: str
-    reviewer: str
-    created_at: datetime
-    withdrawn: Withdrawal | None = None
+    id: int = field(kw_only=True)
+    created_at: datetime = field(kw_only=True)
+    withdrawn: Withdrawal | None = field(default=None, kw_only=True)
 
     @property
     def in_force(self) -> bool:
@@ -255,35 +246,3 @@ class Review:
             "in_force": self.in_force,
             "withdrawn": self.withdrawn.to_json(zone) if self.withdrawn else None,
         }
-
-
-def review_table(reviews: Iterable[Review], zone: tzinfo) -> list[str]:
-    """`monitor review list` without --json: one aligned line per review, times in `zone`."""
-
-    def when(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-    header = ("ID", "SITE", "SUBJECT", "FROM", "TO", "DECISION", "BY", "AT", "REASON")
-    rows = [
-        (
-            str(r.id),
-            r.site,
-            r.subject,
-            when(r.start),
-            when(r.end),
-            str(r.decision)
-            if r.in_force
-            else f"{r.decision} (withdrawn #{r.withdrawn.id})"
-            if r.withdrawn
-            else str(r.decision),
-            r.reviewer,
-            when(r.created_at),
-            " ".join(r.reason.split()),
-        )
-        for r in reviews
-    ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
-    return [
-        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
-        for row in (header, *rows)
-    ]

@@ -180,7 +180,9 @@ async def test_rule_review_and_other_sites(world: tuple[Config, Store]) -> None:
 
 def _stored(review_id: int, decision: Decision, rule: str, day: int) -> Review:
     start, end = parse_span(f"2026-07-{day:02d}", f"2026-07-{day:02d}", SHANGHAI)
-    return Review(review_id, "portal", None, rule, start, end, decision, "网络原因", "张三", start)
+    return Review(
+        "portal", None, rule, start, end, decision, "网络原因", "张三", id=review_id, created_at=start
+    )
 
 
 def test_exempt_rule_review_turns_any_veto_into_a_pass() -> None:
