@@ -276,9 +276,10 @@ def _dropouts(result: ProbeResult) -> int | None:
 
 def _incident_reasons(check: CheckSpec, value: Any) -> Any:
     counts: dict[tuple[str, ...], int] = {} if value is None else value
-    for reason in _INCIDENT_REASONS.get(check.type, _ALL_REASONS):
-        counts.setdefault((str(reason),), 0)
-    return counts
+    missing = [
+        r for r in _INCIDENT_REASONS.get(check.type, _ALL_REASONS) if (str(r),) not in counts
+    ]
+    return {**counts, **{(str(r),): 0 for r in missing}} if missing else counts
 
 
 # Escaped once per certificate or version seen, not once per probe.
@@ -623,6 +624,12 @@ _FOLD = tuple((i, f.update) for i, f in enumerate(FAMILIES) if f.read and f.kind
 # A family without the type label is the check's whatever its type: kept when the type changes.
 _UNTYPED = tuple(i for i, f in enumerate(FAMILIES) if "type" not in f.own)
 _SKIPPED, _OPEN, _OPENED = _INDEX[PROBES_SKIPPED], _INDEX[INCIDENT_OPEN], _INDEX[INCIDENTS]
+_WRITERS = tuple(family.writer for family in FAMILIES)
+_NOTHING = (None,) * len(FAMILIES)
+_NO_TEXT = (b"",) * len(FAMILIES)
+# Every value is replaced when it changes, so a scrape knows an unchanged one by identity,
+# except the counters and histograms observe() adds results to in place: always rendered.
+_IN_PLACE = tuple(f.read is not None and f.kind != "gauge" for f in FAMILIES)
 # Checks per rendered chunk (see _CheckCollector.render).
 _CHUNK_CHECKS = 500
 
@@ -630,27 +637,58 @@ _CHUNK_CHECKS = 500
 class _CheckSeries:
     """The values of every per-check family of one check, by family index (None: no series).
 
-    `own` holds the check's own labels pre-rendered once (`site="..."`), `labels` the usual
-    set of them in written order, so rendering only joins strings.
+    `labels` holds the check's own labels rendered once (`site="..."`), so rendering only
+    joins strings. Whatever changes a value bumps `version` after it: a scrape renders again
+    only the checks whose version moved since the last, and reuses the text of the rest
+    (between two scrapes most checks were not probed: three in four at 60 s and 15 s).
     """
 
-    __slots__ = ("labels", "own", "type", "values")
+    __slots__ = ("labels", "rendered", "sources", "text", "type", "values", "version")
 
     def __init__(self, site: str, check: str, type_: str | None, location: str) -> None:
         self.type = type_  # None: not declared (an incident reloaded before its check)
-        self.own = {
+        own = {
             "check": f'check="{escape(check)}"',
             "location": f'location="{escape(location)}"',
             "site": f'site="{escape(site)}"',
             "type": f'type="{escape(type_ or "")}"',
             "site_name": f'site_name="{escape(site)}"',  # until declare() gives its name
         }
-        self.labels = ",".join(self.own[name] for name in CHECK_LABELS)
+        self.labels = exposition.Labels(own, CHECK_LABELS)
         self.values: list[Any] = [None] * len(FAMILIES)
+        self.version = 0
+        self.rendered = -1  # the version `text` was rendered from
+        self.text: tuple[bytes, ...] = ()
+        self.sources: tuple[Any, ...] = ()  # the values `text` was rendered from
 
-    def lines(self, index: int, out: list[str]) -> None:
-        """Append the samples of family `index` to `out`."""
-        FAMILIES[index].writer.lines(self.values[index], self.own, self.labels, out)
+    def render(self) -> bool:
+        """Render `text` again, by family index, if a value changed since; say if it did.
+
+        Called by one scrape at a time (_CheckCollector.render holds a lock); the event loop
+        may change values meanwhile: a change after `version` was read shows next scrape.
+        """
+        version = self.version
+        if version == self.rendered:
+            return False
+        labels = self.labels
+        values = tuple(self.values)
+        before = self.sources or _NOTHING
+        texts = self.text or _NO_TEXT
+        self.text = tuple(
+            [
+                b""
+                if value is None
+                else text
+                if value is old and not in_place
+                else writer.text(value, labels).encode()
+                for writer, in_place, value, old, text in zip(
+                    _WRITERS, _IN_PLACE, values, before, texts, strict=True
+                )
+            ]
+        )
+        self.sources = values
+        self.rendered = version
+        return True
 
 
 class _CheckCollector:
@@ -659,10 +697,19 @@ class _CheckCollector:
     Registered in the injected registry so generic readers (`generate_latest`,
     `get_sample_value`) see these families too: for them `collect()` parses the text back,
     so there is one renderer and both views always agree.
+
+    The text is kept by family (`_columns[family][position of the check]`), so a scrape
+    joins slices of it, and only the checks that changed are rendered and put back in place.
     """
 
     def __init__(self) -> None:
         self.series: dict[tuple[str, str], _CheckSeries] = {}
+        # Set when a check comes or goes: the next scrape lays the columns out again.
+        self.reshaped = True
+        self._order: list[_CheckSeries] = []
+        self._columns: list[list[bytes]] = [[] for _ in FAMILIES]
+        # One scrape renders changed checks at a time; another waits, then finds them done.
+        self._rendering = threading.Lock()
         # Set while Metrics.exposition() runs generate_latest, having rendered our families
         # itself; per thread, because scrapes render in a worker thread.
         self.muted = threading.local()
@@ -682,24 +729,40 @@ class _CheckCollector:
             return
         yield from text_string_to_metric_families(b"".join(self.render()).decode())
 
-    def render(self) -> list[bytes]:
-        """The text exposition of every per-check family, in chunks.
+    def render(self) -> Iterator[bytes]:
+        """The text exposition of every per-check family, in chunks of a few hundred checks.
 
-        Chunks of a few hundred checks keep each join and encode short: they hold the GIL,
-        and one 40 MB string would stall the event loop for tens of milliseconds.
+        Short joins, each holding the GIL briefly, rather than one 300 MB join that would
+        stall the event loop; and a scrape that sends chunks as they come never holds all.
         """
-        chunks: list[bytes] = []
-        # A snapshot: the event loop may add or drop checks while a worker thread renders.
-        checks = list(self.series.values())
+        with self._rendering:
+            columns = self._refresh()
+        checks = len(columns[0])
         for index, family in enumerate(FAMILIES):
-            chunks.append(exposition.header(family.name, family.kind, family.help))
-            out: list[str] = []
-            for start in range(0, len(checks), _CHUNK_CHECKS):
-                for series in checks[start : start + _CHUNK_CHECKS]:
-                    series.lines(index, out)
-                chunks.append("".join(out).encode())
-                out.clear()
-        return chunks
+            yield exposition.header(family.name, family.kind, family.help)
+            column = columns[index]
+            for start in range(0, checks, _CHUNK_CHECKS):
+                yield b"".join(column[start : start + _CHUNK_CHECKS])
+
+    def _refresh(self) -> list[list[bytes]]:
+        """Render the checks that changed into the columns; lay them out anew if checks came
+        or went (a snapshot: the event loop may add or drop checks meanwhile)."""
+        if self.reshaped:
+            self.reshaped = False
+            self._order = list(self.series.values())
+            for series in self._order:
+                series.render()
+            # New lists: a scrape still sending the old ones keeps them whole.
+            self._columns = [list(c) for c in zip(*(s.text for s in self._order), strict=True)]
+            if not self._order:
+                self._columns = [[] for _ in FAMILIES]
+            return self._columns
+        columns = self._columns
+        for position, series in enumerate(self._order):
+            if series.render():
+                for column, text in zip(columns, series.text, strict=True):
+                    column[position] = text
+        return columns
 
 
 class Metrics:
@@ -768,12 +831,17 @@ class Metrics:
                 for index in _UNTYPED:
                     series.values[index] = before.values[index]
             self._checks.series[key] = series
+            self._checks.reshaped = True
         # site_name (the site's name from the config, its id when it has none) is what
         # messages and panels show.
-        series.own["site_name"] = f'site_name="{escape(check.site_name or check.site)}"'
+        site_name = f'site_name="{escape(check.site_name or check.site)}"'
+        if series.labels.own["site_name"] != site_name:
+            series.labels.own["site_name"] = site_name
+            series.sources = ()  # its text changes with no value changing: render it all
         values = series.values
         for index, start in _DECLARED:
             values[index] = start(check, values[index])
+        series.version += 1
 
     def observe(self, result: ProbeResult) -> None:
         """Record one probe result: every family that reads results reads it.
@@ -785,29 +853,35 @@ class Metrics:
         if series is None or series.type != result.type:
             return
         values = series.values
+        # An unchanged value stays the same object, so a scrape sees it needs no new text.
         for index, read in _SET:
-            values[index] = read(result)
+            if (value := read(result)) != values[index]:
+                values[index] = value
         for index, read in _SET_MEASURED:
-            if (value := read(result)) is not None:
+            if (value := read(result)) is not None and value != values[index]:
                 values[index] = value
         for index, update in _FOLD:
             values[index] = update(values[index], result)
         if result.outcome is not Outcome.PROBE_ERROR:
             for index, read in _SET_FROM_SITE:
-                values[index] = read(result)
+                if (value := read(result)) != values[index]:
+                    values[index] = value
+        series.version += 1
 
     def forget(self, site: str, check: str, type: str) -> None:
         """Remove every series of a check that left the config (`type` is part of its identity)."""
         series = self._checks.series.get((site, check))
         if series is not None and series.type not in (type, None):
             return  # the check is back under another type: its series are the new ones
-        self._checks.series.pop((site, check), None)
+        if self._checks.series.pop((site, check), None) is not None:
+            self._checks.reshaped = True
 
     def probe_skipped(self, site: str, check: str) -> None:
         """Count a probe not started because the previous one of the check was still running."""
         series = self._checks.series.get((site, check))
         if series is not None and series.type is not None:
             series.values[_SKIPPED] += 1
+            series.version += 1
 
     # -- incidents (called by the incident engine) ---------------------------------------
 
@@ -824,22 +898,23 @@ class Metrics:
             series = self._checks.series[(site, check)] = _CheckSeries(
                 site, check, None, self.location
             )
+            self._checks.reshaped = True
         values = series.values
-        if values[_OPEN] is None:
-            values[_OPEN] = {}
-        if values[_OPENED] is None:
-            values[_OPENED] = {}
-        values[_OPEN][(escape(owner), escape(reason))] = 1
+        values[_OPEN] = {**(values[_OPEN] or {}), (escape(owner), escape(reason)): 1}
         if new:
-            opened = values[_OPENED]
+            opened = dict(values[_OPENED] or {})
             key = (escape(reason),)
             opened[key] = opened.get(key, 0) + 1
+            values[_OPENED] = opened
+        series.version += 1
 
     def incident_resolved(self, site: str, check: str, owner: str, reason: str) -> None:
         """Remove the open-incident series of a resolved incident (its count stays)."""
         series = self._checks.series.get((site, check))
-        if series is not None and series.values[_OPEN] is not None:
-            series.values[_OPEN].pop((escape(owner), escape(reason)), None)
+        key = (escape(owner), escape(reason))
+        if series is not None and key in (series.values[_OPEN] or ()):
+            series.values[_OPEN] = {k: v for k, v in series.values[_OPEN].items() if k != key}
+            series.version += 1
 
     def maintenance(self, site: str, active: bool) -> None:
         """Say whether the site is in a maintenance window."""
@@ -884,20 +959,21 @@ class Metrics:
         """
         return b"".join(self.exposition_chunks())
 
-    def exposition_chunks(self) -> list[bytes]:
-        """`exposition()` in chunks of a few hundred KB, for a server to send or compress.
+    def exposition_chunks(self) -> Iterator[bytes]:
+        """`exposition()` in chunks of up to a few MB, made as they are taken.
 
-        Safe to call from a worker thread; with many checks, do, so that a scrape never
-        stalls the event loop (each chunk is built with the GIL held only briefly).
+        For a server to send or compress as it goes, from a worker thread: the first chunk
+        renders the checks that changed since the last scrape, which with many checks takes
+        a noticeable fraction of a second (the interpreter lets the event loop run meanwhile).
         """
-        chunks = self._checks.render()
+        yield from self._checks.render()
         muted = self._checks.muted
         muted.on = True
         try:
-            chunks.append(generate_latest(self.registry))
+            process_wide = generate_latest(self.registry)
         finally:
             muted.on = False
-        return chunks
+        yield process_wide
 
 
 # (site, site_name, check, owner, reason): the labels of an incident series of a check.

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -783,3 +783,70 @@ def test_points_series_follow_what_the_locations_see(
     points.point_states([("ct", "blind")])
     assert get("monitor_location_up", {"point": "ct", "location": LOC}) == 0
     assert get("monitor_location_missing", {"point": "cu", "location": LOC}) is None
+
+
+_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "declare",
+                "observe",
+                "skip",
+                "open",
+                "resolve",
+                "forget",
+                "retype",
+                "rename",
+                "scrape",
+            ]
+        ),
+        st.sampled_from(["home", "news", "login"]),
+        st.sampled_from(list(Outcome)),
+        st.floats(0.001, 40.0),
+    ),
+    max_size=40,
+)
+
+
+@given(_EVENTS)
+@example(  # an open incident's series carries the site's name, which a reload may change
+    [("declare", "home", Outcome.OK, 1.0), ("open", "home", Outcome.TIMEOUT, 1.0),
+     ("scrape", "home", Outcome.OK, 1.0), ("rename", "home", Outcome.OK, 2.0)]
+)  # fmt: skip
+def test_a_scrape_that_renders_only_changes_writes_what_a_fresh_one_does(
+    events: list[tuple[str, str, Outcome, float]],
+) -> None:
+    """Scrapes in between (which render again only checks that changed) end at the same text as rendering the same history once, from scratch."""
+    scraped = Metrics(CollectorRegistry(), location=LOC, version="1")
+    fresh = Metrics(CollectorRegistry(), location=LOC, version="1")
+    for what, check, outcome, seconds in events:
+        for metrics in (scraped, fresh):
+            type_ = "login" if check == "login" else "http"
+            if what == "declare":
+                metrics.declare(
+                    http_check(check=check) if type_ == "http" else login_check("sasac", check)
+                )
+            elif what == "observe":
+                metrics.observe(result(check=check, type=type_, outcome=outcome, duration_seconds=seconds,
+                                       transport=TRANSPORT if outcome is Outcome.OK else None,
+                                       steps=(StepResult("form", seconds, outcome),)))  # fmt: skip
+            elif what == "skip":
+                metrics.probe_skipped("sasac", check)
+            elif what == "open":
+                metrics.incident_opened("sasac", check, "sasac-it", str(outcome))
+            elif what == "resolve":
+                metrics.incident_resolved("sasac", check, "sasac-it", str(outcome))
+            elif what == "forget":
+                metrics.forget("sasac", check, type_)
+            elif what == "retype":
+                metrics.declare(http_check(check=check).model_copy(update={"type": "freshness"}))
+            elif what == "rename":
+                metrics.declare(
+                    http_check(check=check).model_copy(update={"site_name": f"国资委{seconds:.0f}"})
+                )
+            elif metrics is scraped:
+                metrics.exposition()
+    assert (
+        scraped.exposition().split(b"# HELP monitor_scheduler_lag")[0]
+        == (fresh.exposition().split(b"# HELP monitor_scheduler_lag")[0])
+    )

@@ -164,6 +164,33 @@ async def test_metrics_gzip_only_when_asked(aiohttp_client: ClientFactory) -> No
     assert gzip.decompress(await zipped.read()) == text
 
 
+async def test_a_large_metrics_text_is_sent_in_pieces_as_it_is_made(
+    aiohttp_client: ClientFactory,
+) -> None:
+    """Several MB of /metrics go out chunked (plain or gzipped), whole; a small one with its length."""
+    metrics = populated_metrics()
+    small = await aiohttp_client(app_with(metrics=metrics))
+    answer = await small.get("/metrics", headers={"Accept-Encoding": "identity"})
+    assert answer.headers["Content-Length"] == str(len(await answer.read()))
+    for n in range(500):  # about 3 MB of text
+        metrics.declare(
+            HttpCheck(id=f"c{n}", url="https://www.example.gov.cn/", site="s", interval=60)
+        )
+        metrics.observe(result("s", f"c{n}", status_code=200))
+    client = await aiohttp_client(app_with(metrics=metrics))
+    plain = await client.get("/metrics", headers={"Accept-Encoding": "identity"})
+    assert plain.headers["Transfer-Encoding"] == "chunked"
+    text = await plain.read()
+    assert len(text) > 2_000_000
+    assert text == metrics.exposition()
+    zipped = await client.get(
+        "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+    )
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(await zipped.read()) == text
+    assert promtool_check(text) == "rc=0"
+
+
 async def test_metrics_without_exposition_renders_the_registry(
     aiohttp_client: ClientFactory,
 ) -> None:

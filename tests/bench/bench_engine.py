@@ -39,6 +39,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -420,7 +421,7 @@ def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | N
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the process serving {url} exited with {proc.returncode}")
         with contextlib.suppress(OSError):
-            http_get(url, 2)
+            http_get(url, 30)  # a first /metrics of 50,000 checks may take seconds
             return
         time.sleep(0.05)
     raise RuntimeError(f"{url} did not answer within {timeout:g} s")
@@ -514,7 +515,7 @@ def prometheus_yaml(
 
 
 @contextlib.contextmanager
-def prometheus(workdir: Path, config: Path) -> Iterator[None]:
+def prometheus(workdir: Path, config: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
     data = workdir / f"tsdb-{port}"
     args = [
@@ -523,8 +524,22 @@ def prometheus(workdir: Path, config: Path) -> Iterator[None]:
         f"--storage.tsdb.path={data}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    with process(args, port):
-        yield
+    with process(args, port) as proc:
+        yield proc, port
+
+
+def prometheus_value(port: int, query: str) -> float:
+    """The value of an instant PromQL query to the Prometheus on `port` (NaN when empty)."""
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    result = json.loads(http_get(url))["data"]["result"]
+    return float(result[0]["value"][1]) if result else float("nan")
+
+
+def scrape(url: str, gzip: bool = False) -> int:
+    """GET /metrics as Prometheus does (`gzip`: Accept-Encoding gzip); the bytes received."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip else {})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return len(answer.read())
 
 
 @contextlib.contextmanager
@@ -658,49 +673,92 @@ def deployed(args: argparse.Namespace, workdir: Path) -> None:
     )
 
 
+def scrape_cost(
+    pid: int, url: str, rate: float, scrapes: int, *, gzip: bool, pause: float = 0.0
+) -> tuple[float, float, int]:
+    """(CPU s, wall s, bytes) of one scrape, the mean of `scrapes` each `pause` s after the last.
+
+    A scrape's own CPU: what the process spent during it, less its background `rate`.
+    """
+    cpu = wall = 0.0
+    size = 0
+    for _ in range(scrapes):
+        time.sleep(pause)
+        c0, w0 = cpu_seconds(pid), time.monotonic()
+        size = scrape(url, gzip)
+        c1, w1 = cpu_seconds(pid), time.monotonic()
+        cpu += max(0.0, c1 - c0 - rate * (w1 - w0))
+        wall += w1 - w0
+    return cpu / scrapes, wall / scrapes, size
+
+
 def scale(args: argparse.Namespace, workdir: Path) -> None:
-    """`monitor run` at several sizes: CPU per probe, RSS per check, a /metrics scrape's CPU."""
-    rows = []
+    """`monitor run` at several sizes: CPU per probe, RSS per check, a /metrics scrape's CPU.
+
+    A scrape renders again only the checks probed since the one before, so its cost depends
+    on what came before it: measured three ways. Ten back to back (little changed between
+    them), plain and gzipped; three spaced 15 s apart with Prometheus paused (a quarter of
+    the checks probed in between at 60 s, as Prometheus' own scrapes find them), gzipped as
+    Prometheus asks; and the wall time of Prometheus' own scrapes over the window.
+    """
     with logged_nginx(workdir) as (port, log):
         url = f"http://127.0.0.1:{port}/"
         for checks in args.scale:
             listen = f"127.0.0.1:{free_port()}"
+            metrics_url = f"http://{listen}/metrics"
             with fresh_schema() as database_url:
                 config = monitor_yaml(
                     workdir, url, checks, args.scale_interval, listen, database_url
                 )
                 with (
                     monitor_run(config, listen) as mon,
-                    prometheus(workdir, prometheus_yaml(workdir, listen, None, [])),
+                    prometheus(workdir, prometheus_yaml(workdir, listen, None, [])) as (
+                        prom,
+                        pport,
+                    ),
                 ):
                     time.sleep(args.warmup)
-                    before = http_get(f"http://{listen}/metrics").decode()
+                    before = http_get(metrics_url).decode()
                     counts0, cpu0, t0 = log.counts(), descendants_cpu(mon.pid), time.monotonic()
                     time.sleep(args.seconds)
                     counts1, cpu1, t1 = log.counts(), descendants_cpu(mon.pid), time.monotonic()
                     # The window's lag, read before the scrapes below slow the loop down.
-                    ended = http_get(f"http://{listen}/metrics").decode()
-                    # A scrape's own CPU: what the process spent during it, less its background rate.
-                    rate = (cpu1 - cpu0) / (t1 - t0)
+                    ended = http_get(metrics_url).decode()
+                    theirs = prometheus_value(
+                        pport,
+                        f'max_over_time(scrape_duration_seconds{{job="monitor"}}[{args.seconds:.0f}s])',
+                    )
+                    rate = (cpu1 - cpu0) / (t1 - t0)  # the background, less from scrapes
+
                     # Ten in a row: one scrape is close to /proc's 10 ms tick.
-                    c0, w0 = cpu_seconds(mon.pid), time.monotonic()
-                    for _ in range(10):
-                        after = http_get(f"http://{listen}/metrics").decode()
-                    c1, w1 = cpu_seconds(mon.pid), time.monotonic()
-                    scrape_cpu = max(0.0, c1 - c0 - rate * (w1 - w0)) / 10
-                    scrape_wall, size = (w1 - w0) / 10, len(after)
+                    plain = scrape_cost(mon.pid, metrics_url, rate, 10, gzip=False)
+                    gzipped = scrape_cost(mon.pid, metrics_url, rate, 10, gzip=True)
+                    prom.send_signal(signal.SIGSTOP)  # its scrapes would refresh what ours find
+                    try:
+                        spaced = scrape_cost(mon.pid, metrics_url, rate, 3, gzip=True, pause=15.0)
+                    finally:
+                        prom.send_signal(signal.SIGCONT)
+                    after = http_get(metrics_url).decode()
                     rss = rss_mb(mon.pid)
             probes = counts1["monitor"] - counts0["monitor"]
             wall = t1 - t0
-            rows.append(
+            print(
                 f"[scale] {checks:>6} checks at {args.scale_interval}: {probes / wall:6.0f} probes/s,"
                 f" {(cpu1 - cpu0) / max(probes, 1) * 1e6:6,.0f} µs CPU per probe,"
-                f" RSS {rss:5.0f} MB ({rss * 1024 / checks:5.1f} KB per check),"
-                f" /metrics scrape {scrape_cpu * 1000:5.0f} ms CPU, {scrape_wall * 1000:5.0f} ms wall,"
-                f" {size / 1e6:.1f} MB; lag p99 <= {lag_p99(lag_buckets(before), lag_buckets(ended)) * 1000:g} ms,"
-                f" skipped {metric_sum(after, 'monitor_probes_skipped_total'):.0f}"
+                f" RSS {rss:5.0f} MB ({rss * 1024 / checks:5.1f} KB per check);"
+                f" lag p99 <= {lag_p99(lag_buckets(before), lag_buckets(ended)) * 1000:g} ms,"
+                f" skipped {metric_sum(after, 'monitor_probes_skipped_total'):.0f}",
+                flush=True,
             )
-            print(rows[-1], flush=True)
+            print(
+                f"[scale] {checks:>6} checks /metrics: {plain[2] / 1e6:.1f} MB ({plain[2] / checks:,.0f} B"
+                f" per check), gzip {gzipped[2] / 1e6:.1f} MB; a scrape back to back:"
+                f" {plain[0] * 1000:4.0f} ms CPU {plain[1] * 1000:4.0f} ms wall, gzip"
+                f" {gzipped[0] * 1000:4.0f} ms CPU {gzipped[1] * 1000:4.0f} ms wall; 15 s after the"
+                f" last, gzip: {spaced[0] * 1000:4.0f} ms CPU {spaced[1] * 1000:4.0f} ms wall;"
+                f" Prometheus' own scrapes (gzip, 15 s): max {theirs * 1000:4.0f} ms wall",
+                flush=True,
+            )
 
 
 TLS_NGINX_CONF = """
