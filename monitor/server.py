@@ -41,7 +41,7 @@ ApiGuard = Callable[[web.Request], "web.Response | None"]
 _GZIP_MIN_BYTES = 1024
 # /metrics is sent in pieces of about this size, each made in a worker thread, so a scrape
 # of 50,000 checks (300 MB of text) never holds the whole text nor stalls the event loop.
-_PIECE_BYTES = 1 << 20
+_PIECE_BYTES = 4 << 20
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
