@@ -177,6 +177,10 @@ class Family:
             return value if read is None and self.follow == "kept" else read
         if read is None:
             return value
+        return self.add(value, read)
+
+    def add(self, value: Any, read: Any) -> Any:
+        """A counter's or histogram's value with what was read from a result added to it."""
         if not self.labels:
             if self.kind == "counter":
                 return (value or 0) + read
@@ -203,9 +207,10 @@ def _http_fetch(result: ProbeResult) -> Transport | None:
     return result.transport if result.type == "http" else None
 
 
-def _transport(read: Callable[[Transport], float | None]) -> Read:
-    """Read one of blackbox_exporter's HTTP facts from an http check's fetch (None: none)."""
-    return lambda r: None if (fetched := _http_fetch(r)) is None else read(fetched)
+def _transport(name: str) -> Read:
+    """Read one of blackbox_exporter's HTTP facts, a field of an http check's fetch."""
+    read = operator.attrgetter(name)  # a bool or int is written as the float it stands for
+    return lambda r: read(r.transport) if r.type == "http" and r.transport is not None else None
 
 
 def _measured(kind: type[M], read: Callable[[M], float | None]) -> Read:
@@ -380,70 +385,70 @@ FAMILIES: tuple[Family, ...] = (
         PROBE_DNS_LOOKUP_TIME,
         "gauge",
         "Seconds the latest probe's first name lookup took.",
-        read=_transport(lambda t: t.dns_lookup_seconds),
+        read=_transport("dns_lookup_seconds"),
         follow="site",
     ),
     Family(
         PROBE_HTTP_SSL,
         "gauge",
         "Whether the latest probe's final answer came over TLS.",
-        read=_transport(lambda t: float(t.ssl)),
+        read=_transport("ssl"),
         follow="site",
     ),
     Family(
         PROBE_HTTP_VERSION,
         "gauge",
         "HTTP version of the latest probe's answer (1.1; 0: none).",
-        read=_transport(lambda t: t.http_version),
+        read=_transport("http_version"),
         follow="site",
     ),
     Family(
         PROBE_HTTP_CONTENT_LENGTH,
         "gauge",
         "Content-Length of the latest probe's answer (-1: not given).",
-        read=_transport(lambda t: float(t.content_length)),
+        read=_transport("content_length"),
         follow="site",
     ),
     Family(
         PROBE_HTTP_UNCOMPRESSED_BODY_LENGTH,
         "gauge",
         "Bytes of body the latest probe read, after decompression.",
-        read=_transport(lambda t: float(t.body_length)),
+        read=_transport("body_length"),
         follow="site",
     ),
     Family(
         PROBE_HTTP_REDIRECTS,
         "gauge",
         "Redirects the latest probe followed.",
-        read=_transport(lambda t: float(t.redirects)),
+        read=_transport("redirects"),
         follow="site",
     ),
     Family(
         PROBE_IP_PROTOCOL,
         "gauge",
         "IP version (4 or 6) the latest probe connected over.",
-        read=_transport(lambda t: float(t.ip_protocol)),
+        read=_transport("ip_protocol"),
         follow="site",
     ),
     Family(
         PROBE_IP_ADDR_HASH,
         "gauge",
         "Hash of the address the latest probe connected to, to see it change.",
-        read=_transport(lambda t: t.ip_addr_hash),
+        read=_transport("ip_addr_hash"),
         follow="site",
     ),
     Family(
         PROBE_FAILED_DUE_TO_REGEX,
         "gauge",
         "Whether the latest probe failed on the body's expected markers.",
-        read=_transport(lambda t: float(t.failed_due_to_regex)),
+        read=_transport("failed_due_to_regex"),
         follow="site",
     ),
     Family(
         PROBE_SSL_LAST_CHAIN_EXPIRY,
         "gauge",
         "Earliest expiry in the verified certificate chain, unix seconds.",
-        read=_transport(lambda t: t.last_chain_expiry),
+        read=_transport("last_chain_expiry"),
         follow="site",
     ),
     Family(
@@ -613,14 +618,14 @@ _INDEX = MappingProxyType({family.name: i for i, family in enumerate(FAMILIES)})
 _DECLARED = tuple((i, f.start) for i, f in enumerate(FAMILIES) if f.start is not None)
 # What observe() does with each family that reads results: (index, read) of the gauges it
 # sets, of those it sets unless the result is a probe_error, of those it sets when measured;
-# (index, update) of the counters and histograms.
+# (index, read, add) of the counters and histograms.
 _GAUGES = tuple(
     (i, f.read, f.follow) for i, f in enumerate(FAMILIES) if f.kind == "gauge" and f.read
 )
 _SET = tuple((i, read) for i, read, follow in _GAUGES if follow == "latest")
 _SET_FROM_SITE = tuple((i, read) for i, read, follow in _GAUGES if follow == "site")
 _SET_MEASURED = tuple((i, read) for i, read, follow in _GAUGES if follow == "kept")
-_FOLD = tuple((i, f.update) for i, f in enumerate(FAMILIES) if f.read and f.kind != "gauge")
+_FOLD = tuple((i, f.read, f.add) for i, f in enumerate(FAMILIES) if f.read and f.kind != "gauge")
 # A family without the type label is the check's whatever its type: kept when the type changes.
 _UNTYPED = tuple(i for i, f in enumerate(FAMILIES) if "type" not in f.own)
 _SKIPPED, _OPEN, _OPENED = _INDEX[PROBES_SKIPPED], _INDEX[INCIDENT_OPEN], _INDEX[INCIDENTS]
@@ -860,8 +865,9 @@ class Metrics:
         for index, read in _SET_MEASURED:
             if (value := read(result)) is not None and value != values[index]:
                 values[index] = value
-        for index, update in _FOLD:
-            values[index] = update(values[index], result)
+        for index, read, add in _FOLD:
+            if (value := read(result)) is not None:
+                values[index] = add(values[index], value)
         if result.outcome is not Outcome.PROBE_ERROR:
             for index, read in _SET_FROM_SITE:
                 if (value := read(result)) != values[index]:
