@@ -13,6 +13,7 @@
    probe, RSS per check, scheduler lag p99 (from its histogram) and probes skipped; and the
    /metrics text's size and a scrape's CPU and wall time, back to back (plain and gzip), 15 s
    apart (gzip, as Prometheus scrapes) and as the real Prometheus' own scrapes saw them.
+   `--only scrape`: the CPU of one scrape in process at the same sizes, a quarter changed.
 4. The scheduler with 10,000 checks at 60 s, in process: lag p50/p99/max, RSS, CPU %.
 5. Timing truth: a target that answers after exactly 200 ms, probed at 500/s: the error of the
    measured duration.
@@ -870,6 +871,72 @@ def steps(args: argparse.Namespace, workdir: Path) -> None:
         )
 
 
+def scrape_in_process(sizes: list[int]) -> None:
+    """The CPU of one /metrics scrape in process, as the server makes it (rendered and, for
+    gzip, compressed piece by piece), with a quarter of the checks probed since the scrape
+    before (60 s checks, a 15 s scrape), by size; and observe()'s CPU per result."""
+    from datetime import UTC, datetime
+
+    from monitor import server
+    from monitor.metrics import Metrics
+    from monitor.probes.http import HttpCheck
+    from monitor.results import Outcome, Phases, ProbeResult, Transport
+
+    for checks in sizes:
+        metrics = Metrics(CollectorRegistry(), location="bench", version="1")
+        results = []
+        for i in range(checks):
+            site, check = f"site-{i // 100}", f"c{i % 100}"
+            url = f"http://127.0.0.1:1/?s={i // 100}&c={i % 100}"
+            metrics.declare(HttpCheck(id=check, url=url, site=site, interval=60, timeout=15))
+            seconds = 0.001 + (i % 97) * 1e-5
+            fetched = Transport(status_code=200, phases=Phases(0.0, 1e-4, 0.0, 4e-4, seconds),
+                                http_version=1.1, content_length=612, body_length=612,
+                                ip_protocol=4, ip_addr_hash=2130706433.0)  # fmt: skip
+            results.append(
+                ProbeResult(
+                    site=site,
+                    check=check,
+                    type="http",
+                    outcome=Outcome.OK,
+                    started_at=datetime.now(UTC),
+                    duration_seconds=seconds,
+                    location="bench",
+                    transport=fetched,
+                )
+            )
+        t0 = time.process_time()
+        for result in results:
+            metrics.observe(result)
+        observe_us = (time.process_time() - t0) / checks * 1e6
+
+        def scrape(gzip: bool, metrics: Metrics = metrics) -> int:
+            body = server._MetricsBody(metrics.exposition_chunks, gzip)
+            size = sum(map(len, body.first()))
+            while not body.done:
+                size += sum(map(len, body.next()))
+            return size
+
+        scrape(False)  # the first renders every check
+        row = []
+        for gzip in (False, True):
+            best, size = float("inf"), 0
+            for k in range(4):
+                for result in results[k::4]:  # a quarter probed since the last scrape
+                    metrics.observe(result)
+                t0 = time.process_time()
+                size = scrape(gzip)
+                best = min(best, time.process_time() - t0)
+            row.append(
+                f"{'gzip' if gzip else 'plain'} {best * 1000:4.0f} ms CPU ({size / 1e6:.1f} MB)"
+            )
+        print(
+            f"[scrape in process] {checks:>6} checks, a quarter changed: {', '.join(row)};"
+            f" observe {observe_us:.1f} µs CPU per result",
+            flush=True,
+        )
+
+
 def cold_start(workdir: Path) -> None:
     """A cold `monitor run` on the embedded store: seconds to the first /metrics answer and probe.
 
@@ -931,7 +998,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="in-process scheduler soak")
     parser.add_argument("--rate", type=int, default=500, help="timing truth: probes per second")
     parser.add_argument(
-        "--only", choices=["deployed", "cpu", "steps", "scale", "scheduler", "timing", "cold"]
+        "--only",
+        choices=["deployed", "cpu", "steps", "scale", "scrape", "scheduler", "timing", "cold"],
     )
     args = parser.parse_args()
     load = os.getloadavg()
@@ -951,6 +1019,8 @@ def main() -> None:
                     uvloop.run(scheduler_soak(url, args.checks, args.minutes * 60))
         if args.only in (None, "scale"):
             scale(args, workdir / "scale")
+        if args.only in (None, "scrape"):
+            scrape_in_process(args.scale)
         if args.only in (None, "timing"):
             delay_port = free_port()
             with process([sys.executable, "-c", DELAY_SERVER, str(delay_port)], delay_port):
