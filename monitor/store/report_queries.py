@@ -20,6 +20,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from monitor.results import UNREACHABLE_OUTCOMES, Outcome
 from monitor.store.queries import latency_bounds, rollup_outcomes
 from monitor.store.reader import (
     BlindRecord,
@@ -42,18 +43,11 @@ from monitor.store.reader import (
 Db = asyncpg.Pool | asyncpg.Connection
 
 
-# What a settled slot counts as 站点无法访问 besides an ok slower than 15 s: migration 0008's
-# `unreachable` (monitor_settle), by outcome name. A settled hour's slow slots are those it
-# counts unreachable that were not confirmed failures of these outcomes.
-UNREACHABLE_OUTCOMES = (
-    "dns_error",
-    "connect_error",
-    "timeout",
-    "tls_error",
-    "dropout",
-    "http_error",
-    "content_mismatch",
-)
+# What a settled slot counts as 站点无法访问 besides an ok slower than 15 s (migration 0008's
+# `unreachable`, monitor.results.page_opened): the transport outcomes and, of a page check,
+# content_mismatch. A settled hour's slow slots are those it counts unreachable that were not
+# confirmed failures of these outcomes.
+_UNOPENED = (*(str(o) for o in UNREACHABLE_OUTCOMES), str(Outcome.CONTENT_MISMATCH))
 
 
 def _sums(column: str, count: int, where: str = "") -> str:
@@ -163,7 +157,7 @@ async def _days(
     timeout = names.index("timeout") + 1
     explained = " + ".join(
         f"coalesce(confirmed_outcomes[{names.index(n) + 1}], 0)"
-        for n in UNREACHABLE_OUTCOMES
+        for n in _UNOPENED
         if n in names
     )
     query = f"""
