@@ -101,7 +101,7 @@ def monitor_config(
         "storage": {"database_url": database_url},
         "server": {"listen": f"127.0.0.1:{monitor_port}"},
         "scheduler": {"shutdown_grace": "2s"},
-        "location": "dashboards",
+        "location": LOCATION,
         "sites": [
             {
                 "id": SITE,
@@ -200,6 +200,10 @@ def exactly(value: float) -> tuple[float, float]:
 # Timings depend on the machine: only bounded by the checks' timeouts (1 s, 2 s).
 TIMING = (0.0, 2.5)
 PORTAL_CHECKS = ("home", "gone", "login", "homepage", "news", "links", "board", "feed")
+# Those whose latest probe is ok (the rest: 503, stale, broken links, an unanswered question).
+PASSING = ("home", "login", "homepage", "feed")
+# The monitor's probe point (`location`): alone, so its incidents are the confirmed ones.
+LOCATION = "dashboards"
 
 
 def days_since(when: datetime, end: float) -> float:
@@ -376,6 +380,29 @@ def expectations(end: float, cert_not_after: datetime) -> dict[tuple[str, int, s
                 **{(c, r): exactly(0) for c, r in _quiet_reasons()},
             },
         ),
+        # --- probe points (one location, `dashboards`, alone: quorum 1, every incident
+        # confirmed, nothing suspected, missing or blind, no canaries) ---
+        ("locations", 1, "A"): Expect((), {(): one}),
+        ("locations", 2, "A"): Expect((), {(): one}),
+        ("locations", 3, "A"): Expect((), {(): one}),
+        ("locations", 4, "A"): Expect((), {(): exactly(0)}),
+        ("locations", 5, "A"): Expect((), {(): exactly(0)}),
+        ("locations", 6, "A"): Expect((), {(): exactly(0)}),
+        ("locations", 7, "A"): Expect(("point",), {(LOCATION,): one}),
+        ("locations", 7, "B"): Expect(("point",), {(LOCATION,): exactly(0)}),
+        ("locations", 8, "A"): Expect(("site", "check", "reason"), open_incidents),
+        # The latest probe of each check at the one location: ok (1) where the page passed.
+        ("locations", 9, "A"): Expect(
+            ("site", "check", "location"),
+            {
+                **{(portal, c, LOCATION): exactly(1 if c in PASSING else 0) for c in PORTAL_CHECKS},
+                (blank, "column", LOCATION): exactly(0),
+                (account, "feed", LOCATION): exactly(0),
+            },
+        ),
+        ("locations", 10, "A"): Expect(("location",), {(LOCATION,): exactly(6)}),
+        ("locations", 11, "A"): Expect(("location",), {(LOCATION,): exactly(0)}),
+        ("locations", 12, "A"): Expect((), {(): exactly(0)}),
     }
 
 

@@ -251,7 +251,11 @@ def test_compose_mounts_match_what_each_program_reads() -> None:
     for provider_file in providers.glob("*.yml"):
         for provider in load_yaml(provider_file)["providers"]:
             folder = in_container(grafana, provider["options"]["path"])
-            assert {p.name for p in folder.glob("*.json")} == {"overview.json", "site-detail.json"}
+            assert {p.name for p in folder.glob("*.json")} == {
+                "overview.json",
+                "site-detail.json",
+                "locations.json",
+            }
 
 
 def test_grafana_datasource_points_at_prometheus_and_dashboards_use_it() -> None:
