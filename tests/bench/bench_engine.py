@@ -546,7 +546,9 @@ def scrape(url: str, gzip: bool = False) -> int:
 
 
 @contextlib.contextmanager
-def monitor_run(config: Path, listen: str) -> Iterator[subprocess.Popen[bytes]]:
+def monitor_run(
+    config: Path, listen: str, start_within: float = 120.0
+) -> Iterator[subprocess.Popen[bytes]]:
     binary = Path(sys.executable).with_name("monitor")
     args = [str(binary), "--log-level", "warning", "run", "-c", str(config)]
     errors = config.with_suffix(".stderr")
@@ -554,7 +556,7 @@ def monitor_run(config: Path, listen: str) -> Iterator[subprocess.Popen[bytes]]:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         try:
-            wait_http(f"http://{listen}/metrics", 120, proc)
+            wait_http(f"http://{listen}/metrics", start_within, proc)
         except RuntimeError:
             sys.stderr.write(errors.read_text()[-2000:])
             raise
@@ -714,7 +716,8 @@ def scale(args: argparse.Namespace, workdir: Path) -> None:
                     workdir, url, checks, args.scale_interval, listen, database_url
                 )
                 with (
-                    monitor_run(config, listen) as mon,
+                    # 50,000 checks took minutes to answer a first /metrics on a loaded machine.
+                    monitor_run(config, listen, 120 + checks / 100) as mon,
                     prometheus(workdir, prometheus_yaml(workdir, listen, None, [])) as (
                         prom,
                         pport,
