@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -374,6 +376,20 @@ async def test_three_locations_that_disagree_count_only_what_the_quorum_saw() ->
     assert summary["downtime_seconds"] == sum(
         (r["resolved_at"] - r["opened_at"]).total_seconds() for r in spans
     )
+
+    # Every key of this JSON, the probe points' included, is in the documented schema.
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "report-schema.md").read_text()
+    documented = set(re.findall(r"`([a-z_0-9]+)`", doc))
+    outcomes = {str(o) for o in Outcome}
+
+    def keys(node: object) -> set[str]:
+        if isinstance(node, dict):
+            return {k for k in node if k not in outcomes}.union(*map(keys, node.values()))
+        if isinstance(node, list):
+            return set().union(*map(keys, node))
+        return set()
+
+    assert keys(data) - documented == set()
 
     # The words: the page names the locations, the quorum and the suspected failures.
     md = render(report, "md", "zh")
