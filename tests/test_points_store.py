@@ -19,8 +19,10 @@ from monitor.store.points import _RECONFIRM as RECONFIRM
 from monitor.store.points import BlindSpan, read_view, refresh
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-# A minute-grid slot well in the past, so every result of it is in.
-SLOT = NOW.replace(second=0) - timedelta(minutes=30)
+# A minute-grid slot well in the past, so every result of it is in, and ten minutes into its
+# hour, so the few slots a test writes after it fall in one hourly rollup row whatever the
+# time of day (30 minutes back from 06:26 gave 05:56, and its slots spread over two hours).
+SLOT = NOW.replace(minute=10, second=0) - timedelta(hours=1)
 
 
 async def setup(conn: asyncpg.Connection, expected: list[str], quorum: int | None = None) -> None:
