@@ -1,4 +1,5 @@
-"""Config value types every part of the config uses: durations, sizes, URLs, secrets, TLS.
+"""Config value types every part of the config uses: durations, sizes, URLs, regexes, time
+zones, secrets, TLS.
 
 Each parses what a person writes (`90s`, `10MiB`) into the value the code uses, and `Model`
 is the base of every config model: frozen, unknown keys rejected. Check specs build on these
@@ -11,6 +12,7 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -26,12 +28,15 @@ __all__ = [
     "MAX_STORED_INT",
     "Duration",
     "Model",
+    "Pattern",
     "SecretStr",
     "Size",
     "TLSSpec",
+    "TimeZoneName",
     "WebURL",
     "parse_duration",
     "parse_size",
+    "valid_regex",
 ]
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -104,9 +109,29 @@ def _check_url(value: str) -> str:
     return value
 
 
+def valid_regex(value: str) -> str:
+    """`value` if it compiles as a regular expression; else a ValueError that names it."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+    return value
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 WebURL = Annotated[str, AfterValidator(_check_url)]
+Pattern = Annotated[str, AfterValidator(valid_regex)]
+# An IANA zone name (`Asia/Shanghai`) that this machine's tz database knows.
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 
 class Model(BaseModel):

@@ -258,6 +258,18 @@ BAD_INPUTS = [
         "timezone: unknown time zone 'Asia/Beijing'",
     ),
     (
+        "a check's unknown time zone (the same rule as the config's)",
+        "sites: [{id: a, checks: [{id: f, type: freshness, url: 'http://x.gov.cn',"
+        " date: {css: li}, max_age: 1d, timezone: ''}]}]",
+        "sites[0].checks[0].timezone: unknown time zone ''",
+    ),
+    (
+        "a links check's ignore regex",
+        "sites: [{id: a, checks: [{id: l, type: links, url: 'http://x.gov.cn',"
+        " ignore: ['(unclosed']}]}]",
+        "sites[0].checks[0].ignore[0]: invalid regex '(unclosed'",
+    ),
+    (
         "maintenance for an unknown site",
         "maintenance: [{sites: [nope], weekly: {days: [sat], start: '02:00', duration: 2h}}]",
         "maintenance[0].sites[0]: no site with id 'nope'",

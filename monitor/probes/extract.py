@@ -1,9 +1,9 @@
 """Reading values out of untrusted HTML: CSS selectors, attributes, regexes, dates.
 
-The config side (`Css`, `Pattern`, `TextRule`, `DateRule`) is validated when the config loads,
-so a bad selector or regex is a config error naming its path, never a probe failure. The page
-side never raises for anything a page contains: malformed HTML parses (lexbor repairs it the
-way a browser does), and every text a rule looks at is bounded.
+The config side (`Css`, `TextRule`, `DateRule`, with regexes as `configtypes.Pattern`) is
+validated when the config loads, so a bad selector or regex is a config error naming its path,
+never a probe failure. The page side never raises for anything a page contains: malformed HTML
+parses (lexbor repairs it the way a browser does), and every text a rule looks at is bounded.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from typing import Annotated
 from pydantic import AfterValidator
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from monitor.configtypes import Model
+from monitor.configtypes import Model, Pattern
 from monitor.dates import DateFormatError, parse_date
 
 __all__ = [
     "Css",
     "DateRule",
-    "Pattern",
     "TextRule",
     "bound_nesting",
     "innermost",
@@ -44,16 +43,7 @@ def _valid_selector(value: str) -> str:
     return value
 
 
-def _valid_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regex {value!r}: {exc}") from exc
-    return value
-
-
 Css = Annotated[str, AfterValidator(_valid_selector)]
-Pattern = Annotated[str, AfterValidator(_valid_regex)]
 
 
 # The HTML tree builder checks "is there a <p> in scope" by walking the stack of open elements,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pydantic import Field, field_validator
 
 from monitor.checkspec import CheckSpec
-from monitor.configtypes import Model, SecretStr, Size, TLSSpec, WebURL
+from monitor.configtypes import Model, SecretStr, Size, TLSSpec, WebURL, valid_regex
 from monitor.probes.base import ProbeContext, ProbeRun
 from monitor.probes.httpclient import DEFAULT_MAX_BODY, FetchError, Response
 from monitor.results import Outcome, ProbeResult
@@ -45,12 +45,8 @@ class Expect(Model):
     @field_validator("body_regex")
     @classmethod
     def _compiles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
-        return value
+        # Validated as a whole, so an error names `body_regex` (a lone pattern may be given).
+        return tuple(valid_regex(pattern) for pattern in value)
 
     def status_ok(self, code: int) -> bool:
         return any(

@@ -35,10 +35,10 @@ from typing import Any, Literal
 from pydantic import Field
 from yarl import URL
 
-from monitor.configtypes import Duration
+from monitor.configtypes import Duration, Pattern
 from monitor.measurements import LinksMeasurement
 from monitor.probes.base import ProbeContext, ProbeRun
-from monitor.probes.extract import Css, Pattern, parse_html
+from monitor.probes.extract import Css, parse_html
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import (
     PageCheck,
