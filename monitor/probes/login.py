@@ -563,43 +563,52 @@ async def _check_session(
         )
     except FetchError as error:
         # Says nothing about the session: it is kept, and asked again next time.
-        step = StepResult("session", time.perf_counter() - started, error.outcome, error.detail)
-        return run.result(
+        return _session_result(
+            run,
             error.outcome,
             f"session check: {error.detail}",
+            step_detail=error.detail,
+            elapsed=time.perf_counter() - started,
             transport=error.transport,
-            steps=(step,),
             measurement=measurement,
         )
     elapsed = time.perf_counter() - started
-    fetched = response.transport
     reason = _logged_out_reason(check, response)
     if reason is not None:
         ctx.state(check).pop(STATE_KEY, None)
         await kept.close()
+        outcome = Outcome.SESSION_DROPPED
         detail = f"session logged out after {show_age(age)}: {reason}"
-        step = StepResult("session", elapsed, Outcome.SESSION_DROPPED, detail)
         measurement = replace(measurement, session_lifetime_seconds=age)
-        return run.result(
-            Outcome.SESSION_DROPPED,
-            detail,
-            steps=(step,),
-            measurement=measurement,
-            transport=fetched,
-        )
-    if not 200 <= response.status < 300:
+    elif not 200 <= response.status < 300:
+        outcome = Outcome.HTTP_ERROR
         detail = f"session check: status {response.status} from {response.url}"
-        step = StepResult("session", elapsed, Outcome.HTTP_ERROR, detail)
-        return run.result(
-            Outcome.HTTP_ERROR,
-            detail,
-            steps=(step,),
-            measurement=measurement,
-            transport=fetched,
-        )
-    step = StepResult("session", elapsed, Outcome.OK)
-    detail = f"session alive after {show_age(age)}"
-    return run.result(Outcome.OK, detail, steps=(step,), measurement=measurement, transport=fetched)
+    else:
+        outcome, detail = Outcome.OK, f"session alive after {show_age(age)}"
+    return _session_result(
+        run,
+        outcome,
+        detail,
+        step_detail="" if outcome is Outcome.OK else detail,  # as every step that passed
+        elapsed=elapsed,
+        transport=response.transport,
+        measurement=measurement,
+    )
+
+
+def _session_result(
+    run: ProbeRun,
+    outcome: Outcome,
+    detail: str,
+    *,
+    step_detail: str,
+    elapsed: float,
+    transport: Transport | None,
+    measurement: LoginMeasurement,
+) -> ProbeResult:
+    """The session check's result: its one step (`session`) and what its fetch measured."""
+    step = StepResult("session", elapsed, outcome, step_detail)
+    return run.result(outcome, detail, steps=(step,), measurement=measurement, transport=transport)
 
 
 async def probe(check: LoginCheck, ctx: ProbeContext) -> ProbeResult:
