@@ -44,7 +44,7 @@ from monitor.probes.page import (
     PageCheck,
     body_text,
     fetch_page,
-    off_loop,
+    read_fetched,
 )
 from monitor.results import Outcome, ProbeResult
 
@@ -221,14 +221,7 @@ async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
     except FetchError as error:
         return run.failed(error)
     page_url = response.url
-    found = await off_loop(
-        ctx,
-        _collect,
-        check,
-        response.body,
-        response.headers.get("Content-Type"),
-        page_url,
-    )
+    found = await read_fetched(ctx, check, response, _collect, page_url=page_url)
     page_host = URL(page_url).host
     links = [link for link in found if _in_scope(check, link, page_host)][: check.max_links]
     broken, cached = await _check_all(check, ctx, links)

@@ -25,6 +25,7 @@ __all__ = [
     "fetch_page",
     "off_loop",
     "read_dated",
+    "read_fetched",
 ]
 
 T = TypeVar("T")
@@ -86,6 +87,15 @@ async def fetch_page(ctx: ProbeContext, check: PageCheck, url: str | None = None
     return response
 
 
+async def read_fetched(
+    ctx: ProbeContext, check: PageCheck, response: Response, read: Callable[..., T], **kwargs: Any
+) -> T:
+    """What `read(check, body, content_type, **kwargs)` finds in a fetched page, read off the
+    loop (`off_loop`); the body is decoded there too, as `body_text` does."""
+    content_type = response.headers.get("Content-Type")
+    return await off_loop(ctx, read, check, response.body, content_type, **kwargs)
+
+
 async def read_dated(
     ctx: ProbeContext, check: PageCheck, response: Response, read: Callable[..., T]
 ) -> tuple[datetime, T]:
@@ -93,10 +103,8 @@ async def read_dated(
     returns the moment it was read at (ages are judged against it) and
     what `read` found."""
     now = ctx.now()
-    content_type = response.headers.get("Content-Type")
     zone = site_zone(check.timezone)
-    body = response.body
-    return now, await off_loop(ctx, read, check, body, content_type, now=now, zone=zone)
+    return now, await read_fetched(ctx, check, response, read, now=now, zone=zone)
 
 
 async def off_loop(ctx: ProbeContext, parse: Callable[..., T], *args: Any, **kwargs: Any) -> T:

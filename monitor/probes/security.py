@@ -58,7 +58,7 @@ from monitor.probes.page import (
     PageCheck,
     body_text,
     fetch_page,
-    off_loop,
+    read_fetched,
 )
 from monitor.results import Outcome, ProbeResult
 
@@ -969,14 +969,7 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
         response = await fetch_page(ctx, check)
     except FetchError as error:
         return run.failed(error)
-    reading = await off_loop(
-        ctx,
-        read_page,
-        check,
-        response.body,
-        response.headers.get("Content-Type"),
-        response.url,
-    )
+    reading = await read_fetched(ctx, check, response, read_page, page_url=response.url)
     try:
         baseline, source = _baseline(check, ctx, reading)
     except BaselineError as exc:
