@@ -17,7 +17,14 @@ from monitor.report.gather import CheckDays, ContentHour, Version
 from monitor.report.histogram import quantile, relative_error_bound
 from monitor.report.indicators import AccessCheck, site_unreachable
 from monitor.report.model import Status
-from monitor.report.period import Period, PeriodError, month_starts, parse_period, quarter
+from monitor.report.period import (
+    Period,
+    PeriodError,
+    month_starts,
+    parse_period,
+    quarter,
+    quarter_of,
+)
 from monitor.report.render.csv import csv_bytes
 from monitor.report.words import Texts
 
@@ -52,6 +59,14 @@ def test_quarter_runs_between_local_midnights() -> None:
     q4 = parse_period("Asia/Shanghai", quarter_text="2026q4")
     assert q4.end == datetime(2027, 1, 1, tzinfo=SHANGHAI)
     assert [m.astimezone(SHANGHAI).month for m in month_starts(q3)] == [7, 8, 9]
+
+
+def test_a_day_is_in_the_quarter_its_month_is() -> None:
+    """Quarters turn on Apr 1, Jul 1, Oct 1 and Jan 1: the last and first day of each."""
+    edges = {(3, 31): 1, (4, 1): 2, (6, 30): 2, (7, 1): 3, (9, 30): 3, (10, 1): 4, (12, 31): 4}
+    for (month, day), number in edges.items():
+        assert quarter_of(date(2026, month, day)) == (2026, number)
+    assert quarter_of(date(2027, 1, 1)) == (2027, 1)
 
 
 def test_to_date_is_inclusive_and_times_are_exact() -> None:

@@ -11,7 +11,7 @@ section; csv.py, json.py), every word from words.py.
 from monitor.report.build import ReportError, build_report
 from monitor.report.model import Report, Status
 from monitor.report.output import OutputError, save
-from monitor.report.period import Period, PeriodError, parse_period, quarter
+from monitor.report.period import Period, PeriodError, parse_period, quarter, quarter_of
 from monitor.report.render import FORMATS, TABLE_NAMES, Format, render
 from monitor.report.words import LANGS, Lang
 
@@ -30,6 +30,7 @@ __all__ = [
     "build_report",
     "parse_period",
     "quarter",
+    "quarter_of",
     "render",
     "save",
 ]

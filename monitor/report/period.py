@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-__all__ = ["Period", "PeriodError", "month_starts", "parse_period", "quarter"]
+__all__ = ["Period", "PeriodError", "month_starts", "parse_period", "quarter", "quarter_of"]
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*[Qq]([1-4])\s*$")
 
@@ -53,6 +53,11 @@ class Period:
 
 def _local_midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def quarter_of(day: date) -> tuple[int, int]:
+    """The (year, number) of the quarter `day` is in."""
+    return day.year, (day.month - 1) // 3 + 1
 
 
 def quarter(year: int, number: int, timezone: str) -> Period:

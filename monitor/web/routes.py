@@ -29,6 +29,7 @@ from monitor.report import (
     ReportError,
     build_report,
     parse_period,
+    quarter_of,
     render,
 )
 from monitor.results import ProbeResult
@@ -303,10 +304,9 @@ class _Pages:
             period = self._period(args)
         except PeriodError as exc:
             error = str(exc)
-        now = self.source.clock.now().astimezone(ZoneInfo(config.timezone))
-        current = (now.month - 1) // 3 + 1
+        today = self.source.clock.now().astimezone(ZoneInfo(config.timezone)).date()
         quarters = []
-        year, number = now.year, current
+        year, number = quarter_of(today)
         for _ in range(8):
             quarters.append(f"{year}Q{number}")
             year, number = (year, number - 1) if number > 1 else (year - 1, 4)

@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from monitor.measurements import InteractionMeasurement
 from monitor.probes.feed import FeedCheck
 from monitor.probes.freshness import FreshnessCheck
 from monitor.probes.interaction import InteractionCheck
-from monitor.report import Period, build_report, parse_period, render
+from monitor.report import Period, build_report, parse_period, quarter, quarter_of, render
 from monitor.results import ProbeResult
 from monitor.store.points import CheckIncident, PointState, PointsView
 from monitor.store.reader import StoreReader
@@ -224,10 +224,9 @@ def last_days(timezone: str, days: int, now: datetime) -> Period:
 
 def quarter_so_far(timezone: str, now: datetime) -> tuple[str, Period]:
     """This quarter's label and its period from its first day up to now."""
-    today = now.astimezone(ZoneInfo(timezone)).date()
-    number = (today.month - 1) // 3 + 1
-    first = date(today.year, 3 * number - 2, 1)
-    return f"{today.year}Q{number}", parse_period(timezone, from_text=first.isoformat(), now=now)
+    whole = quarter(*quarter_of(now.astimezone(ZoneInfo(timezone)).date()), timezone)
+    first = whole.start.date()  # the local first day: `start` is its midnight, in the zone
+    return whole.label, parse_period(timezone, from_text=first.isoformat(), now=now)
 
 
 # -- the report, cached ------------------------------------------------------------------------
