@@ -290,6 +290,35 @@ def test_content_age_levels_at_their_boundaries() -> None:
     assert level(180 * day + 1, 180 * day) == "over"
 
 
+def test_ages_read_as_the_probes_details_say_them() -> None:
+    """The pages round an age as a probe's detail does (15 s, 59 s, 1 min, 5.5 h, 45 d), in
+    English word for word, in Chinese with its units."""
+    from monitor.probes.ages import show_age
+    from monitor.web.texts import Texts
+
+    zone = ZoneInfo("Asia/Shanghai")
+    for seconds in (15, 59.4, 60, 1199, 3600, 5.5 * 3600, 86399, 86400, 45 * 86400):
+        assert Texts("en", zone).age(seconds) == show_age(seconds)
+    zh = Texts("zh", zone)
+    assert [zh.age(s) for s in (8, 720, 5.5 * 3600, 20 * 86400)] == [
+        "8 秒",
+        "12 分钟",
+        "5.5 小时",
+        "20 天",
+    ]
+
+
+def test_the_quarter_so_far_starts_on_its_first_local_day() -> None:
+    """Mar 31 16:00 UTC is Apr 1 00:00 in Shanghai: 2026Q2 has begun there."""
+    from datetime import UTC, datetime
+
+    label, period = quarter_so_far("Asia/Shanghai", datetime(2026, 3, 31, 16, 0, 1, tzinfo=UTC))
+    assert label == "2026Q2"
+    assert period.start == datetime(2026, 3, 31, 16, tzinfo=UTC)
+    label, _ = quarter_so_far("Asia/Shanghai", datetime(2026, 3, 31, 15, 59, tzinfo=UTC))
+    assert label == "2026Q1"
+
+
 def test_states_of_outcomes() -> None:
     """Access failures are down, stale is stale, findings on a page that opens need attention,
     no result or the monitor's own error is pending, and nothing here is ever `suspected`."""

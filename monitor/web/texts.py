@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Literal
 
+from monitor.probes.ages import age_units
+
 Lang = Literal["zh", "en"]
+
+# The units of monitor.probes.ages.age_units, as the Chinese pages say them.
+_ZH_AGE_UNITS = {"d": "天", "h": "小时", "min": "分钟", "s": "秒"}
 
 _WORDS: dict[str, tuple[str, str]] = {
     # zh, en
@@ -185,19 +190,12 @@ class Texts:
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
 
     def age(self, seconds: float | None) -> str:
-        """A span as people say it: 20 天 / 20 d, 5.5 小时 / 5.5 h, 12 分钟 / 12 min, 8 秒 / 8 s."""
+        """A span as people say it: 20 天 / 20 d, 5.5 小时 / 5.5 h, 12 分钟 / 12 min, 8 秒 / 8 s
+        (rounded as the probes' details say ages: monitor.probes.ages.age_units)."""
         if seconds is None:
             return "—"
-        zh = self.lang == "zh"
-        if seconds >= 86400:
-            value, unit = f"{seconds / 86400:.0f}", ("天" if zh else "d")
-        elif seconds >= 3600:
-            value, unit = f"{seconds / 3600:.1f}", ("小时" if zh else "h")
-        elif seconds >= 60:
-            value, unit = f"{seconds / 60:.0f}", ("分钟" if zh else "min")
-        else:
-            value, unit = f"{seconds:.0f}", ("秒" if zh else "s")
-        return f"{value} {unit}"
+        value, unit = age_units(seconds)
+        return f"{value} {_ZH_AGE_UNITS[unit] if self.lang == 'zh' else unit}"
 
     def seconds(self, value: float | None) -> str:
         """A latency: 0.234 s, 12.3 s."""
