@@ -139,6 +139,15 @@ class StepResult:
     def __post_init__(self) -> None:
         object.__setattr__(self, "detail", scrub(self.detail))
 
+    def to_json(self) -> dict[str, Any]:
+        """The step as JSON, as `monitor check --json` gives it."""
+        return {
+            "name": self.name,
+            "duration_seconds": round(self.duration_seconds, 6),
+            "outcome": str(self.outcome),
+            "detail": self.detail,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
@@ -229,15 +238,7 @@ class ProbeResult:
         if self.broken_links is not None:
             out["broken_links"] = list(self.broken_links)
         if self.steps:
-            out["steps"] = [
-                {
-                    "name": s.name,
-                    "duration_seconds": round(s.duration_seconds, 6),
-                    "outcome": str(s.outcome),
-                    "detail": s.detail,
-                }
-                for s in self.steps
-            ]
+            out["steps"] = [s.to_json() for s in self.steps]
         if self.measurement is not None:
             out.update(self.measurement.to_json())
         return out
