@@ -148,10 +148,25 @@ def _print_table(results: Sequence[ProbeResult], out: TextIO) -> None:
         (r.site, r.check, r.type, str(r.outcome), f"{r.duration_seconds:.3f}", r.detail)
         for r in results
     ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(5)]
-    for row in (header, *rows):
-        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
-        print("  ".join([*cells, row[5]]).rstrip(), file=out)
+    for line in _aligned(header, rows):
+        print(line, file=out)
+
+
+def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A table as text: the header and one line per row, each column as wide as its widest
+    cell but the last, which runs on (a detail or reason of any length)."""
+    table = (header, *rows)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
+        for row in table
+    ]
+
+
+def _print_json(values: list[dict[str, Any]]) -> None:
+    """`--json`: the values as one indented JSON list, non-ASCII as it is."""
+    json.dump(values, sys.stdout, ensure_ascii=False, indent=2)
+    print()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,8 +223,7 @@ def _command(
     if args.command == "check":
         results = _run_loop(check_once(config, selected))
         if args.json:
-            json.dump([r.to_json() for r in results], sys.stdout, ensure_ascii=False, indent=2)
-            print()
+            _print_json([r.to_json() for r in results])
         else:
             _print_table(results, sys.stdout)
         return EXIT_OK if all(r.success for r in results) else EXIT_FAILED
@@ -312,8 +326,7 @@ async def _incidents(args: argparse.Namespace, config: Config) -> int:
     finally:
         await store.close()
     if args.json:
-        json.dump([i.to_json(zone) for i in incidents], sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        _print_json([i.to_json(zone) for i in incidents])
     else:
         print("\n".join(incident_table(incidents, zone)))
     return EXIT_OK
@@ -352,8 +365,7 @@ async def _review(args: argparse.Namespace, config: Config) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.json:
-        json.dump([r.to_json(zone) for r in reviews], sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        _print_json([r.to_json(zone) for r in reviews])
     else:
         print("\n".join(review_table(reviews, zone)))
     return EXIT_OK
@@ -405,11 +417,7 @@ def incident_table(incidents: Iterable[Incident], zone: tzinfo) -> list[str]:
         )
         for i in incidents
     ]
-    widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header))]
-    return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in (header, *rows)
-    ]
+    return _aligned(header, rows)
 
 
 def review_table(reviews: Iterable[Review], zone: tzinfo) -> list[str]:
@@ -437,8 +445,4 @@ def review_table(reviews: Iterable[Review], zone: tzinfo) -> list[str]:
         )
         for r in reviews
     ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
-    return [
-        "  ".join([*(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)), row[-1]]).rstrip()
-        for row in (header, *rows)
-    ]
+    return _aligned(header, rows)
