@@ -566,7 +566,6 @@ class Writer:
         interval = self.intervals.get(key)
         return slot_of(key, interval, started) if interval is not None else None
 
-
 async def _write_event(conn: asyncpg.Connection, event: IncidentEvent) -> None:
     await conn.execute(_INSERT_EVENT, *rows.event_row(event))
     if event.kind == "opened":
