@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from monitor.config import load_config
-from monitor.probes.base import ProbeContext
+from monitor.probes.base import ProbeContext, first_few
 from monitor.probes.links import Link, LinksCheck, collect_links, probe
 from monitor.results import Outcome, ProbeResult
 from tests.fakeclock import WallClock
@@ -23,6 +23,13 @@ def links_check(url: str, **settings: Any) -> LinksCheck:
 
 async def run(url: str, ctx: ProbeContext, **settings: Any) -> ProbeResult:
     return await probe(links_check(url, **settings), ctx)
+
+
+def test_a_detail_lists_the_first_few_then_how_many_more() -> None:
+    """All of them up to `most`; past it the first `most` and `and N more` (links, security)."""
+    assert first_few(["a", "b"], 2, str.upper) == ["A", "B"]
+    assert first_few(["a", "b", "c"], 2, str.upper) == ["A", "B", "and 1 more"]
+    assert first_few([], 2, str.upper) == []
 
 
 async def test_broken_links_and_images_are_found(site: str, ctx: ProbeContext) -> None:

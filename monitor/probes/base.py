@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
@@ -19,10 +19,19 @@ if TYPE_CHECKING:
 
 C = TypeVar("C", bound=CheckSpec)
 C_contra = TypeVar("C_contra", bound=CheckSpec, contravariant=True)
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def first_few(items: Sequence[T], most: int, show: Callable[[T], str]) -> list[str]:
+    """The first `most` items as a detail lists them, then `and N more` for the rest."""
+    shown = [show(item) for item in items[:most]]
+    if len(items) > most:
+        shown.append(f"and {len(items) - most} more")
+    return shown
 
 
 @dataclass(slots=True)

@@ -37,7 +37,7 @@ from yarl import URL
 
 from monitor.configtypes import Duration, Pattern
 from monitor.measurements import LinksMeasurement
-from monitor.probes.base import ProbeContext, ProbeRun
+from monitor.probes.base import ProbeContext, ProbeRun, first_few
 from monitor.probes.extract import Css, parse_html
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import (
@@ -225,9 +225,7 @@ async def probe(check: LinksCheck, ctx: ProbeContext) -> ProbeResult:
     page_host = URL(page_url).host
     links = [link for link in found if _in_scope(check, link, page_host)][: check.max_links]
     broken, cached = await _check_all(check, ctx, links)
-    listed = [f"{url} ({why})" for url, why in list(broken.items())[:_DETAIL_LIST]]
-    if len(broken) > _DETAIL_LIST:
-        listed.append(f"and {len(broken) - _DETAIL_LIST} more")
+    listed = first_few(list(broken.items()), _DETAIL_LIST, lambda item: f"{item[0]} ({item[1]})")
     summary = f"{len(broken)} of {len(links)} links broken (max {check.max_broken})"
     detail = f"{summary}: {', '.join(listed)}" if listed else summary
     outcome = Outcome.BROKEN_LINKS if len(broken) > check.max_broken else Outcome.OK

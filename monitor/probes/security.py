@@ -51,7 +51,7 @@ from yarl import URL
 
 from monitor.configtypes import Model
 from monitor.measurements import SecurityMeasurement
-from monitor.probes.base import ProbeContext, ProbeRun
+from monitor.probes.base import ProbeContext, ProbeRun, first_few
 from monitor.probes.extract import Css, parse_html
 from monitor.probes.httpclient import FetchError
 from monitor.probes.page import (
@@ -977,9 +977,7 @@ async def probe(check: SecurityCheck, ctx: ProbeContext) -> ProbeResult:
     findings = list(reading.findings)
     if baseline is not None:
         findings += compare_baseline(check, reading, baseline)
-    shown = [finding.describe() for finding in findings[:_DETAIL_LIST]]
-    if len(findings) > _DETAIL_LIST:
-        shown.append(f"and {len(findings) - _DETAIL_LIST} more")
+    shown = first_few(findings, _DETAIL_LIST, Finding.describe)
     scope = f"{reading.links_examined} of {reading.links_total} links read, baseline {source}"
     if findings:
         detail = f"suspected compromise, {len(findings)} findings ({scope}): {'; '.join(shown)}"
