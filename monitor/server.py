@@ -13,7 +13,7 @@ import functools
 import html
 import json
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -272,43 +272,69 @@ class ReviewStore(Protocol):
     ) -> list[Review]: ...
 
 
+class _QueryError(ValueError):
+    """A query the API refuses (400): a NUL character in a value, or a `since` it cannot read."""
+
+
+def _incident_filter(query: Mapping[str, str], zone: ZoneInfo) -> dict[str, Any]:
+    """?open=1&since=2026-07-01&site=S&check=C as the store's incident-listing keywords."""
+    from monitor.cli import parse_since
+
+    if any("\x00" in value for value in query.values()):
+        raise _QueryError("a query value holds a NUL character")
+    try:
+        since = parse_since(query["since"], zone) if "since" in query else None
+    except ValueError as exc:
+        raise _QueryError(str(exc)) from exc
+    return {
+        "open_only": query.get("open", "").lower() in ("1", "true", "yes"),
+        "since": since,
+        "site": query.get("site"),
+        "check": query.get("check"),
+    }
+
+
+async def _read_store(
+    request: web.Request,
+    store: Callable[[], StoreReader | None],
+    config: Callable[[], Config],
+    read: Callable[[StoreReader, Config, ZoneInfo], Awaitable[object]],
+) -> web.Response:
+    """One read of the store for the JSON API: `read`'s answer as JSON; 400 for a refused query;
+    503 without a store, when it fails, or when it does not answer within storage.timeout."""
+    from monitor.store import StoreError
+
+    reader = store()
+    if reader is None:
+        return web.json_response({"error": "no store"}, status=503)
+    settings = config()
+    timeout = settings.storage.timeout
+    try:
+        async with asyncio.timeout(timeout):
+            body = await read(reader, settings, ZoneInfo(settings.timezone))
+    except _QueryError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    except StoreError as exc:
+        return web.json_response({"error": str(exc)}, status=503)
+    except TimeoutError:
+        error = f"the database did not answer within {timeout:g}s (storage.timeout)"
+        return web.json_response({"error": error}, status=503)
+    return web.json_response(body, dumps=_json_dumps)
+
+
 def incident_routes(
     store: Callable[[], StoreReader | None], config: Callable[[], Config]
 ) -> list[web.AbstractRouteDef]:
     """GET /api/v1/incidents?open=1&since=2026-07-01&site=S&check=C: incidents from the store
     (a JSON array, times in the configured zone); 503 while the database does not answer
     within storage.timeout."""
-    from monitor.cli import parse_since
-    from monitor.store import StoreError
 
     async def incidents(request: web.Request) -> web.Response:
-        reader = store()
-        if reader is None:
-            return web.json_response({"error": "no store"}, status=503)
-        settings = config()
-        zone = ZoneInfo(settings.timezone)
-        query = request.query
-        if any("\x00" in value for value in query.values()):
-            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
-        try:
-            since = parse_since(query["since"], zone) if "since" in query else None
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        timeout = settings.storage.timeout
-        try:
-            async with asyncio.timeout(timeout):
-                found = await reader.list_incidents(
-                    open_only=query.get("open", "").lower() in ("1", "true", "yes"),
-                    since=since,
-                    site=query.get("site"),
-                    check=query.get("check"),
-                )
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=503)
-        except TimeoutError:
-            error = f"the database did not answer within {timeout:g}s (storage.timeout)"
-            return web.json_response({"error": error}, status=503)
-        return web.json_response([i.to_json(zone) for i in found], dumps=_json_dumps)
+        async def read(reader: StoreReader, _: Config, zone: ZoneInfo) -> object:
+            found = await reader.list_incidents(**_incident_filter(request.query, zone))
+            return [i.to_json(zone) for i in found]
+
+        return await _read_store(request, store, config, read)
 
     return [web.get("/api/v1/incidents", incidents)]
 
@@ -321,58 +347,30 @@ def points_routes(
     """GET /api/v1/points: the expected locations (up, blind, missing), the quorum, the open
     confirmed and suspected incidents and recent blind spans, read now; GET
     /api/v1/check-incidents?open=1&since=2026-07-01&site=S&check=C: confirmed incidents."""
-    from monitor.cli import parse_since
-    from monitor.store import StoreError
 
     async def view(request: web.Request) -> web.Response:
-        reader = store()
-        if reader is None:
-            return web.json_response({"error": "no store"}, status=503)
-        settings = config()
-        zone = ZoneInfo(settings.timezone)
-        try:
+        async def read(reader: StoreReader, settings: Config, zone: ZoneInfo) -> object:
             found = await reader.points_view()
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=503)
-        except TimeoutError:
-            return web.json_response({"error": "the database did not answer"}, status=503)
-        points = settings.probe_points
-        body = {
-            "location": settings.location,
-            "blind": blind(),
-            "expected": list(points.locations(settings.location)),
-            "quorum": points.majority(settings.location),
-            "locations": [p.to_json(zone) for p in found.points],
-            "confirmed": [i.to_json(zone) for i in found.confirmed],
-            "suspected": [s.to_json(zone) for s in found.suspected],
-            "blind_spans": [s.to_json(zone) for s in found.blind_spans],
-        }
-        return web.json_response(body, dumps=_json_dumps)
+            points = settings.probe_points
+            return {
+                "location": settings.location,
+                "blind": blind(),
+                "expected": list(points.locations(settings.location)),
+                "quorum": points.majority(settings.location),
+                "locations": [p.to_json(zone) for p in found.points],
+                "confirmed": [i.to_json(zone) for i in found.confirmed],
+                "suspected": [s.to_json(zone) for s in found.suspected],
+                "blind_spans": [s.to_json(zone) for s in found.blind_spans],
+            }
+
+        return await _read_store(request, store, config, read)
 
     async def check_incidents(request: web.Request) -> web.Response:
-        reader = store()
-        if reader is None:
-            return web.json_response({"error": "no store"}, status=503)
-        zone = ZoneInfo(config().timezone)
-        query = request.query
-        if any("\x00" in value for value in query.values()):
-            return web.json_response({"error": "a query value holds a NUL character"}, status=400)
-        try:
-            since = parse_since(query["since"], zone) if "since" in query else None
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        try:
-            found = await reader.list_check_incidents(
-                open_only=query.get("open", "").lower() in ("1", "true", "yes"),
-                since=since,
-                site=query.get("site"),
-                check=query.get("check"),
-            )
-        except StoreError as exc:
-            return web.json_response({"error": str(exc)}, status=503)
-        except TimeoutError:
-            return web.json_response({"error": "the database did not answer"}, status=503)
-        return web.json_response([i.to_json(zone) for i in found], dumps=_json_dumps)
+        async def read(reader: StoreReader, _: Config, zone: ZoneInfo) -> object:
+            found = await reader.list_check_incidents(**_incident_filter(request.query, zone))
+            return [i.to_json(zone) for i in found]
+
+        return await _read_store(request, store, config, read)
 
     return [
         web.get("/api/v1/check-incidents", check_incidents),
